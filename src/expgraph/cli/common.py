@@ -1,0 +1,99 @@
+"""What every command shares: the settings, the store (opened once, lazily), output formats and errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import typer
+from pyoxigraph import QueryBoolean, QueryResultsFormat, QuerySolutions, QueryTriples, RdfFormat
+from rich.console import Console
+from rich.table import Table
+
+from expgraph.settings import Settings
+from expgraph.store import Store, open_store
+
+#: Human output goes to stdout; progress and messages to stderr so that pipes stay clean.
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+
+class CliError(Exception):
+    """An error shown as one line (exit code 2 unless given)."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class State:
+    settings: Settings
+    debug: bool = False
+    _store: Store | None = field(default=None, repr=False)
+
+    def store(self, *, prepare: bool = True) -> Store:
+        """The catalog's store, opened on first use with the ontology and vocabularies in place."""
+        if self._store is None:
+            from expgraph.catalog import prepare as prepare_store
+
+            store = open_store(self.settings.store, endpoint=self.settings.endpoint or None)
+            self._store = prepare_store(store) if prepare else store
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+def state(ctx: typer.Context) -> State:
+    root = ctx.find_root()
+    assert isinstance(root.obj, State)
+    return root.obj
+
+
+RESULT_FORMATS = {
+    "json": QueryResultsFormat.JSON,
+    "xml": QueryResultsFormat.XML,
+    "csv": QueryResultsFormat.CSV,
+    "tsv": QueryResultsFormat.TSV,
+}
+GRAPH_FORMATS = {"turtle": RdfFormat.TURTLE, "ntriples": RdfFormat.N_TRIPLES, "jsonld": RdfFormat.JSON_LD}
+
+
+def print_result(result: Any, fmt: str) -> None:
+    """Print a query result as a table (humans) or in a standard results format (scripts)."""
+    if isinstance(result, QuerySolutions | QueryBoolean) and fmt in RESULT_FORMATS:
+        sys.stdout.buffer.write(result.serialize(format=RESULT_FORMATS[fmt]))
+        sys.stdout.buffer.write(b"\n")
+    elif isinstance(result, QueryTriples):
+        rdf_format = GRAPH_FORMATS.get(fmt, RdfFormat.TURTLE)
+        sys.stdout.buffer.write(result.serialize(format=rdf_format))
+    elif isinstance(result, QueryBoolean):
+        out.print("yes" if bool(result) else "no")
+    elif isinstance(result, QuerySolutions):
+        print_table([v.value for v in result.variables], ([_cell(row[v]) for v in result.variables] for row in result))
+    else:
+        raise CliError(f"cannot print this result as {fmt}")
+
+
+def _cell(term: Any) -> str:
+    return "" if term is None else term.value
+
+
+def print_table(header: list[str], rows: Any) -> int:
+    table = Table(*header, show_lines=False)
+    count = 0
+    for row in rows:
+        table.add_row(*[str(cell) for cell in row])
+        count += 1
+    out.print(table)
+    err.print(f"{count} row{'s' if count != 1 else ''}")
+    return count
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")

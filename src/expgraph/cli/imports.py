@@ -1,0 +1,70 @@
+"""``expgraph import KIND SOURCE``: one subcommand per registered importer, all sharing the same options."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from expgraph.catalog import ImportOutcome, run_import
+from expgraph.cli.common import CliError, err, out, print_json, state
+from expgraph.importers import IMPORTERS, Collector, Importer, SourceError
+from expgraph.importers.base import MissingDependency
+
+import_app = typer.Typer(
+    help="Import runs from a tracker's store. Atomic (all or nothing per source) and idempotent.",
+    no_args_is_help=True,
+)
+
+
+class SummaryFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+def _command(cls: type[Importer]):
+    def command(
+        ctx: typer.Context,
+        source: Annotated[str, typer.Argument(help=cls.source_help)],
+        skip_invalid: Annotated[bool, typer.Option(help="Import the good runs and list the bad ones, "
+                                                   "instead of refusing the whole source.")] = False,
+        fmt: Annotated[SummaryFormat, typer.Option("--format", help="Summary format.")] = SummaryFormat.text,
+    ) -> None:
+        settings = state(ctx).settings
+        collector = Collector(skip_invalid=skip_invalid)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=True, disable=fmt is SummaryFormat.json) as bar:
+            task = bar.add_task(f"reading {cls.tracker}", total=None)
+            importer = cls(source, collector=collector,
+                           progress=lambda done, total: bar.update(task, completed=done, total=total))
+            try:
+                outcome = run_import(state(ctx).store(), importer, base=settings.base_iri)
+            except (SourceError, MissingDependency) as error:
+                raise CliError(str(error)) from None
+        _summarise(outcome, collector, fmt)
+
+    command.__doc__ = cls.__doc__
+    return command
+
+
+def _summarise(outcome: ImportOutcome, collector: Collector, fmt: SummaryFormat) -> None:
+    data = outcome.as_dict() | {"skipped": collector.skipped}
+    if fmt is SummaryFormat.json:
+        print_json(data)
+        return
+    verb = "imported" if outcome.changed else "unchanged, nothing written:"
+    out.print(
+        f"{verb} {outcome.experiments} experiments, {outcome.runs} runs ({outcome.failures} failed or killed), "
+        f"{outcome.negative_results} negative results, {outcome.triples} triples into <{outcome.graph.value}>",
+        highlight=False,
+    )
+    for warning in outcome.warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    for tracker, cls in sorted(IMPORTERS.items()):
+        import_app.command(tracker)(_command(cls))
+    app.add_typer(import_app, name="import")

@@ -1,0 +1,152 @@
+"""What every importer shares: the contract, path safety, status mapping, error collection, negative results.
+
+An importer knows one tracker. It reads the tracker's store and yields plain records (projects, experiments,
+runs, results); it never sees RDF. ``build_batch`` turns what it yields into one :class:`ImportBatch`, adding a
+negative result for every failed or killed run that has none, so each importer gets that behaviour for free.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import ClassVar
+
+from expgraph.failures import FailureClassifier, negative_result_for
+from expgraph.records import Experiment, ImportBatch, Project, Result, Run, RunStatus
+
+Record = Project | Experiment | Run | Result
+Progress = Callable[[int, int | None], None]  # (done, total or None)
+
+
+class SourceError(Exception):
+    """A source that cannot be imported; the message names the file and what is wrong with it."""
+
+    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = str(path)
+        self.problem = problem
+
+
+class MissingDependency(Exception):
+    """The tracker's client library is not installed; the message says which extra to install."""
+
+
+def require(module: str, extra: str) -> ModuleType:
+    """Import a tracker's optional client, or fail with a one-line install hint."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingDependency(
+            f"this importer needs the {module!r} package: pip install 'expgraph[{extra}]'"
+        ) from None
+
+
+def inside(root: Path, candidate: str | os.PathLike[str]) -> Path:
+    """Resolve ``candidate`` (relative to ``root``) and refuse it when it escapes ``root`` (``..``, symlinks)."""
+    root = root.resolve()
+    path = (root / candidate).resolve()
+    if path != root and root not in path.parents:
+        raise SourceError(candidate, f"path escapes the source directory {root}")
+    return path
+
+
+def map_status(value: str | None, table: Mapping[str, RunStatus], *, where: str = "") -> RunStatus:
+    """Translate a tracker's status string; unknown strings become ``unknown`` (never ``finished``)."""
+    if value is None:
+        return RunStatus.UNKNOWN
+    return table.get(value.strip().upper(), table.get(value.strip(), RunStatus.UNKNOWN))
+
+
+@dataclass
+class Collector:
+    """Warnings and per-run problems gathered while reading, for the summary and for ``--skip-invalid``."""
+
+    skip_invalid: bool = False
+    warnings: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def invalid(self, error: SourceError) -> None:
+        """A bad run or file: fatal by default; listed and skipped with ``--skip-invalid``."""
+        if not self.skip_invalid:
+            raise error
+        self.skipped.append(str(error))
+        self.warnings.append(f"skipped {error}")
+
+
+class Importer(ABC):
+    """One tracker's reader. Subclasses set ``tracker`` and implement ``identity`` and ``records``."""
+
+    tracker: ClassVar[str]
+    #: What the CLI says the SOURCE argument is.
+    source_help: ClassVar[str] = "Path of the tracker's store."
+
+    def __init__(self, source: str, *, collector: Collector | None = None, progress: Progress | None = None):
+        self.source = source
+        self.collector = collector or Collector()
+        self.progress = progress or (lambda done, total: None)
+
+    @abstractmethod
+    def identity(self) -> str:
+        """A stable identity of the source (absolute path or normalised URI): the IRIs derive from it."""
+
+    @abstractmethod
+    def records(self) -> Iterator[Record]:
+        """Yield the source's records; raise SourceError (via ``self.collector.invalid``) on bad input."""
+
+    def source_dir(self) -> Path:
+        """The source as an existing directory, or a SourceError."""
+        path = Path(self.source).expanduser()
+        if not path.exists():
+            raise SourceError(path, "no such file or directory")
+        if not path.is_dir():
+            raise SourceError(path, f"expected a {self.tracker} directory, found a file")
+        return path.resolve()
+
+
+def build_batch(importer: Importer, classifier: FailureClassifier) -> ImportBatch:
+    """Read everything, then add a negative result for each failed or killed run that has none of its own."""
+    projects: dict[str, Project] = {}
+    experiments: dict[str, Experiment] = {}
+    runs: list[Run] = []
+    results: list[Result] = []
+    for record in importer.records():
+        if isinstance(record, Project):
+            projects.setdefault(record.name, record)
+        elif isinstance(record, Experiment):
+            experiments[record.native_id] = record
+            if record.project and record.project not in projects:
+                projects[record.project] = Project(record.project)
+        elif isinstance(record, Run):
+            runs.append(record)
+        elif isinstance(record, Result):
+            results.append(record)
+    explained = {run_id for result in results for run_id in result.runs}
+    for run in runs:
+        if run.status.is_failure and run.native_id not in explained:
+            results.append(negative_result_for(run, classifier))
+    return ImportBatch(
+        tracker=importer.tracker,
+        source=importer.identity(),
+        projects=tuple(projects.values()),
+        experiments=tuple(experiments.values()),
+        runs=tuple(runs),
+        results=tuple(results),
+        warnings=tuple(importer.collector.warnings),
+    )
+
+
+#: Importers by tracker name, filled by ``register``; the CLI makes one ``import`` subcommand per entry.
+IMPORTERS: dict[str, type[Importer]] = {}
+
+
+def register(cls: type[Importer]) -> type[Importer]:
+    IMPORTERS[cls.tracker] = cls
+    return cls

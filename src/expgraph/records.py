@@ -1,0 +1,211 @@
+"""Plain records of the domain: what importers produce and the mapper consumes.
+
+Importers know one tracker and nothing of RDF; they fill these frozen dataclasses. Native ids are the tracker's
+own strings; the mapper turns them into IRIs. Times are timezone-aware (naive times are taken as UTC).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+#: A parameter value as the tracker gave it, typed where the type is certain.
+Scalar = str | int | float | bool
+
+
+class RunStatus(enum.StrEnum):
+    """Run status; the values are the ``skos:notation`` of the run-status vocabulary."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    KILLED = "killed"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_failure(self) -> bool:
+        """Failed and killed runs yield a negative result."""
+        return self in (RunStatus.FAILED, RunStatus.KILLED)
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A person or service account that ran something."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Project:
+    """A research project; shared across trackers by name."""
+
+    name: str
+    title: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    text: str
+    expected_outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class Experiment:
+    native_id: str
+    name: str
+    project: str | None = None
+    description: str | None = None
+    research_question: str | None = None
+    method: str | None = None
+    hypothesis: Hypothesis | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ParameterSetting:
+    """One hyperparameter; ``original`` keeps the tracker's string when typing could lose information."""
+
+    key: str
+    value: Scalar
+    original: str | None = None
+
+
+@dataclass(frozen=True)
+class MetricHistory:
+    """A compact summary of every value logged for one metric."""
+
+    first: float
+    minimum: float
+    maximum: float
+    count: int
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """The final value of a metric (the tracker's notion of "latest"), with its step and history summary."""
+
+    key: str
+    value: float
+    step: int | None = None
+    timestamp: datetime | None = None
+    history: MetricHistory | None = None
+
+
+@dataclass(frozen=True)
+class Checksum:
+    algorithm: str  # "md5", "sha1", "sha256", ...
+    value: str
+
+
+@dataclass(frozen=True)
+class DatasetSnapshot:
+    """A concrete version of a dataset as a run used it; ``name`` names the abstract dataset (series)."""
+
+    name: str
+    checksum: Checksum | None = None
+    version: str | None = None
+    location: str | None = None
+    context: str | None = None  # the role in the run: "training", "eval", ...
+
+
+@dataclass(frozen=True)
+class CodeVersion:
+    commit: str
+    repository: str | None = None
+    dirty: bool | None = None
+    branch: str | None = None
+
+
+@dataclass(frozen=True)
+class Environment:
+    python_version: str | None = None
+    packages: tuple[str, ...] = ()  # "name==version"
+    container_image: str | None = None
+    hostname: str | None = None
+    operating_system: str | None = None
+
+
+@dataclass(frozen=True)
+class Artifact:
+    path: str
+    is_model: bool = False
+    checksum: Checksum | None = None
+    size: int | None = None
+    location: str | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    native_id: str
+    experiment_id: str
+    status: RunStatus
+    name: str | None = None
+    started: datetime | None = None
+    ended: datetime | None = None
+    agent: Agent | None = None
+    parent_id: str | None = None
+    params: tuple[ParameterSetting, ...] = ()
+    metrics: tuple[MetricValue, ...] = ()
+    datasets: tuple[DatasetSnapshot, ...] = ()
+    code: CodeVersion | None = None
+    environment: Environment | None = None
+    artifacts: tuple[Artifact, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+    description: str | None = None
+    error_text: str | None = None
+    exit_code: int | None = None
+    runtime_seconds: float | None = None
+    seed: int | None = None
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """A run in another import source, named by tracker and native id (for hand-written records)."""
+
+    tracker: str
+    native_id: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """An outcome: what runs of an experiment showed. ``negative`` marks an ``eg:NegativeResult``.
+
+    ``kind``, ``failure_mode`` and ``suspected_cause`` are notations of the shipped vocabularies, or full IRIs of
+    a project's own concepts.
+    """
+
+    native_id: str
+    kind: str
+    negative: bool = False
+    title: str | None = None
+    description: str | None = None
+    runs: tuple[str, ...] = ()  # native ids of runs in the same source
+    run_refs: tuple[RunRef, ...] = ()  # runs in other sources
+    experiment_id: str | None = None
+    hypothesis: Hypothesis | None = None
+    expected_outcome: str | None = None
+    observed_outcome: str | None = None
+    deviations: tuple[str, ...] = ()
+    failure_mode: str | None = None
+    suspected_cause: str | None = None
+    lessons: tuple[str, ...] = ()
+    error_text: str | None = None
+    informs: tuple[str, ...] = ()  # IRIs or experiment native ids of later experiments
+
+
+@dataclass(frozen=True)
+class ImportBatch:
+    """Everything one import source holds. ``source`` is the identity the IRIs are derived from."""
+
+    tracker: str
+    source: str
+    projects: tuple[Project, ...] = ()
+    experiments: tuple[Experiment, ...] = ()
+    runs: tuple[Run, ...] = ()
+    results: tuple[Result, ...] = ()
+    warnings: tuple[str, ...] = ()

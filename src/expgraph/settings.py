@@ -1,0 +1,96 @@
+"""Every setting declared once: name, default, type and help.
+
+Values come from the command line, then the environment (``EXPGRAPH_<NAME>``), then an optional TOML file
+(``expgraph.toml`` in the working directory, or the file named by ``EXPGRAPH_CONFIG``), then the default. The same
+table feeds ``--help``, ``docs/cli.md`` and the web app's ``/settings.json``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    type: type
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "EXPGRAPH_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("store", ".expgraph", str, "Directory of the embedded on-disk store."),
+    Setting("endpoint", "", str, "URL of a remote SPARQL 1.1 endpoint to use instead of the embedded store."),
+    Setting("base_iri", "https://w3id.org/expgraph/id/", str, "Prefix of the IRIs minted for imported things."),
+    Setting("host", "127.0.0.1", str, "Address the web server listens on."),
+    Setting("port", 8000, int, "Port the web server listens on."),
+    Setting("query_timeout", 30.0, float, "Wall-clock limit in seconds for one query on the public endpoint."),
+    Setting("max_rows", 10000, int, "Most result rows the public endpoint returns for one query."),
+    Setting("max_concurrent_queries", 2, int, "Queries the public endpoint runs at once; more wait their turn."),
+)
+
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+class SettingsError(ValueError):
+    """A bad setting value; the message names the key and where it came from."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    values: Mapping[str, Any] = field(default_factory=dict)
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _BY_NAME:
+            return self.values.get(name, _BY_NAME[name].default)
+        raise AttributeError(name)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {s.name: {"value": getattr(self, s.name), "source": self.sources.get(s.name, "default")}
+                for s in SETTINGS}
+
+
+def _convert(setting: Setting, raw: Any, origin: str) -> Any:
+    try:
+        return setting.type(raw)
+    except (TypeError, ValueError):
+        raise SettingsError(f"setting {setting.name!r} from {origin}: expected {setting.type.__name__}, "
+                            f"got {raw!r}") from None
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Resolve every setting; ``overrides`` are the command-line values (None means "not given")."""
+    environ = os.environ if environ is None else environ
+    config_path = Path(environ.get("EXPGRAPH_CONFIG", "expgraph.toml"))
+    file_values: dict[str, Any] = {}
+    if config_path.is_file():
+        try:
+            file_values = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as error:
+            raise SettingsError(f"{config_path}: {error}") from None
+        unknown = sorted(set(file_values) - set(_BY_NAME))
+        if unknown:
+            raise SettingsError(f"{config_path}: unknown setting {unknown[0]!r} (known: {', '.join(_BY_NAME)})")
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for setting in SETTINGS:
+        given = (overrides or {}).get(setting.name)
+        if given is not None:
+            values[setting.name], sources[setting.name] = _convert(setting, given, "the command line"), "command line"
+        elif setting.env in environ:
+            values[setting.name] = _convert(setting, environ[setting.env], setting.env)
+            sources[setting.name] = setting.env
+        elif setting.name in file_values:
+            values[setting.name] = _convert(setting, file_values[setting.name], str(config_path))
+            sources[setting.name] = str(config_path)
+    return Settings(values, sources)

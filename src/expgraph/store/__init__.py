@@ -1,0 +1,20 @@
+"""The store layer: the only code that knows pyoxigraph's store or a remote SPARQL endpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from expgraph.store.base import GraphInfo, Store, StoreBusyError, StoreError
+from expgraph.store.embedded import EmbeddedStore
+
+
+def open_store(location: str | Path | None = None, *, endpoint: str | None = None) -> Store:
+    """An embedded store at ``location`` (in memory when None and no endpoint), or a remote SPARQL store."""
+    if endpoint:
+        from expgraph.store.remote import RemoteStore
+
+        return RemoteStore(endpoint)
+    return EmbeddedStore(location)
+
+
+__all__ = ["EmbeddedStore", "GraphInfo", "Store", "StoreBusyError", "StoreError", "open_store"]

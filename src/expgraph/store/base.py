@@ -1,0 +1,280 @@
+"""The store interface: a handful of primitives per backend, with staging and swapping built on them once.
+
+Each logical graph (one per import source, plus the ontology and vocabularies) is written into a fresh physical
+graph with the backend's fast, non-transactional bulk write, then made active in one small transaction that
+rewrites its entry in the registry graph. Queries see only active graphs (passed as the query's default and named
+graphs), so a crash mid-import leaves the previous version in place; leftovers are swept on the next write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import BinaryIO
+
+from pyoxigraph import (
+    BlankNode,
+    Literal,
+    NamedNode,
+    QueryBoolean,
+    QuerySolutions,
+    QueryTriples,
+    Triple,
+)
+
+from expgraph.namespaces import GRAPHS, XSD, Namespace
+
+#: Terms the store keeps about its own graphs; not part of the public ontology.
+STORE = Namespace("https://w3id.org/expgraph/store#")
+REGISTRY = NamedNode(GRAPHS + "registry")
+#: The audit trail of imports, appended to (never replaced) in the same transaction as each swap.
+AUDIT = NamedNode(GRAPHS + "imports")
+
+QueryResult = QuerySolutions | QueryBoolean | QueryTriples
+Term = NamedNode | BlankNode | Literal
+
+_VERSION_MARK = "/version/"
+_SAFE_IRI = re.compile(r'^[^\s<>"{}|\\^`]+$')
+
+
+class StoreError(Exception):
+    """A store problem worth one clear line to the user."""
+
+
+class StoreBusyError(StoreError):
+    """Another process holds the on-disk store for writing."""
+
+
+@dataclass(frozen=True)
+class GraphInfo:
+    """One logical graph as the registry knows it."""
+
+    name: NamedNode
+    version: NamedNode
+    digest: str
+    triples: int
+    modified: str
+
+
+def sparql_term(term: Term) -> str:
+    """A term in SPARQL syntax. pyoxigraph's N-Triples form escapes quotes, newlines and IRIs safely."""
+    if isinstance(term, NamedNode) and not _SAFE_IRI.match(term.value):
+        raise StoreError(f"not a valid IRI: {term.value!r}")
+    return str(term)
+
+
+class TripleDigest:
+    """A running digest over the triples written, so that re-importing the same content can change nothing."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self.count = 0
+
+    def feed(self, triples: Iterable[Triple]) -> Iterator[Triple]:
+        for triple in triples:
+            self._hash.update(str(triple).encode())
+            self._hash.update(b"\n")
+            self.count += 1
+            yield triple
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+class Store(ABC):
+    """A quad store holding expgraph's graphs. Subclasses implement the primitives marked abstract."""
+
+    #: Whether SPARQL ``substitutions`` are supported natively (else a ``VALUES`` clause binds parameters).
+    native_substitutions = True
+
+    # -- primitives ---------------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def _query(
+        self,
+        sparql: str,
+        *,
+        default_graphs: list[NamedNode],
+        named_graphs: list[NamedNode],
+        bindings: Mapping[str, Term],
+    ) -> QueryResult:
+        """Run a query over exactly these graphs."""
+
+    @abstractmethod
+    def _update(self, sparql: str) -> None:
+        """Run a SPARQL update in one transaction."""
+
+    @abstractmethod
+    def _write_graph(self, graph: NamedNode, triples: Iterable[Triple]) -> None:
+        """Bulk-write triples into a (fresh) physical graph; need not be transactional."""
+
+    @abstractmethod
+    def _drop_graph(self, graph: NamedNode) -> None:
+        """Remove a physical graph and all its triples."""
+
+    @abstractmethod
+    def _graph_names(self) -> list[NamedNode]:
+        """Every physical named graph in the backend."""
+
+    @abstractmethod
+    def _triples(self, graph: NamedNode) -> Iterator[Triple]:
+        """Every triple of one physical graph."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the backend (files, connections)."""
+
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Where the store lives, for messages."""
+
+    # -- public interface ---------------------------------------------------------------------------------------
+
+    def query(
+        self,
+        sparql: str,
+        *,
+        bindings: Mapping[str, Term] | None = None,
+        graphs: list[NamedNode] | None = None,
+    ) -> QueryResult:
+        """Run a SPARQL query over the active graphs (or the given logical graphs), with variables pre-bound."""
+        active = self.active_graphs()
+        if graphs is None:
+            physical = [info.version for info in active.values()]
+        else:
+            physical = [active[g.value].version if g.value in active else g for g in graphs]
+        return self._query(sparql, default_graphs=physical, named_graphs=physical, bindings=bindings or {})
+
+    def select(self, sparql: str, **bindings: Term) -> list[dict[str, Term]]:
+        """A SELECT query's rows as plain dicts (unbound variables left out); for small results."""
+        result = self.query(sparql, bindings=bindings)
+        if not isinstance(result, QuerySolutions):
+            raise StoreError("select() needs a SELECT query")
+        names = [variable.value for variable in result.variables]
+        return [{name: row[name] for name in names if row[name] is not None} for row in result]
+
+    def active_graphs(self) -> dict[str, GraphInfo]:
+        """The logical graphs queries see, by IRI."""
+        rows = self._query(
+            f"""SELECT ?name ?version ?digest ?triples ?modified WHERE {{
+                ?name <{STORE.activeVersion.value}> ?version ;
+                      <{STORE.contentDigest.value}> ?digest ;
+                      <{STORE.tripleCount.value}> ?triples ;
+                      <{STORE.modified.value}> ?modified . }}""",
+            default_graphs=[REGISTRY],
+            named_graphs=[],
+            bindings={},
+        )
+        assert isinstance(rows, QuerySolutions)
+        infos = {}
+        for row in rows:
+            info = GraphInfo(row["name"], row["version"], row["digest"].value, int(row["triples"].value),
+                             row["modified"].value)
+            infos[info.name.value] = info
+        return infos
+
+    def replace_graph(
+        self,
+        name: NamedNode,
+        triples: Iterable[Triple],
+        *,
+        digest: str | None = None,
+        audit: Iterable[Triple] = (),
+    ) -> bool:
+        """Atomically replace a logical graph; return False (and write nothing) when its content is unchanged.
+
+        ``digest`` identifies the content when the caller knows it (a file hash), so unchanged content is not
+        even read; otherwise the digest is computed over the triples as they stream into the staging graph.
+        ``audit`` triples are appended to the import audit graph in the same transaction as the swap.
+        """
+        current = self.active_graphs().get(name.value)
+        if digest is not None and current is not None and current.digest == digest:
+            return False
+        self.sweep(active={info.version.value for info in self.active_graphs().values()})
+        staging = NamedNode(f"{name.value}{_VERSION_MARK}{uuid.uuid4().hex[:12]}")
+        counter = TripleDigest()
+        try:
+            self._write_graph(staging, counter.feed(triples))
+        except BaseException:
+            self._drop_graph(staging)
+            raise
+        content_digest = digest or counter.hexdigest()
+        if current is not None and current.digest == content_digest:
+            self._drop_graph(staging)
+            return False
+        self._swap(name, staging, content_digest, counter.count, list(audit))
+        if current is not None:
+            self._drop_graph(current.version)
+        return True
+
+    def drop(self, name: NamedNode) -> bool:
+        """Remove a logical graph from the catalog; False when there was no such graph."""
+        current = self.active_graphs().get(name.value)
+        if current is None:
+            return False
+        self._update(f"DELETE WHERE {{ GRAPH {sparql_term(REGISTRY)} {{ {sparql_term(name)} ?p ?o }} }}")
+        self._drop_graph(current.version)
+        return True
+
+    def triples(self, name: NamedNode) -> Iterator[Triple]:
+        """The triples of one active logical graph."""
+        info = self.active_graphs().get(name.value)
+        return iter(()) if info is None else self._triples(info.version)
+
+    def sweep(self, active: set[str] | None = None) -> list[NamedNode]:
+        """Drop staging graphs left behind by a crashed write; returns what was dropped."""
+        if active is None:
+            active = {info.version.value for info in self.active_graphs().values()}
+        stale = [g for g in self._graph_names() if _VERSION_MARK in g.value and g.value not in active]
+        for graph in stale:
+            self._drop_graph(graph)
+        return stale
+
+    def dump(self, output: BinaryIO, rdf_format: str = "nquads") -> int:
+        """Write every active graph under its logical name (N-Quads) or merged (Turtle, N-Triples, JSON-LD)."""
+        from expgraph.store.export import dump_graphs
+
+        return dump_graphs(self, output, rdf_format)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals ----------------------------------------------------------------------------------------------
+
+    def _swap(self, name: NamedNode, version: NamedNode, digest: str, count: int, audit: list[Triple]) -> None:
+        """Make ``version`` the active content of ``name`` (and append the audit record) in one transaction."""
+        registry = _entry(name, version, digest, count)
+        audit_block = ""
+        if audit:
+            audit_block = f"GRAPH {sparql_term(AUDIT)} {{ {_triples_text(audit)} }}"
+            if AUDIT.value not in self.active_graphs():
+                registry += _entry(AUDIT, AUDIT, "appendable", 0)
+        self._update(
+            f"DELETE WHERE {{ GRAPH {sparql_term(REGISTRY)} {{ {sparql_term(name)} ?p ?o }} }} ;\n"
+            f"INSERT DATA {{ GRAPH {sparql_term(REGISTRY)} {{ {_triples_text(registry)} }} {audit_block} }}"
+        )
+
+
+def _entry(name: NamedNode, version: NamedNode, digest: str, count: int) -> list[Triple]:
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return [
+        Triple(name, STORE.activeVersion, version),
+        Triple(name, STORE.contentDigest, Literal(digest)),
+        Triple(name, STORE.tripleCount, Literal(str(count), datatype=XSD.integer)),
+        Triple(name, STORE.modified, Literal(now, datatype=XSD.dateTime)),
+    ]
+
+
+def _triples_text(triples: Iterable[Triple]) -> str:
+    return " ".join(
+        f"{sparql_term(t.subject)} {sparql_term(t.predicate)} {sparql_term(t.object)} ." for t in triples
+    )

@@ -1,0 +1,37 @@
+"""The one FastAPI app factory: catalog pages, the SPARQL endpoint and saved queries on one app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from expgraph import __version__
+from expgraph.settings import Settings, load_settings
+from expgraph.store import Store
+
+WEB = Path(__file__).resolve().parent
+STATIC = WEB / "static"
+TEMPLATES = WEB / "templates"
+
+
+def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
+    """An app serving ``store``; the caller owns the store and closes it (see ``expgraph serve``)."""
+    settings = settings or load_settings()
+    app = FastAPI(
+        title="expgraph",
+        version=__version__,
+        description="A knowledge-graph catalog of experiments, runs, datasets and negative results.",
+        docs_url=None,  # Swagger UI is served from local files, never from a CDN
+        redoc_url=None,
+    )
+    app.state.store = store
+    app.state.settings = settings
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/settings.json", include_in_schema=False)
+    def settings_json() -> dict[str, object]:
+        return settings.as_dict()
+
+    return app

@@ -1,0 +1,47 @@
+"""Shared fixtures: stores of each kind, ready with the ontology and vocabularies, and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from expgraph.catalog import prepare
+from expgraph.store import EmbeddedStore, Store
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def memory_store() -> Iterator[Store]:
+    """An in-memory store with the shipped ontology and vocabularies loaded."""
+    store = prepare(EmbeddedStore())
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def disk_store(tmp_path: Path) -> Iterator[Store]:
+    store = prepare(EmbeddedStore(tmp_path / "store"))
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Run ``expgraph`` in-process against a fresh on-disk store; returns (exit code, stdout, stderr)."""
+    monkeypatch.setenv("EXPGRAPH_STORE", str(tmp_path / "cli-store"))
+    monkeypatch.delenv("EXPGRAPH_ENDPOINT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    from expgraph.cli import app
+
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None):
+        result = runner.invoke(app, list(args), input=input, env={"COLUMNS": "200", **os.environ})
+        return result.exit_code, result.stdout, result.stderr
+
+    return run

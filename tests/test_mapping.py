@@ -1,0 +1,81 @@
+"""The mapper: deterministic, percent-safe IRIs and typed values."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from pyoxigraph import Literal
+
+from expgraph.mapping import Minter, date_time, double, map_batch, scalar, source_graph
+from expgraph.namespaces import XSD
+from expgraph.records import Experiment, ImportBatch, MetricValue, ParameterSetting, Run, RunStatus
+
+
+def batch(source: str = "/data/mlruns") -> ImportBatch:
+    run = Run(
+        "r/1 ü",
+        "0",
+        RunStatus.FAILED,
+        params=(ParameterSetting("optim/lr", 0.1), ParameterSetting("名前", "値")),
+        metrics=(MetricValue("loss", math.nan, step=2), MetricValue("acc", math.inf)),
+    )
+    return ImportBatch("mlflow", source, experiments=(Experiment("0", "exp"),), runs=(run,))
+
+
+def test_same_source_gives_the_same_triples() -> None:
+    assert list(map_batch(batch())) == list(map_batch(batch()))
+
+
+def test_other_source_gives_other_iris() -> None:
+    assert Minter("mlflow", "/a").run("1") != Minter("mlflow", "/b").run("1")
+    assert source_graph("mlflow", "/a") != source_graph("sacred", "/a")
+
+
+@pytest.mark.parametrize("native_id", ["a/b", "ü ñ", "x?y#z", "<script>", "%41", " ", "日本"])
+def test_iris_are_percent_safe(native_id: str) -> None:
+    iri = Minter("mlflow", "/a").run(native_id).value
+    tail = iri.rsplit("/run/", 1)[1]
+    assert "/" not in tail and " " not in tail and "<" not in tail and "#" not in tail
+    assert tail.isascii()
+
+
+def test_distinct_ids_never_collide() -> None:
+    mint = Minter("mlflow", "/a")
+    ids = ["a/b", "a%2Fb", "a b", "a+b", "A/B"]
+    assert len({mint.run(i) for i in ids}) == len(ids)
+
+
+def test_non_finite_doubles_use_xsd_lexical_forms() -> None:
+    assert double(math.nan) == Literal("NaN", datatype=XSD.double)
+    assert double(math.inf) == Literal("INF", datatype=XSD.double)
+    assert double(-math.inf) == Literal("-INF", datatype=XSD.double)
+    assert float(double(0.1).value) == 0.1
+
+
+def test_scalar_types() -> None:
+    assert scalar(True).datatype == XSD.boolean
+    assert scalar(3).datatype == XSD.integer
+    assert scalar(3.5).datatype == XSD.double
+    assert scalar("x").datatype == XSD.string
+
+
+def test_datetimes_are_utc() -> None:
+    local = datetime(2024, 1, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+    assert date_time(local).value == "2024-01-01T10:00:00Z"
+    assert date_time(datetime(2024, 1, 1, 12, 0)).value == "2024-01-01T12:00:00Z"
+
+
+def test_batch_lands_and_is_queryable(memory_store) -> None:
+    from expgraph.catalog import store_batch
+
+    outcome = store_batch(memory_store, batch(), location="/data/mlruns")
+    assert outcome.changed and outcome.runs == 1
+    rows = memory_store.select(
+        "SELECT ?key ?v WHERE { ?run <http://www.w3.org/ns/mls#hasInput> ?s . "
+        "?s <http://www.w3.org/ns/mls#specifiedBy>/<http://www.w3.org/2000/01/rdf-schema#label> ?key ; "
+        "<http://www.w3.org/ns/mls#hasValue> ?v } ORDER BY ?key"
+    )
+    assert [(r["key"].value, r["v"].value) for r in rows] == [("optim/lr", "0.1"), ("名前", "値")]
+    assert not store_batch(memory_store, batch(), location="/data/mlruns").changed
