@@ -70,7 +70,7 @@ def curie(term: object) -> str:
     text = str(term)
     for prefix, namespace in PREFIXES.items():
         if text.startswith(namespace) and re.fullmatch(r"[A-Za-z_][\w.-]*", text[len(namespace) :]):
-            return f"{prefix}:{text[len(namespace):]}"
+            return f"{prefix}:{text[len(namespace) :]}"
     return f"<{text}>"
 
 
