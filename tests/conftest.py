@@ -45,3 +45,15 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         return result.exit_code, result.stdout, result.stderr
 
     return run
+
+
+# Git keeps no empty folders, but an MLflow file store has one per run for metrics, params, tags and artifacts,
+# and MLflow refuses to find a run whose folder lacks them. Put back what the tracker wrote before any test copies
+# the fixture.
+_MLFLOW_RUN_FOLDERS = ("metrics", "params", "tags", "artifacts")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    for meta in (FIXTURES / "mlflow" / "mlruns").glob("*/*/meta.yaml"):
+        for folder in _MLFLOW_RUN_FOLDERS:
+            (meta.parent / folder).mkdir(exist_ok=True)

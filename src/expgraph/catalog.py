@@ -58,14 +58,19 @@ def prepare(store: Store) -> Store:
             continue
         triples = (quad.triple for quad in pyoxigraph.parse(data, RdfFormat.TURTLE, base_iri=path.as_uri()))
         store.replace_graph(graph, triples, digest=digest)
+    shipped = {furniture_graph(path).value for path in ontology_files()}
+    for name in active:  # a vocabulary no longer shipped must not linger in the catalog
+        if name.startswith((f"{GRAPHS}ontology/", f"{GRAPHS}vocab/")) and name not in shipped:
+            store.drop(NamedNode(name))
     return store
 
 
 def load_file(store: Store, path: Path, graph: NamedNode | None = None) -> tuple[NamedNode, int, bool]:
     """Load an RDF file into its own graph (replacing an earlier load of it); no remote fetches.
 
-    Returns the graph, the number of triples and whether anything changed. JSON-LD with a remote ``@context``
-    is refused by pyoxigraph's parser, which never fetches. Quads in named graphs are merged into ``graph``.
+    Returns the graph, the number of triples and whether anything changed. The file is parsed completely before
+    anything is written, so a syntax error anywhere leaves the store as it was. JSON-LD with a remote ``@context``
+    is refused (pyoxigraph's parser never fetches). Quads in named graphs are merged into ``graph``.
     """
     suffix = path.suffix.lower()
     if suffix not in LOAD_FORMATS:
@@ -74,11 +79,16 @@ def load_file(store: Store, path: Path, graph: NamedNode | None = None) -> tuple
         raise LoadError(f"{path}: no such file")
     data = path.read_bytes()
     graph = graph or NamedNode(f"{GRAPHS}file/{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]}")
-    try:  # parse fully first, so a syntax error at the end writes nothing
-        triples = [quad.triple for quad in pyoxigraph.parse(data, LOAD_FORMATS[suffix], base_iri=path.as_uri())]
+    try:
+        base = path.resolve().as_uri()
+        triples = [quad.triple for quad in pyoxigraph.parse(data, LOAD_FORMATS[suffix], base_iri=base)]
     except (SyntaxError, ValueError) as error:
+        if "remote context" in str(error):
+            raise LoadError(f"{path}: JSON-LD with a remote @context is not loaded (expgraph fetches nothing "
+                            "from the network); put the context inline") from None
         raise LoadError(f"{path}: {error}") from None
-    changed = store.replace_graph(graph, triples)
+    # The file's bytes identify its content: its blank nodes get new labels at each parse, its bytes do not.
+    changed = store.replace_graph(graph, triples, digest=hashlib.sha256(data).hexdigest())
     return graph, len(triples), changed
 
 

@@ -30,8 +30,10 @@ from expgraph.namespaces import (
     RESULT_KIND,
     RUN_STATUS,
     SCHEMA,
+    SKOS,
     SPDX,
     SUSPECTED_CAUSE,
+    VOCAB,
     XSD,
     Namespace,
 )
@@ -39,6 +41,7 @@ from expgraph.records import (
     Artifact,
     Checksum,
     CodeVersion,
+    Concept,
     DatasetSnapshot,
     Environment,
     Experiment,
@@ -186,8 +189,26 @@ def environment_digest(environment: Environment) -> str:
 class _Emitter:
     """Yields the triples of one import source; one small method per record type."""
 
-    def __init__(self, minter: Minter) -> None:
+    def __init__(self, minter: Minter, concepts: Iterable[Concept] = ()) -> None:
         self.mint = minter
+        self.own = {(c.scheme, c.notation): self.mint.shared(f"project/{segment(c.project)}/{c.scheme}", c.notation)
+                    for c in concepts}
+
+    def vocab(self, scheme: Namespace, value: str) -> NamedNode:
+        """A concept of ours, a full IRI, or a project's own concept minted in this batch."""
+        name = str(scheme).removeprefix(VOCAB).rstrip("/")
+        return self.own.get((name, value)) or concept(scheme, value)
+
+    def own_concept(self, item: Concept) -> Iterator[Triple]:
+        node = self.own[(item.scheme, item.notation)]
+        scheme = Namespace(f"{VOCAB}{item.scheme}/")
+        yield from self.labelled(node, [SKOS.Concept], item.label)
+        yield Triple(node, SKOS.prefLabel, text(item.label))
+        yield Triple(node, SKOS.notation, text(item.notation))
+        yield Triple(node, SKOS.inScheme, NamedNode(f"{VOCAB}{item.scheme}"))
+        yield Triple(node, EG.inProject, self.mint.shared("project", item.project))
+        if item.broader:
+            yield Triple(node, SKOS.broader, concept(scheme, item.broader))
 
     def labelled(self, node: NamedNode, types: Iterable[NamedNode], label: str | None) -> Iterator[Triple]:
         for rdf_type in types:
@@ -409,9 +430,9 @@ class _Emitter:
         for lesson in result.lessons:
             yield Triple(node, EG.lessonLearned, text(lesson))
         if result.failure_mode:
-            yield Triple(node, EG.failureMode, concept(FAILURE_MODE, result.failure_mode))
+            yield Triple(node, EG.failureMode, self.vocab(FAILURE_MODE, result.failure_mode))
         if result.suspected_cause:
-            yield Triple(node, EG.suspectedCause, concept(SUSPECTED_CAUSE, result.suspected_cause))
+            yield Triple(node, EG.suspectedCause, self.vocab(SUSPECTED_CAUSE, result.suspected_cause))
         for informed in result.informs:
             target = NamedNode(informed) if "://" in informed else self.mint.experiment(informed)
             yield Triple(node, EG.informs, target)
@@ -419,9 +440,11 @@ class _Emitter:
 
 def map_batch(batch: ImportBatch, base: str = DEFAULT_BASE) -> Iterator[Triple]:
     """All triples describing one import source, in a deterministic order."""
-    emit = _Emitter(Minter(batch.tracker, batch.source, base))
+    emit = _Emitter(Minter(batch.tracker, batch.source, base), batch.concepts)
     for project in batch.projects:
         yield from emit.project(project)
+    for item in batch.concepts:
+        yield from emit.own_concept(item)
     for experiment in batch.experiments:
         yield from emit.experiment(experiment)
     for run in batch.runs:

@@ -199,6 +199,20 @@ class Result:
 
 
 @dataclass(frozen=True)
+class Concept:
+    """A project's own term in a shipped scheme (``failure-mode``, ``suspected-cause``), minted under the project.
+
+    Results refer to it by ``notation``; ``broader`` is a notation of ours or an IRI.
+    """
+
+    scheme: str
+    notation: str
+    project: str
+    label: str
+    broader: str | None = None
+
+
+@dataclass(frozen=True)
 class ImportBatch:
     """Everything one import source holds. ``source`` is the identity the IRIs are derived from."""
 
@@ -209,3 +223,4 @@ class ImportBatch:
     runs: tuple[Run, ...] = ()
     results: tuple[Result, ...] = ()
     warnings: tuple[str, ...] = ()
+    concepts: tuple[Concept, ...] = ()

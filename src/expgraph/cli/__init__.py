@@ -6,9 +6,10 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from expgraph import __version__
-from expgraph.cli import data, imports, serve
+from expgraph.cli import data, demo, imports, query, records, serve, validate
 from expgraph.cli.common import CliError, State, err
 from expgraph.settings import SettingsError, load_settings
 from expgraph.store import StoreError
@@ -58,7 +59,11 @@ def root(
 
 data.register(app)
 imports.register(app)
+records.register(app)
 serve.register(app)
+demo.register(app)
+validate.register(app)
+query.register(app)
 
 
 def main() -> None:
@@ -74,12 +79,11 @@ def main() -> None:
     except (CliError, StoreError, SettingsError, ValueError, OSError) as error:
         if debug:
             raise
-        err.print(f"[red]error:[/red] {error}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(error))}", highlight=False)  # user text is not markup
         sys.exit(getattr(error, "code", 2))
     except Exception as error:  # click usage errors carry their own exit code and message
-        import click
-
-        if isinstance(error, click.ClickException):
+        # Typer >= 0.22 vendors click (typer._click), so its exceptions are not click.ClickException: duck-type.
+        if hasattr(error, "show") and isinstance(getattr(error, "exit_code", None), int):
             error.show()
             sys.exit(error.exit_code)
         raise

@@ -17,7 +17,7 @@ from expgraph.store import Store, open_store
 
 #: Human output goes to stdout; progress and messages to stderr so that pipes stay clean.
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one error, one line, whatever the width
 
 
 class CliError(Exception):
@@ -67,8 +67,8 @@ GRAPH_FORMATS = {"turtle": RdfFormat.TURTLE, "ntriples": RdfFormat.N_TRIPLES, "j
 def print_result(result: Any, fmt: str) -> None:
     """Print a query result as a table (humans) or in a standard results format (scripts)."""
     if isinstance(result, QuerySolutions | QueryBoolean) and fmt in RESULT_FORMATS:
-        sys.stdout.buffer.write(result.serialize(format=RESULT_FORMATS[fmt]))
-        sys.stdout.buffer.write(b"\n")
+        data = result.serialize(format=RESULT_FORMATS[fmt])
+        sys.stdout.buffer.write(data if data.endswith(b"\n") else data + b"\n")  # CSV and TSV end with one
     elif isinstance(result, QueryTriples):
         rdf_format = GRAPH_FORMATS.get(fmt, RdfFormat.TURTLE)
         sys.stdout.buffer.write(result.serialize(format=rdf_format))

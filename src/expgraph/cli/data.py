@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Annotated
 
 import typer
 from pyoxigraph import NamedNode
+from rich.markup import escape
 
 from expgraph.catalog import LoadError, load_file
 from expgraph.cli.common import CliError, err, print_json, print_result, print_table, state
@@ -62,7 +64,7 @@ def load(
         summary.append({"file": str(path), "graph": name.value, "triples": count, "changed": changed})
         if fmt is TextFormat.text:
             note = "loaded" if changed else "unchanged"
-            err.print(f"{path}: {count} triples {note} into <{name.value}>", highlight=False)
+            err.print(escape(f"{path}: {count} triples {note} into <{name.value}>"), highlight=False)
     if fmt is TextFormat.json:
         print_json(summary)
 
@@ -104,12 +106,24 @@ def sparql(
             query = path.read_text(encoding="utf-8")
         except OSError as error:
             raise CliError(f"{path}: {error.strerror}") from None
-    text = (sparql_prologue() + query) if prefixes else query
+    prologue = sparql_prologue() if prefixes else ""
     try:
-        result = state(ctx).store().query(text)
-        print_result(result, fmt.value)
+        result = state(ctx).store().query(prologue + query)
     except SyntaxError as error:
-        raise CliError(f"SPARQL syntax error: {error}") from None
+        raise CliError(f"SPARQL syntax error: {_shift_lines(str(error), prologue.count(chr(10)))}") from None
+    print_result(result, fmt.value)
+
+
+def _shift_lines(message: str, lines: int) -> str:
+    """Positions in a parser message as the user counts them, without the prefix lines we put before the query."""
+    def shift(match: re.Match[str]) -> str:
+        line = int(match[1]) - lines
+        return f"line {line}, column {match[2]}" if line > 0 else match[0]
+
+    return " ".join(_POSITION.sub(shift, message).split())
+
+
+_POSITION = re.compile(r"\b(\d+):(\d+)\b")
 
 
 STATS_QUERY = """

@@ -3,11 +3,13 @@
 Each logical graph (one per import source, plus the ontology and vocabularies) is written into a fresh physical
 graph with the backend's fast, non-transactional bulk write, then made active in one small transaction that
 rewrites its entry in the registry graph. Queries see only active graphs (passed as the query's default and named
-graphs), so a crash mid-import leaves the previous version in place; leftovers are swept on the next write.
+graphs), so a crash mid-import leaves the previous version in place. Every version is listed in the registry before
+its first triple is written, so leftovers of a crash are known to be ours and are swept by a later write.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import uuid
@@ -91,6 +93,8 @@ class Store(ABC):
 
     #: Whether SPARQL ``substitutions`` are supported natively (else a ``VALUES`` clause binds parameters).
     native_substitutions = True
+    #: Seconds after which another writer's unfinished version counts as a crash leftover (see :meth:`sweep`).
+    stale_after = 6 * 3600.0
 
     # -- primitives ---------------------------------------------------------------------------------------------
 
@@ -116,10 +120,6 @@ class Store(ABC):
     @abstractmethod
     def _drop_graph(self, graph: NamedNode) -> None:
         """Remove a physical graph and all its triples."""
-
-    @abstractmethod
-    def _graph_names(self) -> list[NamedNode]:
-        """Every physical named graph in the backend."""
 
     @abstractmethod
     def _triples(self, graph: NamedNode) -> Iterator[Triple]:
@@ -187,7 +187,7 @@ class Store(ABC):
         digest: str | None = None,
         audit: Iterable[Triple] = (),
     ) -> bool:
-        """Atomically replace a logical graph; return False (and write nothing) when its content is unchanged.
+        """Atomically replace a logical graph; return False (and change nothing) when its content is unchanged.
 
         ``digest`` identifies the content when the caller knows it (a file hash), so unchanged content is not
         even read; otherwise the digest is computed over the triples as they stream into the staging graph.
@@ -196,21 +196,28 @@ class Store(ABC):
         current = self.active_graphs().get(name.value)
         if digest is not None and current is not None and current.digest == digest:
             return False
-        self.sweep(active={info.version.value for info in self.active_graphs().values()})
+        self.sweep(name)
         staging = NamedNode(f"{name.value}{_VERSION_MARK}{uuid.uuid4().hex[:12]}")
+        # Registered before the first triple is written, so that a crash leaves a leftover sweep() knows is ours.
+        self._update(f"INSERT DATA {{ GRAPH {sparql_term(REGISTRY)} {{ {sparql_term(staging)} "
+                     f"{sparql_term(STORE.versionOf)} {sparql_term(name)} ; "
+                     f"{sparql_term(STORE.started)} {sparql_term(_now())} }} }}")
         counter = TripleDigest()
         try:
             self._write_graph(staging, counter.feed(triples))
+            content_digest = digest or counter.hexdigest()
+            unchanged = current is not None and current.digest == content_digest
+            if not unchanged:
+                self._swap(name, staging, content_digest, counter.count, list(audit))
         except BaseException:
-            self._drop_graph(staging)
+            with contextlib.suppress(Exception):  # the original error matters more; sweep() retries later
+                self._discard(staging)
             raise
-        content_digest = digest or counter.hexdigest()
-        if current is not None and current.digest == content_digest:
-            self._drop_graph(staging)
+        if unchanged:
+            self._discard(staging)
             return False
-        self._swap(name, staging, content_digest, counter.count, list(audit))
         if current is not None:
-            self._drop_graph(current.version)
+            self._discard(current.version)
         return True
 
     def drop(self, name: NamedNode) -> bool:
@@ -219,7 +226,7 @@ class Store(ABC):
         if current is None:
             return False
         self._update(f"DELETE WHERE {{ GRAPH {sparql_term(REGISTRY)} {{ {sparql_term(name)} ?p ?o }} }}")
-        self._drop_graph(current.version)
+        self._discard(current.version)
         return True
 
     def triples(self, name: NamedNode) -> Iterator[Triple]:
@@ -227,13 +234,31 @@ class Store(ABC):
         info = self.active_graphs().get(name.value)
         return iter(()) if info is None else self._triples(info.version)
 
-    def sweep(self, active: set[str] | None = None) -> list[NamedNode]:
-        """Drop staging graphs left behind by a crashed write; returns what was dropped."""
-        if active is None:
-            active = {info.version.value for info in self.active_graphs().values()}
-        stale = [g for g in self._graph_names() if _VERSION_MARK in g.value and g.value not in active]
-        for graph in stale:
-            self._drop_graph(graph)
+    def sweep(self, name: NamedNode | None = None) -> list[NamedNode]:
+        """Drop versions left behind by crashed writes; returns what was dropped.
+
+        Only graphs the registry lists as versions are touched, never anything else on a shared server. Without
+        ``name`` every inactive version goes; with it, those of that graph plus any older than ``stale_after``
+        seconds, so that a writer does not sweep away another writer's graph while it is still being written.
+        """
+        rows = self._query(
+            f"""SELECT ?version ?name ?started WHERE {{
+                ?version <{STORE.versionOf.value}> ?name .
+                OPTIONAL {{ ?version <{STORE.started.value}> ?started }}
+                FILTER NOT EXISTS {{ ?any <{STORE.activeVersion.value}> ?version }} }}""",
+            default_graphs=[REGISTRY],
+            named_graphs=[],
+            bindings={},
+        )
+        assert isinstance(rows, QuerySolutions)
+        cutoff = datetime.now(UTC).timestamp() - self.stale_after
+        stale = [
+            row["version"]
+            for row in rows
+            if name is None or row["name"] == name or _timestamp(row["started"]) < cutoff
+        ]
+        for version in stale:
+            self._discard(version)
         return stale
 
     def dump(self, output: BinaryIO, rdf_format: str = "nquads") -> int:
@@ -251,26 +276,53 @@ class Store(ABC):
     # -- internals ----------------------------------------------------------------------------------------------
 
     def _swap(self, name: NamedNode, version: NamedNode, digest: str, count: int, audit: list[Triple]) -> None:
-        """Make ``version`` the active content of ``name`` (and append the audit record) in one transaction."""
-        registry = _entry(name, version, digest, count)
+        """Make ``version`` the active content of ``name`` (and append the audit record) in one transaction.
+
+        Both steps are conditional on ``version`` still being registered: if a concurrent sweep discarded it, the
+        swap changes nothing and the writer is told, rather than a partial graph becoming active.
+        """
+        registry, graph, versioned = sparql_term(REGISTRY), sparql_term(name), sparql_term(version)
+        registered = f"GRAPH {registry} {{ {versioned} {sparql_term(STORE.versionOf)} {graph} }}"
+        entry = _entry(name, version, digest, count)
         audit_block = ""
         if audit:
             audit_block = f"GRAPH {sparql_term(AUDIT)} {{ {_triples_text(audit)} }}"
             if AUDIT.value not in self.active_graphs():
-                registry += _entry(AUDIT, AUDIT, "appendable", 0)
+                entry += _entry(AUDIT, AUDIT, "appendable", 0)
         self._update(
-            f"DELETE WHERE {{ GRAPH {sparql_term(REGISTRY)} {{ {sparql_term(name)} ?p ?o }} }} ;\n"
-            f"INSERT DATA {{ GRAPH {sparql_term(REGISTRY)} {{ {_triples_text(registry)} }} {audit_block} }}"
+            f"DELETE {{ GRAPH {registry} {{ {graph} ?p ?o }} }} "
+            f"WHERE {{ {registered} GRAPH {registry} {{ {graph} ?p ?o }} }} ;\n"
+            f"INSERT {{ GRAPH {registry} {{ {_triples_text(entry)} }} {audit_block} }} WHERE {{ {registered} }}"
         )
+        info = self.active_graphs().get(name.value)
+        if info is None or info.version != version:
+            raise StoreError(f"graph <{name.value}> was being written concurrently by another writer; "
+                             "nothing changed here, retry")
+
+    def _discard(self, version: NamedNode) -> None:
+        """Drop one version graph and forget it."""
+        self._drop_graph(version)
+        self._update(f"DELETE WHERE {{ GRAPH {sparql_term(REGISTRY)} {{ {sparql_term(version)} ?p ?o }} }}")
+
+
+def _now() -> Literal:
+    return Literal(datetime.now(UTC).isoformat().replace("+00:00", "Z"), datatype=XSD.dateTime)
+
+
+def _timestamp(term: Term | None) -> float:
+    """Seconds since the epoch of an ``xsd:dateTime`` literal; 0 (very old) when missing or unreadable."""
+    try:
+        return datetime.fromisoformat(term.value.replace("Z", "+00:00")).timestamp() if term is not None else 0.0
+    except ValueError:
+        return 0.0
 
 
 def _entry(name: NamedNode, version: NamedNode, digest: str, count: int) -> list[Triple]:
-    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     return [
         Triple(name, STORE.activeVersion, version),
         Triple(name, STORE.contentDigest, Literal(digest)),
         Triple(name, STORE.tripleCount, Literal(str(count), datatype=XSD.integer)),
-        Triple(name, STORE.modified, Literal(now, datatype=XSD.dateTime)),
+        Triple(name, STORE.modified, _now()),
     ]
 
 

@@ -1,0 +1,279 @@
+"""The remote store: any SPARQL 1.1 server, through the SPARQL Protocol, SPARQL Update and the Graph Store Protocol.
+
+The endpoint is given as a base URL, laid out like the Oxigraph server (``BASE/query``, ``BASE/update``,
+``BASE/store``). Other layouts name their paths, relative to the base, in the URL's fragment (which never leaves
+this machine)::
+
+    http://127.0.0.1:7878                               Oxigraph server (or the same URL ending in /query)
+    http://localhost:3030/ds#query=sparql&store=data    Apache Jena Fuseki: /ds/sparql, /ds/update, /ds/data
+
+New versions are uploaded with one streamed Graph Store Protocol PUT each. With the Oxigraph layout (no ``store=``
+given) the upload asks for Oxigraph's non-transactional bulk load (``no_transaction``: 3-4x faster), which is safe
+because a version is invisible to queries until it is swapped in, and a failed upload is discarded.
+
+All requests go through one httpx client (kept-alive connections, streamed uploads and downloads, one place that
+turns HTTP failures into :class:`StoreError`). Results are parsed by pyoxigraph, so ``query()`` returns the same
+result types as the embedded store.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from urllib.parse import parse_qsl, urljoin
+
+import httpx
+import pyoxigraph
+from pyoxigraph import BlankNode, NamedNode, QueryResultsFormat, RdfFormat, Triple
+
+from expgraph.namespaces import GRAPHS
+from expgraph.store.base import QueryResult, Store, StoreError, Term, sparql_term
+
+#: A graph that never exists: the default graph of a query over no graphs (not the server's own default graph).
+_NO_GRAPH = GRAPHS + "none"
+_PATHS = ("query", "update", "store")
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ACCEPT = "application/sparql-results+json, application/n-triples;q=0.9, text/turtle;q=0.8"
+_RESULT_FORMATS = {
+    "application/sparql-results+json": QueryResultsFormat.JSON,
+    "application/json": QueryResultsFormat.JSON,
+    "application/sparql-results+xml": QueryResultsFormat.XML,
+    "text/csv": QueryResultsFormat.CSV,
+    "text/tab-separated-values": QueryResultsFormat.TSV,
+}
+_GRAPH_FORMATS = {
+    "application/n-triples": RdfFormat.N_TRIPLES,
+    "text/plain": RdfFormat.N_TRIPLES,
+    "text/turtle": RdfFormat.TURTLE,
+    "application/rdf+xml": RdfFormat.RDF_XML,
+    "application/ld+json": RdfFormat.JSON_LD,
+}
+#: Bytes of N-Triples gathered before each chunk of a streamed upload.
+_CHUNK = 1 << 18
+
+
+def endpoint_urls(endpoint: str) -> tuple[str, str, str]:
+    """The query, update and Graph Store Protocol URLs of an endpoint given as described in the module doc."""
+    url, _, fragment = endpoint.partition("#")
+    if not re.match(r"^https?://[^/?#]+", url):
+        raise StoreError(f"endpoint {endpoint!r} is not an http(s) URL")
+    base = url.rstrip("/")
+    if base.endswith("/query"):
+        base = base.removesuffix("/query")
+    try:
+        paths = dict(parse_qsl(fragment, strict_parsing=bool(fragment)))
+    except ValueError:
+        raise StoreError(f"endpoint {endpoint!r}: the part after # must be like query=PATH&update=PATH") from None
+    unknown = sorted(set(paths) - set(_PATHS))
+    if unknown:
+        raise StoreError(f"endpoint {endpoint!r}: unknown path {unknown[0]!r} after # (known: {', '.join(_PATHS)})")
+    query, update, store = (urljoin(base + "/", paths.get(key, key)) for key in _PATHS)
+    return query, update, store
+
+
+def bind_values(sparql: str, bindings: Mapping[str, Term]) -> str:
+    """The query with its variables bound by a ``VALUES`` block of terms written by pyoxigraph (safely escaped).
+
+    The block goes first in the WHERE group, so FILTER and BIND see the values as they do with pyoxigraph's
+    substitutions; a trailing VALUES clause would join only after them (and after grouping). Queries whose WHERE
+    group cannot be found (CONSTRUCT WHERE, DESCRIBE without one) get the trailing clause, equivalent there.
+    """
+    names = list(bindings)
+    for name in names:
+        if not _VARIABLE.match(name):
+            raise StoreError(f"not a SPARQL variable name: {name!r}")
+        if isinstance(bindings[name], BlankNode):
+            raise StoreError(f"?{name}: a blank node cannot be bound in a query")
+    variables = " ".join(f"?{name}" for name in names)
+    block = f"VALUES ({variables}) {{ ({' '.join(sparql_term(bindings[name]) for name in names)}) }}"
+    groups = _top_level_groups(sparql)
+    where = next(groups, None)
+    if where is not None and where[1] == ("", "CONSTRUCT"):
+        where = next(groups, None)  # that was the template
+    if where is None or where[1] == ("CONSTRUCT", "WHERE"):
+        return f"{sparql}\n{block}"
+    return f"{sparql[: where[0] + 1]} {block} {sparql[where[0] + 1 :]}"
+
+
+_TOKEN = re.compile(
+    r"""(?P<skip>"{3}(?:[^"\\]|\\.|"(?!""))*"{3}|'{3}(?:[^'\\]|\\.|'(?!''))*'{3}"""
+    r"""|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|<[^<>"{}|^`\\\x00-\x20]*>|\#[^\n]*)"""
+    r"""|(?P<punct>[{}()])|(?P<space>\s+)|(?P<word>[^\s{}()"'<#]+)|(?P<other>.)""",
+    re.DOTALL,
+)
+
+
+def _top_level_groups(sparql: str) -> Iterator[tuple[int, tuple[str, str]]]:
+    """Offsets of each ``{`` opening a top-level group, with the two words before it (strings, IRIs, comments
+    skipped), e.g. ``(offset, ("", "CONSTRUCT"))`` for a CONSTRUCT template."""
+    parens = braces = 0
+    words = ("", "")
+    position = 0
+    while position < len(sparql):
+        token = _TOKEN.match(sparql, position)
+        assert token is not None  # the last alternative matches any character
+        position = token.end()
+        kind, text = token.lastgroup, token.group()
+        if kind == "word":
+            words = (words[1], text.upper())
+        elif kind == "punct":
+            if text == "{" and parens == 0 and braces == 0:
+                yield token.start(), words
+            parens += {"(": 1, ")": -1}.get(text, 0)
+            braces += {"{": 1, "}": -1}.get(text, 0)
+            words = ("", "")
+        elif kind != "space":
+            words = ("", "")
+
+
+class RemoteStore(Store):
+    """A SPARQL 1.1 server holding the catalog's graphs (see the module doc for the endpoint syntax).
+
+    The constructor does no I/O: a server that cannot be reached is reported by the first call that needs it.
+    """
+
+    native_substitutions = False
+
+    def __init__(self, endpoint: str, *, timeout: float = 300.0) -> None:
+        self.endpoint = endpoint
+        self.query_url, self.update_url, self.store_url = endpoint_urls(endpoint)
+        self.upload_params = {} if "store=" in endpoint.partition("#")[2] else {"no_transaction": ""}
+        self.timeout = timeout
+        self._client: httpx.Client | None = None
+
+    @property
+    def location(self) -> str:
+        return _public(self.endpoint.partition("#")[0])
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(timeout=httpx.Timeout(self.timeout, connect=10.0), follow_redirects=True)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # -- primitives ---------------------------------------------------------------------------------------------
+
+    def _query(
+        self,
+        sparql: str,
+        *,
+        default_graphs: list[NamedNode],
+        named_graphs: list[NamedNode],
+        bindings: Mapping[str, Term],
+    ) -> QueryResult:
+        text = bind_values(sparql, bindings) if bindings else sparql
+        form = {
+            "query": text,
+            "default-graph-uri": [g.value for g in default_graphs] or [_NO_GRAPH],
+            "named-graph-uri": [g.value for g in named_graphs],
+        }
+        response = self._send("POST", self.query_url, data=form, headers={"Accept": _ACCEPT})
+        media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type in _RESULT_FORMATS:
+            return pyoxigraph.parse_query_results(response.content, _RESULT_FORMATS[media_type])
+        if media_type in _GRAPH_FORMATS:
+            # pyoxigraph has no public constructor for graph results: re-query a scratch store to get the same type.
+            scratch = pyoxigraph.Store()
+            scratch.load(response.content, _GRAPH_FORMATS[media_type])
+            return scratch.query("CONSTRUCT WHERE { ?s ?p ?o }")
+        raise StoreError(f"{_public(self.query_url)} answered with unexpected content type {media_type or '(none)'!r}")
+
+    def _update(self, sparql: str) -> None:
+        self._send("POST", self.update_url, data={"update": sparql})
+
+    def _write_graph(self, graph: NamedNode, triples: Iterable[Triple]) -> None:
+        """One streamed PUT of N-Triples (one document, so blank nodes keep their identity); memory stays flat."""
+        self._send("PUT", self.store_url, params={"graph": graph.value, **self.upload_params},
+                   content=_ntriples(triples), headers={"Content-Type": "application/n-triples"})
+
+    def _drop_graph(self, graph: NamedNode) -> None:
+        self._update(f"DROP SILENT GRAPH {sparql_term(graph)}")
+
+    def _triples(self, graph: NamedNode) -> Iterator[Triple]:
+        request = self.client.build_request("GET", self.store_url, params={"graph": graph.value},
+                                            headers={"Accept": "application/n-triples"})
+        try:
+            response = self.client.send(request, stream=True)
+        except httpx.HTTPError as error:
+            raise self._failure(self.store_url, error) from None
+        try:
+            if response.status_code == 404:
+                return
+            if response.status_code >= 400:
+                response.read()
+                self._check(response, self.store_url)
+            for quad in pyoxigraph.parse(_Reader(response.iter_bytes()), RdfFormat.N_TRIPLES):
+                yield quad.triple
+        finally:
+            response.close()
+
+    # -- HTTP ---------------------------------------------------------------------------------------------------
+
+    def _send(self, method: str, url: str, **kwargs: object) -> httpx.Response:
+        try:
+            response = self.client.request(method, url, **kwargs)  # type: ignore[arg-type]
+        except httpx.HTTPError as error:
+            raise self._failure(url, error) from None
+        self._check(response, url)
+        return response
+
+    def _failure(self, url: str, error: httpx.HTTPError) -> StoreError:
+        url = _public(url)
+        if isinstance(error, httpx.ConnectError):
+            return StoreError(f"cannot reach the SPARQL server at {url} ({error}); is it running?")
+        if isinstance(error, httpx.TimeoutException):
+            return StoreError(f"the SPARQL server at {url} did not answer within {self.timeout:g} s")
+        return StoreError(f"request to the SPARQL server at {url} failed: {error}")
+
+    def _check(self, response: httpx.Response, url: str) -> None:
+        if response.status_code < 400:
+            return
+        lines = response.text.strip().splitlines()
+        detail = lines[0][:300] if lines else response.reason_phrase
+        if response.status_code == 400 and url in (self.query_url, self.update_url):
+            # The server's parser refused the query or update: the same exception as the embedded store raises.
+            raise SyntaxError(detail)
+        raise StoreError(f"the SPARQL server at {_public(url)} answered HTTP {response.status_code}: {detail}")
+
+
+def _public(url: str) -> str:
+    """A URL fit for messages: without the user and password httpx sends as basic auth."""
+    return re.sub(r"^(https?://)[^/@]*@", r"\1", url)
+
+
+def _ntriples(triples: Iterable[Triple]) -> Iterator[bytes]:
+    lines: list[str] = []
+    size = 0
+    for triple in triples:
+        line = f"{triple} .\n"
+        lines.append(line)
+        size += len(line)
+        if size >= _CHUNK:
+            yield "".join(lines).encode()
+            lines, size = [], 0
+    if lines:
+        yield "".join(lines).encode()
+
+
+class _Reader:
+    """A file-like view of a byte stream, for pyoxigraph's streaming parser."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = bytearray()
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer += chunk
+        end = len(self._buffer) if size < 0 else size
+        data = bytes(self._buffer[:end])
+        del self._buffer[:end]
+        return data

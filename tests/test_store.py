@@ -1,0 +1,440 @@
+"""The store contract: the same tests against the in-memory, the on-disk and the remote (Oxigraph server) store."""
+
+from __future__ import annotations
+
+import io
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pyoxigraph
+import pytest
+from pyoxigraph import Literal, NamedNode, Quad, QuerySolutions, RdfFormat, Triple
+
+from expgraph.catalog import prepare
+from expgraph.namespaces import GRAPHS, RDFS, XSD, Namespace
+from expgraph.store import EmbeddedStore, Store, StoreBusyError, StoreError, open_store
+from expgraph.store.base import AUDIT, REGISTRY
+from expgraph.store.remote import RemoteStore, bind_values, endpoint_urls
+
+EX = Namespace("https://example.org/")
+ONE = NamedNode("https://example.org/graph/one")
+TWO = NamedNode("https://example.org/graph/two")
+HOSTILE = 'x" } UNION { ?s ?p ?o } # \\ \n >'
+
+
+# -- the three kinds of store ---------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Oxigraph server on loopback for the whole session (the `oxigraph` package of the test extra)."""
+    binary = Path(sys.executable).parent / "oxigraph"
+    if not binary.exists():
+        pytest.fail("the Oxigraph server is missing: pip install -e '.[test]'")
+    workdir = tmp_path_factory.mktemp("oxigraph")
+    url = f"http://127.0.0.1:{_free_port()}"
+    with (workdir / "server.log").open("wb") as log:
+        server = subprocess.Popen([str(binary), "serve", "--location", str(workdir / "data"),
+                                   "--bind", url.removeprefix("http://")], stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{url}/query", params={"query": "ASK {}"}, timeout=1).raise_for_status()
+                break
+            except httpx.TransportError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the Oxigraph server did not start: {(workdir / 'server.log').read_text()}")
+                time.sleep(0.05)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.fixture(params=["memory", "disk", "remote"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "memory":
+        opened: Store = EmbeddedStore()
+    elif request.param == "disk":
+        opened = EmbeddedStore(tmp_path / "store")
+    else:
+        url = request.getfixturevalue("oxigraph_server")
+        httpx.post(f"{url}/update", data={"update": "DROP ALL"}).raise_for_status()
+        opened = open_store(endpoint=url)
+    yield opened
+    opened.close()
+
+
+def physical_graphs(store: Store) -> set[str]:
+    """Every named graph the backend really holds, read behind the store interface's back."""
+    if isinstance(store, EmbeddedStore):
+        return {g.value for g in store.ox.named_graphs() if isinstance(g, NamedNode)}
+    assert isinstance(store, RemoteStore)
+    response = httpx.post(store.query_url, data={"query": "SELECT DISTINCT ?g WHERE { GRAPH ?g {} }"},
+                          headers={"Accept": "application/sparql-results+json"})
+    response.raise_for_status()
+    return {row["g"]["value"] for row in response.json()["results"]["bindings"]}
+
+
+def expected_graphs(store: Store) -> set[str]:
+    return {REGISTRY.value} | {info.version.value for info in store.active_graphs().values()}
+
+
+def sample(count: int, tag: str = "v") -> list[Triple]:
+    return [Triple(EX[f"s{i}"], RDFS.label, Literal(f"{tag}{i}")) for i in range(count)]
+
+
+def labels(store: Store) -> set[str]:
+    return {row["label"].value for row in store.select("SELECT ?label WHERE { ?s ?p ?label }")}
+
+
+class Boom(Exception):
+    pass
+
+
+def failing(triples: list[Triple], at: int) -> Iterator[Triple]:
+    for index, triple in enumerate(triples):
+        if index == at:
+            raise Boom(f"failed after {at} triples")
+        yield triple
+
+
+# -- writing --------------------------------------------------------------------------------------------------------
+
+
+def test_replace_graph_makes_content_visible(store: Store) -> None:
+    assert store.replace_graph(ONE, sample(3)) is True
+    info = store.active_graphs()[ONE.value]
+    assert (info.name, info.triples) == (ONE, 3)
+    assert info.version.value.startswith(ONE.value + "/version/")
+    assert labels(store) == {"v0", "v1", "v2"}
+    assert set(store.triples(ONE)) == set(sample(3))
+    assert physical_graphs(store) == expected_graphs(store)
+
+
+def test_replacing_swaps_the_whole_graph_and_drops_the_old_version(store: Store) -> None:
+    store.replace_graph(ONE, sample(3))
+    old = store.active_graphs()[ONE.value].version
+    assert store.replace_graph(ONE, sample(2, "w")) is True
+    assert labels(store) == {"w0", "w1"}
+    assert old.value not in physical_graphs(store)
+    assert physical_graphs(store) == expected_graphs(store)
+
+
+def test_same_content_changes_nothing(store: Store) -> None:
+    store.replace_graph(ONE, sample(5))
+    before = store.active_graphs()
+    assert store.replace_graph(ONE, sample(5)) is False
+    assert store.active_graphs() == before
+    assert physical_graphs(store) == expected_graphs(store)
+
+
+def test_a_known_digest_is_not_even_read(store: Store) -> None:
+    store.replace_graph(ONE, sample(2), digest="file-sha256")
+    before = store.active_graphs()
+    assert store.replace_graph(ONE, failing(sample(2), at=0), digest="file-sha256") is False
+    assert store.active_graphs() == before
+
+
+@pytest.mark.parametrize("size", [2000, 30_000])  # the embedded store's transactional and bulk paths
+def test_failure_mid_write_leaves_the_old_graph_intact(store: Store, size: int) -> None:
+    store.replace_graph(ONE, sample(10))
+    before = store.active_graphs()
+    with pytest.raises(Boom):
+        store.replace_graph(ONE, failing(sample(size, "new"), at=size - 1000))
+    assert store.active_graphs() == before
+    assert labels(store) == {f"v{i}" for i in range(10)}
+    assert physical_graphs(store) == expected_graphs(store)
+    assert store.sweep() == []
+
+
+def test_failure_on_first_write_leaves_no_graph(store: Store) -> None:
+    with pytest.raises(Boom):
+        store.replace_graph(ONE, failing(sample(10), at=5))
+    assert store.active_graphs() == {}
+    assert store.select("SELECT * WHERE { ?s ?p ?o }") == []
+    assert physical_graphs(store) <= {REGISTRY.value}
+
+
+CRASH = textwrap.dedent("""
+    import os, sys
+    from pyoxigraph import Literal, NamedNode, Triple
+    from expgraph.store import open_store
+    location, endpoint, graph, size = sys.argv[1:]
+    store = open_store(location or None, endpoint=endpoint or None)
+    def triples():
+        for i in range(int(size)):
+            if i == int(size) - 1000:
+                os._exit(3)  # the process dies mid-write: no except clause, no cleanup
+            yield Triple(NamedNode(f"https://example.org/c{i}"), NamedNode("https://example.org/p"), Literal(str(i)))
+    store.replace_graph(NamedNode(graph), triples())
+""")
+
+
+@pytest.mark.parametrize("size", [5000, 30_000])
+def test_a_crashed_write_leaves_the_old_graph_and_its_leftover_is_swept(store: Store, size: int) -> None:
+    if isinstance(store, EmbeddedStore) and store.path is None:
+        pytest.skip("an in-memory store dies with its process")
+    store.replace_graph(ONE, sample(4))
+    before = store.active_graphs()
+    store.close()  # one writer at a time on disk: the crashing process takes over
+    location = str(store.path) if isinstance(store, EmbeddedStore) else ""
+    endpoint = store.location if isinstance(store, RemoteStore) else ""
+    crashed = subprocess.run([sys.executable, "-c", CRASH, location, endpoint, ONE.value, str(size)],
+                             capture_output=True)
+    assert crashed.returncode == 3, crashed.stderr.decode()
+    assert store.active_graphs() == before
+    assert labels(store) == {"v0", "v1", "v2", "v3"}
+    store.replace_graph(TWO, sample(1, "two"))  # another graph's write leaves a fresh leftover alone
+    leftovers = store.sweep()
+    assert [g.value.startswith(ONE.value + "/version/") for g in leftovers] == [True]
+    assert physical_graphs(store) == expected_graphs(store)
+
+
+def test_a_write_sweeps_leftovers_of_the_same_graph(store: Store) -> None:
+    store.replace_graph(ONE, sample(1))
+    store.stale_after = 0.0  # every unfinished version counts as a leftover
+    with pytest.raises(Boom):
+        store.replace_graph(ONE, failing(sample(10), at=5))
+    store.replace_graph(ONE, sample(2))
+    assert store.sweep() == []
+    assert physical_graphs(store) == expected_graphs(store)
+
+
+def test_a_version_swept_by_another_writer_is_never_activated(store: Store) -> None:
+    store.replace_graph(ONE, sample(3))
+    before = store.active_graphs()
+
+    def swept_midway() -> Iterator[Triple]:
+        yield from sample(5, "new")
+        store.sweep()  # what a concurrent writer's sweep does to a version still being written
+        yield from sample(10, "late")[5:]
+
+    with pytest.raises(StoreError, match="concurrently"):
+        store.replace_graph(ONE, swept_midway())
+    assert store.active_graphs() == before
+    assert labels(store) == {"v0", "v1", "v2"}
+    assert store.sweep() == []
+    assert physical_graphs(store) == expected_graphs(store)
+
+
+def test_audit_triples_accumulate(store: Store) -> None:
+    store.replace_graph(ONE, sample(1), audit=[Triple(EX.import1, RDFS.label, Literal("first import"))])
+    store.replace_graph(ONE, sample(2), audit=[Triple(EX.import2, RDFS.label, Literal("second import"))])
+    assert {"first import", "second import"} <= labels(store)
+    assert len(list(store.triples(AUDIT))) == 2
+
+
+def test_drop(store: Store) -> None:
+    store.replace_graph(ONE, sample(2))
+    store.replace_graph(TWO, sample(1, "two"))
+    version = store.active_graphs()[ONE.value].version
+    assert store.drop(ONE) is True
+    assert store.drop(ONE) is False
+    assert set(store.active_graphs()) == {TWO.value}
+    assert labels(store) == {"two0"}
+    assert version.value not in physical_graphs(store)
+    assert list(store.triples(ONE)) == []
+
+
+# -- reading --------------------------------------------------------------------------------------------------------
+
+
+def test_queries_see_only_active_graphs(store: Store) -> None:
+    store.replace_graph(ONE, sample(2))
+    store.replace_graph(TWO, sample(3, "two"))
+    count = store.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")[0]["n"]
+    assert int(count.value) == 5  # not the registry, not old versions
+    assert not store.query(f"ASK {{ GRAPH {REGISTRY} {{ ?s ?p ?o }} }}")
+    named = {row["g"].value for row in store.select("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")}
+    assert named == {info.version.value for info in store.active_graphs().values()}
+    only_two = store.query("SELECT ?label WHERE { ?s ?p ?label }", graphs=[TWO])
+    assert isinstance(only_two, QuerySolutions)
+    assert {row["label"].value for row in only_two} == {"two0", "two1", "two2"}
+
+
+def test_from_clauses_cannot_reach_other_graphs(store: Store) -> None:
+    store.replace_graph(ONE, sample(1))
+    store.replace_graph(TWO, sample(1, "two"))
+    query = (f"SELECT ?o FROM {REGISTRY} FROM NAMED {REGISTRY} "
+             "WHERE { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }")
+    assert {row["o"] for row in store.select(query)} == {Literal("v0"), Literal("two0")}
+
+
+def test_result_types_are_pyoxigraph_s(store: Store) -> None:
+    store.replace_graph(ONE, sample(2))
+    assert isinstance(store.query("SELECT * WHERE { ?s ?p ?o }"), pyoxigraph.QuerySolutions)
+    assert isinstance(store.query("ASK { ?s ?p ?o }"), pyoxigraph.QueryBoolean)
+    graph = store.query("CONSTRUCT WHERE { ?s ?p ?o }")
+    assert isinstance(graph, pyoxigraph.QueryTriples)
+    assert set(graph) == set(sample(2))
+    with pytest.raises(StoreError, match="SELECT"):
+        store.select("ASK { ?s ?p ?o }")
+
+
+def test_bound_values_cannot_change_the_query(store: Store) -> None:
+    store.replace_graph(ONE, [Triple(EX.plain, RDFS.label, Literal("plain")),
+                              Triple(EX.hostile, RDFS.label, Literal(HOSTILE))])
+    query = "SELECT ?s ?label WHERE { ?s ?p ?label }"  # pyoxigraph binds projected variables only
+    assert store.select(query, label=Literal(HOSTILE)) == [{"s": EX.hostile, "label": Literal(HOSTILE)}]
+    assert store.select(query, label=Literal(HOSTILE + " ")) == []
+    assert store.select(query, label=Literal("plain", language="en")) == []
+    assert store.select("SELECT ?s ?label WHERE { ?s ?p ?label }", s=EX.plain) == [
+        {"s": EX.plain, "label": Literal("plain")}]
+    typed = store.select("SELECT ?v ?n WHERE { BIND(?v + 1 AS ?n) }", v=Literal("41", datatype=XSD.integer))
+    assert int(typed[0]["n"].value) == 42
+
+
+def test_a_malformed_query_raises_syntax_error(store: Store) -> None:
+    with pytest.raises(SyntaxError):
+        store.query("SELECT * WHERE { ?s ?p }")
+
+
+def test_a_bad_variable_name_is_refused(store: Store) -> None:
+    with pytest.raises((StoreError, ValueError)):
+        store.query("SELECT * WHERE { ?s ?p ?o }", bindings={"o) } UNION { ?x": Literal("x")})
+
+
+@pytest.mark.parametrize("rdf_format", ["nquads", "turtle", "jsonld"])
+def test_dump_round_trips(store: Store, rdf_format: str) -> None:
+    one = [*sample(3), Triple(EX.s0, EX.weight, Literal("0.5", datatype=XSD.double)),
+           Triple(EX.s0, EX.note, Literal(HOSTILE, language="en")), Triple(EX.s0, EX.seeAlso, EX.s1)]
+    two = sample(2, "two")
+    store.replace_graph(ONE, one)
+    store.replace_graph(TWO, two)
+    buffer = io.BytesIO()
+    assert store.dump(buffer, rdf_format) == len(one) + len(two)
+    if rdf_format == "nquads":
+        quads = set(pyoxigraph.parse(buffer.getvalue(), RdfFormat.N_QUADS))
+        assert quads == {Quad(t.subject, t.predicate, t.object, ONE) for t in one} | {
+            Quad(t.subject, t.predicate, t.object, TWO) for t in two}
+    else:
+        parsed = pyoxigraph.parse(buffer.getvalue(), RdfFormat.TURTLE if rdf_format == "turtle" else RdfFormat.JSON_LD)
+        assert {quad.triple for quad in parsed} == set(one) | set(two)
+
+
+def test_prepare_loads_the_ontology_once(store: Store) -> None:
+    prepare(store)
+    first = store.active_graphs()
+    assert any("/ontology/" in name for name in first) and any("/vocab/" in name for name in first)
+    assert store.query("ASK { ?concept a <http://www.w3.org/2004/02/skos/core#Concept> }")
+    prepare(store)
+    assert store.active_graphs() == first
+    retired = NamedNode(GRAPHS + "vocab/retired")
+    store.replace_graph(retired, sample(1))
+    prepare(store)
+    assert store.active_graphs() == first
+
+
+# -- one writer per on-disk store -----------------------------------------------------------------------------------
+
+HOLD = textwrap.dedent("""
+    import sys, time
+    from expgraph.store import EmbeddedStore
+    store = EmbeddedStore(sys.argv[1])
+    store.active_graphs()
+    print("open", flush=True)
+    sys.stdin.read()
+""")
+
+
+def test_a_second_process_gets_store_busy(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        with pytest.raises(StoreBusyError) as caught:
+            EmbeddedStore(path).active_graphs()
+        message = str(caught.value)
+        assert "\n" not in message and str(path) in message and "in use by another process" in message
+    finally:
+        holder.communicate("", timeout=20)
+    assert EmbeddedStore(path).active_graphs() == {}  # free again once the holder has gone
+
+
+# -- the remote store's own details ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("endpoint", "urls"), [
+    ("http://127.0.0.1:7878", ("http://127.0.0.1:7878/query", "http://127.0.0.1:7878/update",
+                               "http://127.0.0.1:7878/store")),
+    ("http://127.0.0.1:7878/query", ("http://127.0.0.1:7878/query", "http://127.0.0.1:7878/update",
+                                     "http://127.0.0.1:7878/store")),
+    ("https://host/ds/#query=sparql&store=data", ("https://host/ds/sparql", "https://host/ds/update",
+                                                  "https://host/ds/data")),
+])
+def test_endpoint_urls(endpoint: str, urls: tuple[str, str, str]) -> None:
+    assert endpoint_urls(endpoint) == urls
+    # Oxigraph's non-transactional bulk load is asked for only from an Oxigraph layout
+    assert bool(RemoteStore(endpoint).upload_params) is ("store=" not in endpoint)
+
+
+@pytest.mark.parametrize("endpoint", ["ftp://host/ds", "127.0.0.1:7878", "http://host/#select=q", "http://host/#x"])
+def test_bad_endpoints_are_refused(endpoint: str) -> None:
+    with pytest.raises(StoreError, match="endpoint"):
+        endpoint_urls(endpoint)
+
+
+def test_an_unreachable_server_is_one_line_naming_it() -> None:
+    url = f"http://127.0.0.1:{_free_port()}"
+    store = open_store(endpoint=url.replace("//", "//reader:secret@"))  # no I/O yet
+    assert store.location == url
+    with pytest.raises(StoreError) as caught:
+        store.active_graphs()
+    message = str(caught.value)
+    assert f"{url}/query" in message and "\n" not in message and "secret" not in message
+    store.close()
+
+
+def test_a_server_error_names_the_url(oxigraph_server: str) -> None:
+    with open_store(endpoint=oxigraph_server + "#query=nowhere") as store, pytest.raises(StoreError) as caught:
+        store.active_graphs()
+    assert f"{oxigraph_server}/nowhere" in str(caught.value) and "404" in str(caught.value)
+
+
+def test_graphs_of_others_on_a_shared_server_are_never_touched(oxigraph_server: str) -> None:
+    httpx.post(f"{oxigraph_server}/update", data={"update": "DROP ALL"}).raise_for_status()
+    foreign = [ONE.value + "/version/0123456789ab", "https://example.org/theirs"]  # one even looks like ours
+    for graph in foreign:
+        httpx.put(f"{oxigraph_server}/store", params={"graph": graph}, content=b"<urn:a> <urn:b> <urn:c> .\n",
+                  headers={"Content-Type": "application/n-triples"}).raise_for_status()
+    with open_store(endpoint=oxigraph_server) as store:
+        store.stale_after = 0.0
+        store.replace_graph(ONE, sample(2))
+        store.replace_graph(ONE, sample(3))
+        assert store.sweep() == []
+        assert labels(store) == {"v0", "v1", "v2"}  # nor are they visible to the catalog's queries
+        assert physical_graphs(store) == expected_graphs(store) | set(foreign)
+
+
+def test_a_blank_node_cannot_be_bound(oxigraph_server: str) -> None:
+    with open_store(endpoint=oxigraph_server) as store, pytest.raises(StoreError, match="blank node"):
+        store.select("SELECT ?s WHERE { ?s ?p ?o }", s=pyoxigraph.BlankNode())
+
+
+@pytest.mark.parametrize(("query", "bound"), [
+    ("SELECT ?v WHERE { ?s ?p ?v FILTER(?v > 1) }",
+     "SELECT ?v WHERE { VALUES (?v) { (<http://a/v>) }  ?s ?p ?v FILTER(?v > 1) }"),
+    ('PREFIX a: <http://a/> SELECT ("{" AS ?q) ?v # { comment\nWHERE { ?s ?p ?v }',
+     'PREFIX a: <http://a/> SELECT ("{" AS ?q) ?v # { comment\nWHERE { VALUES (?v) { (<http://a/v>) }  ?s ?p ?v }'),
+    ("CONSTRUCT { ?s ?p ?v } WHERE { ?s ?p ?v }",
+     "CONSTRUCT { ?s ?p ?v } WHERE { VALUES (?v) { (<http://a/v>) }  ?s ?p ?v }"),
+    ("CONSTRUCT WHERE { ?s ?p ?v }", "CONSTRUCT WHERE { ?s ?p ?v }\nVALUES (?v) { (<http://a/v>) }"),
+    ("DESCRIBE ?v", "DESCRIBE ?v\nVALUES (?v) { (<http://a/v>) }"),
+])
+def test_values_go_first_in_the_where_group(query: str, bound: str) -> None:
+    assert bind_values(query, {"v": NamedNode("http://a/v")}) == bound
