@@ -1,6 +1,7 @@
 """``expgraph import KIND SOURCE``: one subcommand per registered importer, all sharing the same options."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: the per-importer commands are closures whose annotations
+# mention ``cls``, and Typer evaluates annotations in the module globals when they are strings.
 
 from enum import StrEnum
 from typing import Annotated
@@ -37,20 +38,22 @@ def _command(cls: type[Importer]):
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True, disable=fmt is SummaryFormat.json) as bar:
             task = bar.add_task(f"reading {cls.tracker}", total=None)
-            importer = cls(source, collector=collector,
-                           progress=lambda done, total: bar.update(task, completed=done, total=total))
             try:
+                importer = cls(source, collector=collector,
+                               progress=lambda done, total: bar.update(task, completed=done, total=total))
                 outcome = run_import(state(ctx).store(), importer, base=settings.base_iri)
             except (SourceError, MissingDependency) as error:
                 raise CliError(str(error)) from None
-        _summarise(outcome, collector, fmt)
+        from expgraph.validation import summarise_import  # validate on import: completeness of what came in
+
+        _summarise(outcome, collector, fmt, summarise_import(state(ctx).store(), outcome.graph))
 
     command.__doc__ = cls.__doc__
     return command
 
 
-def _summarise(outcome: ImportOutcome, collector: Collector, fmt: SummaryFormat) -> None:
-    data = outcome.as_dict() | {"skipped": collector.skipped}
+def _summarise(outcome: ImportOutcome, collector: Collector, fmt: SummaryFormat, quality: dict | None = None) -> None:
+    data = outcome.as_dict() | {"skipped": collector.skipped, "quality": quality}
     if fmt is SummaryFormat.json:
         print_json(data)
         return
@@ -60,6 +63,10 @@ def _summarise(outcome: ImportOutcome, collector: Collector, fmt: SummaryFormat)
         f"{outcome.negative_results} negative results, {outcome.triples} triples into <{outcome.graph.value}>",
         highlight=False,
     )
+    if quality is not None:
+        score = "n/a" if quality["completeness"] is None else f"{quality['completeness']:.0%}"
+        out.print(f"completeness {score}: {quality['violations']} violations, {quality['warnings']} warnings "
+                  f"(details: expgraph validate)", highlight=False)
     for warning in outcome.warnings:
         err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -17,9 +18,19 @@ from types import ModuleType
 from typing import ClassVar
 
 from expgraph.failures import FailureClassifier, negative_result_for
-from expgraph.records import Experiment, ImportBatch, Project, Result, Run, RunStatus
+from expgraph.records import (
+    Concept,
+    Experiment,
+    ImportBatch,
+    ParameterSetting,
+    Project,
+    Result,
+    Run,
+    RunStatus,
+    Scalar,
+)
 
-Record = Project | Experiment | Run | Result
+Record = Project | Experiment | Run | Result | Concept
 Progress = Callable[[int, int | None], None]  # (done, total or None)
 
 
@@ -60,6 +71,41 @@ def map_status(value: str | None, table: Mapping[str, RunStatus], *, where: str 
     if value is None:
         return RunStatus.UNKNOWN
     return table.get(value.strip().upper(), table.get(value.strip(), RunStatus.UNKNOWN))
+
+
+_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+_FLOAT = re.compile(r"[-+]?(([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+)")
+
+
+def parameter(key: str, value: object) -> ParameterSetting:
+    """A parameter typed where the type is certain; a tracker's string keeps its original spelling.
+
+    ``"128"`` becomes 128, ``"5e-4"`` 0.0005 (original kept), ``"True"`` True; ``"nan"``, ``"1_000"`` or
+    ``"007"`` stay strings. Non-scalar values (lists, dicts, None) are kept as their JSON-ish text.
+    """
+    if isinstance(value, bool | int | float):
+        return ParameterSetting(key, value)
+    if not isinstance(value, str):
+        return ParameterSetting(key, "null" if value is None else repr(value))
+    typed: Scalar = value
+    if _INT.fullmatch(value):
+        typed = int(value)
+    elif _FLOAT.fullmatch(value):
+        typed = float(value)
+    elif value in ("True", "False", "true", "false"):
+        typed = value.lower() == "true"
+    return ParameterSetting(key, typed, original=value if typed is not value else None)
+
+
+def flatten(config: Mapping[str, object], prefix: str = "") -> Iterator[tuple[str, object]]:
+    """Nested configuration as dotted keys (``{"optim": {"lr": 0.1}}`` → ``optim.lr``), in sorted order."""
+    for key in sorted(config, key=str):
+        value = config[key]
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            yield from flatten(value, f"{dotted}.")
+        else:
+            yield dotted, value
 
 
 @dataclass
@@ -111,12 +157,35 @@ class Importer(ABC):
         return path.resolve()
 
 
+def walk_files(root: Path, collector: Collector) -> Iterator[tuple[str, Path]]:
+    """Files under ``root`` as (posix path relative to root, resolved path), sorted; symlinks that leave
+    ``root`` are skipped with a warning instead of followed."""
+    root = root.resolve()
+    for dirpath, dirnames, filenames in os.walk(root):  # does not descend into symlinked directories
+        for name in [d for d in dirnames if (Path(dirpath) / d).is_symlink()]:
+            dirnames.remove(name)
+            collector.warn(f"{Path(dirpath) / name}: skipped, a symlinked directory is not followed")
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            relative = path.relative_to(root).as_posix()
+            if path.is_symlink():  # only links need resolving: the walk itself stays inside root
+                try:
+                    path = inside(root, relative)
+                except SourceError:
+                    collector.warn(f"{Path(dirpath) / name}: skipped, it links outside the source directory")
+                    continue
+            if path.is_file():
+                yield relative, path
+
+
 def build_batch(importer: Importer, classifier: FailureClassifier) -> ImportBatch:
     """Read everything, then add a negative result for each failed or killed run that has none of its own."""
     projects: dict[str, Project] = {}
     experiments: dict[str, Experiment] = {}
     runs: list[Run] = []
     results: list[Result] = []
+    concepts: dict[tuple[str, str], Concept] = {}
     for record in importer.records():
         if isinstance(record, Project):
             projects.setdefault(record.name, record)
@@ -128,6 +197,8 @@ def build_batch(importer: Importer, classifier: FailureClassifier) -> ImportBatc
             runs.append(record)
         elif isinstance(record, Result):
             results.append(record)
+        elif isinstance(record, Concept):
+            concepts.setdefault((record.scheme, record.notation), record)
     explained = {run_id for result in results for run_id in result.runs}
     for run in runs:
         if run.status.is_failure and run.native_id not in explained:
@@ -140,6 +211,7 @@ def build_batch(importer: Importer, classifier: FailureClassifier) -> ImportBatc
         runs=tuple(runs),
         results=tuple(results),
         warnings=tuple(importer.collector.warnings),
+        concepts=tuple(concepts.values()),
     )
 
 

@@ -1,0 +1,209 @@
+"""Sacred: a FileStorageObserver directory (``run.json``, ``config.json``, ``metrics.json``, ``info.json``).
+
+Sacred's file layout is documented and plain JSON, so it is read directly (Sacred itself is not needed). A run
+Sacred left RUNNING whose heartbeat stopped long ago is a dead process: it is reported killed, never finished.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+from expgraph.importers.base import Importer, Record, SourceError, flatten, inside, map_status, parameter, register
+from expgraph.records import (
+    Agent,
+    Artifact,
+    Checksum,
+    CodeVersion,
+    DatasetSnapshot,
+    Environment,
+    Experiment,
+    MetricHistory,
+    MetricValue,
+    Run,
+    RunStatus,
+)
+
+STATUS = {
+    "COMPLETED": RunStatus.FINISHED,
+    "FAILED": RunStatus.FAILED,
+    "INTERRUPTED": RunStatus.KILLED,
+    "TIMEOUT": RunStatus.FAILED,
+    "QUEUED": RunStatus.QUEUED,
+    "RUNNING": RunStatus.RUNNING,
+}
+#: ``name_<md5>.ext``: how the observer stores resources and sources.
+_STORED = re.compile(r"_([0-9a-f]{32})(\.[^/]*)?$")
+_FILES = ("run.json", "config.json", "metrics.json", "info.json", "cout.txt")
+
+
+def _time(value: str | None) -> datetime | None:
+    """Sacred writes naive UTC timestamps (``datetime.utcnow``)."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+def _metric(key: str, series: Any, where: Path) -> MetricValue:
+    try:
+        steps, stamps, values = series["steps"], series["timestamps"], [float(v) for v in series["values"]]
+    except (KeyError, TypeError, ValueError) as error:
+        raise SourceError(where, f"metric {key!r} is not a steps/timestamps/values series ({error})") from None
+    if not values or not len(steps) == len(stamps) == len(values):
+        raise SourceError(where, f"metric {key!r} has series of different lengths")
+    points = list(zip(steps, stamps, values, strict=True))
+    step, stamp, value = max(points, key=lambda p: (p[0], p[1], not math.isnan(p[2]), p[2]))
+    finite = [v for v in values if not math.isnan(v)] or [math.nan]
+    first = min(points, key=lambda p: (p[1], p[0]))[2]
+    return MetricValue(key, value, step=int(step), timestamp=_time(stamp),
+                       history=MetricHistory(first=first, minimum=min(finite), maximum=max(finite), count=len(values)))
+
+
+@register
+class SacredImporter(Importer):
+    """Import a Sacred FileStorageObserver directory: one run per numbered sub-directory."""
+
+    tracker = "sacred"
+    source_help = "Directory a Sacred FileStorageObserver writes to (holds 1/, 2/, ... and _sources/)."
+    #: A RUNNING run whose last heartbeat (or start) is older than this is a dead process. Sacred beats every 10 s.
+    stale_after: ClassVar[timedelta] = timedelta(minutes=10)
+
+    def __init__(self, source: str, *, now: datetime | None = None, **kwargs: Any) -> None:
+        super().__init__(source, **kwargs)
+        self.now = now  # the "now" stale heartbeats are judged against (tests pin it); None = the clock
+
+    def identity(self) -> str:
+        return str(self.source_dir())
+
+    def records(self) -> Iterator[Record]:
+        root = self.source_dir()
+        folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))),
+                         key=lambda p: (len(p.name), p.name))
+        if not folders and not (root / "_sources").is_dir():
+            raise SourceError(root, "not a Sacred FileStorageObserver directory (no run folders)")
+        now = self.now or datetime.now(UTC)
+        experiments: set[str] = set()
+        for done, folder in enumerate(folders, 1):
+            try:
+                run, experiment = self._run(root, folder, now)
+            except SourceError as error:
+                self.collector.invalid(error)
+            else:
+                if experiment.native_id not in experiments:
+                    experiments.add(experiment.native_id)
+                    yield experiment
+                yield run
+            self.progress(done, len(folders))
+
+    def _json(self, path: Path, *, required: bool = True) -> Any:
+        if not path.is_file():
+            if required:
+                raise SourceError(path, "missing")
+            return None
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as error:
+            raise SourceError(path, f"not valid JSON ({error})") from None
+
+    def _run(self, root: Path, folder: Path, now: datetime) -> tuple[Run, Experiment]:
+        inside(root, folder.name)  # neither a symlinked run folder nor a symlinked run.json may leave the store
+        for name in _FILES:
+            inside(root, f"{folder.name}/{name}")
+        data = self._json(folder / "run.json")
+        if not isinstance(data, dict) or not isinstance(data.get("experiment"), dict):
+            raise SourceError(folder / "run.json", "not a Sacred run (no 'experiment' object)")
+        config = self._json(folder / "config.json", required=False) or {}
+        metrics = self._json(folder / "metrics.json", required=False) or {}
+        info = self._json(folder / "info.json", required=False) or {}
+        if not isinstance(config, dict) or not isinstance(metrics, dict):
+            raise SourceError(folder, "config.json and metrics.json must hold JSON objects")
+        spec = data["experiment"]
+        name = str(spec.get("name") or "sacred")
+        status, error = self._status(data, now)
+        started, ended = _time(data.get("start_time")), _time(data.get("stop_time"))
+        seed = config.get("seed")
+        host = data.get("host") or {}
+        run = Run(
+            native_id=folder.name,
+            experiment_id=name,
+            status=status,
+            name=f"{name} #{folder.name}",
+            started=started,
+            ended=ended,
+            agent=Agent(host["ENV"]["USER"]) if isinstance(host.get("ENV"), dict) and host["ENV"].get("USER")
+            else None,
+            params=tuple(parameter(k, v) for k, v in flatten(config) if k != "seed"),
+            metrics=tuple(_metric(key, metrics[key], folder / "metrics.json") for key in sorted(metrics)),
+            datasets=self._resources(root, data.get("resources") or []),
+            code=self._code(spec.get("repositories") or []),
+            environment=Environment(
+                python_version=host.get("python_version"),
+                packages=tuple(sorted(spec.get("dependencies") or [])),
+                hostname=host.get("hostname"),
+                operating_system=(host.get("os") or [None, None])[-1],
+            ) if host or spec.get("dependencies") else None,
+            artifacts=self._artifacts(root, folder, data.get("artifacts") or []),
+            tags={"command": str(data.get("command"))} | ({"comment": str(data["meta"]["comment"])}
+                  if (data.get("meta") or {}).get("comment") else {}),
+            description=json.dumps(info, sort_keys=True, ensure_ascii=False) if info else None,
+            error_text=error,
+            runtime_seconds=(ended - started).total_seconds() if started and ended else None,
+            seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+        )
+        return run, Experiment(native_id=name, name=name)
+
+    def _status(self, data: dict[str, Any], now: datetime) -> tuple[RunStatus, str | None]:
+        raw = data.get("status")
+        status = map_status(raw, STATUS)
+        trace = data.get("fail_trace")
+        error = "".join(trace) if isinstance(trace, list) else (str(trace) if trace else None)
+        if raw == "TIMEOUT":
+            error = error or "TimeoutInterrupt: the run exceeded its time limit (Sacred status TIMEOUT)"
+        if raw == "INTERRUPTED":
+            error = error or "KeyboardInterrupt: the run was interrupted (Sacred status INTERRUPTED)"
+        if status is RunStatus.RUNNING:
+            beat = _time(data.get("heartbeat")) or _time(data.get("start_time"))
+            if data.get("stop_time"):
+                return RunStatus.UNKNOWN, error
+            if beat is None or now - beat > self.stale_after:
+                seen = f"last heartbeat {beat.isoformat()}" if beat else "no heartbeat"
+                return RunStatus.KILLED, error or f"the process died: Sacred says RUNNING but {seen}"
+        return status, error
+
+    @staticmethod
+    def _code(repositories: list[Any]) -> CodeVersion | None:
+        for repository in repositories:
+            if isinstance(repository, dict) and repository.get("commit"):
+                return CodeVersion(str(repository["commit"]), repository=repository.get("url"),
+                                   dirty=repository.get("dirty"))
+        return None
+
+    def _resources(self, root: Path, resources: list[Any]) -> tuple[DatasetSnapshot, ...]:
+        """Opened resources; the md5 comes from the stored name (``_resources/train_<md5>.csv``)."""
+        found = []
+        for entry in resources:
+            if not (isinstance(entry, list | tuple) and len(entry) == 2):
+                continue
+            original, stored = str(entry[0]), Path(str(entry[1])).name
+            match = _STORED.search(stored)
+            found.append(DatasetSnapshot(
+                name=Path(original).name,
+                checksum=Checksum("md5", match.group(1)) if match else None,
+                location=original,
+                context="resource",
+            ))
+        return tuple(sorted(found, key=lambda d: (d.name, d.location or "")))
+
+    def _artifacts(self, root: Path, folder: Path, names: list[Any]) -> tuple[Artifact, ...]:
+        artifacts = []
+        for name in sorted(str(n) for n in names):
+            path = inside(folder, name)  # refuses "..", absolute names and symlinks leaving the run folder
+            size = path.stat().st_size if path.is_file() else None
+            artifacts.append(Artifact(name, is_model=False, size=size, location=path.relative_to(root).as_posix()))
+        return tuple(artifacts)

@@ -1,0 +1,235 @@
+"""The MLflow importer against stores written by MLflow itself (tests/fixtures/mlflow/generate.py)."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from expgraph.catalog import run_import
+from expgraph.failures import FailureClassifier
+from expgraph.importers import Collector, SourceError, build_batch
+from expgraph.importers.mlflow import MlflowImporter
+from expgraph.records import ImportBatch, Run, RunStatus
+from expgraph.store import Store
+
+FIXTURE = Path(__file__).parent / "fixtures" / "mlflow"
+EG = "https://w3id.org/expgraph#"
+
+
+@pytest.fixture(scope="module")
+def moved(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture stores copied elsewhere: their baked absolute artifact URIs now point at the old place."""
+    target = tmp_path_factory.mktemp("moved") / "mlflow"
+    shutil.copytree(FIXTURE, target)
+    return target
+
+
+def _batch(source: str) -> ImportBatch:
+    from expgraph.catalog import prepare
+    from expgraph.store import EmbeddedStore
+
+    with prepare(EmbeddedStore()) as store:
+        return build_batch(MlflowImporter(source), FailureClassifier.from_store(store))
+
+
+@pytest.fixture(scope="module", params=["file", "sqlite"])
+def batch(request: pytest.FixtureRequest, moved: Path) -> ImportBatch:
+    if request.param == "file":
+        return _batch(str(moved / "mlruns"))
+    return _batch(f"sqlite:///{moved / 'sqlite' / 'mlflow.db'}")
+
+
+def run(batch: ImportBatch, name: str) -> Run:
+    return next(r for r in batch.runs if r.name == name)
+
+
+def test_experiments_and_runs(batch: ImportBatch) -> None:
+    names = {e.name for e in batch.experiments}
+    assert {"cifar-resnet", "ünïcode-實驗"} <= names
+    vision = next(e for e in batch.experiments if e.name == "cifar-resnet")
+    assert vision.project == "vision" and vision.description == "ResNet-18 on CIFAR-10, lr sweep"
+    assert len(batch.runs) == 10
+    assert run(batch, "baseline").agent.name == "ada"
+
+
+def test_status_mapping_never_calls_a_dead_or_queued_run_finished(batch: ImportBatch) -> None:
+    assert run(batch, "baseline").status is RunStatus.FINISHED
+    assert run(batch, "trial-lr-10").status is RunStatus.FAILED
+    assert run(batch, "bert-finetune").status is RunStatus.KILLED
+    assert run(batch, "queued-job").status is RunStatus.QUEUED
+    crashed = run(batch, "crashed-worker")  # its process was SIGKILLed: MLflow still says RUNNING
+    assert crashed.status is RunStatus.RUNNING and crashed.ended is None
+
+
+def test_latest_metric_is_highest_step_then_newest_timestamp(batch: ImportBatch) -> None:
+    metrics = {m.key: m for m in run(batch, "baseline").metrics}
+    assert (metrics["loss"].value, metrics["loss"].step) == (0.9, 3)  # 1.2 was written last, for step 2
+    assert metrics["accuracy"].value == 0.72  # two values at step 5: the newer one
+    history = metrics["loss"].history
+    assert (history.first, history.minimum, history.maximum, history.count) == (2.0, 0.9, 2.0, 4)
+
+
+def test_latest_agrees_with_mlflows_own_client(moved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlflow import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+
+    client = MlflowClient((moved / "mlruns").as_uri())
+    ours = {r.native_id: {m.key: m.value for m in r.metrics} for r in _batch(str(moved / "mlruns")).runs}
+    for experiment in client.search_experiments():
+        for theirs in client.search_runs([experiment.experiment_id]):
+            for key, value in theirs.data.metrics.items():
+                mine = ours[theirs.info.run_id][key]
+                assert mine == value or (math.isnan(mine) and math.isnan(value))
+
+
+def test_nan_and_infinities_are_kept(batch: ImportBatch) -> None:
+    metrics = {m.key: m.value for m in run(batch, "baseline").metrics}
+    assert math.isnan(metrics["val_loss"])
+    assert metrics["grad_norm"] == math.inf and metrics["neg"] == -math.inf  # sqlite stores them as ±max float
+
+
+def test_nested_runs_point_at_their_own_parent(batch: ImportBatch) -> None:
+    sweep, trial, fold = run(batch, "lr-sweep"), run(batch, "trial-lr-0.5"), run(batch, "trial-lr-0.5-fold-0")
+    assert sweep.parent_id is None
+    assert trial.parent_id == sweep.native_id
+    assert fold.parent_id == trial.native_id
+
+
+def test_params_unicode_slashes_and_types(batch: ImportBatch) -> None:
+    params = {p.key: p for p in run(batch, "baseline").params}
+    assert len(params) == 160
+    assert params["layer/000/width"].value == 64
+    assert params["学习率"].value == 0.01
+    assert params["note"].value == "ünïcode välue ✓"
+    assert params["use_amp"].value is True
+    assert (params["weight_decay"].value, params["weight_decay"].original) == (0.0005, "5e-4")
+
+
+def test_datasets_commit_artifacts_and_model(batch: ImportBatch) -> None:
+    baseline = run(batch, "baseline")
+    cifar = next(d for d in baseline.datasets if d.name == "cifar10")
+    assert cifar.checksum.value == "c58f30108f718f92721af3b95e74349a"
+    assert cifar.location.endswith("cifar-10-python.tar.gz") and cifar.context == "training"
+    assert baseline.code.commit == "0123456789abcdef0123456789abcdef01234567"
+    artifacts = {a.path: a for a in baseline.artifacts}
+    summary = artifacts["reports/summary.txt"]
+    assert summary.size == len("final accuracy 0.72\n")
+    assert not Path(summary.location).is_absolute() and summary.location.endswith("artifacts/reports/summary.txt")
+    assert artifacts["models/resnet18"].is_model
+
+
+def test_deleted_run_is_kept_and_marked(batch: ImportBatch) -> None:
+    assert run(batch, "mistake").deleted
+    assert not run(batch, "baseline").deleted
+
+
+def test_failures_are_classified(batch: ImportBatch) -> None:
+    modes = {r.title.split(": ", 1)[1]: r.failure_mode for r in batch.results}
+    assert modes == {"trial-lr-10": "numerical-instability", "resnet152-bs512": "out-of-memory",
+                     "bert-finetune": "killed"}
+    oom = next(r for r in batch.results if r.failure_mode == "out-of-memory")
+    assert "CUDA out of memory" in oom.error_text
+
+
+def test_file_and_sqlite_stores_give_the_same_runs(moved: Path) -> None:
+    def summary(b: ImportBatch) -> set[tuple]:
+        return {(r.name, r.status, len(r.params), len(r.metrics), r.deleted, len(r.artifacts)) for r in b.runs}
+
+    assert summary(_batch(str(moved / "mlruns"))) == summary(_batch(f"sqlite:///{moved / 'sqlite' / 'mlflow.db'}"))
+
+
+def test_source_identity_is_the_absolute_store_path(moved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(moved)
+    identities = {MlflowImporter(s).identity() for s in ["mlruns", "./mlruns", str(moved / "mlruns"),
+                                                         (moved / "mlruns").as_uri()]}
+    assert identities == {(moved / "mlruns").resolve().as_uri()}
+    assert MlflowImporter("sqlite:///sqlite/mlflow.db").identity() == f"sqlite:///{moved / 'sqlite' / 'mlflow.db'}"
+    assert MlflowImporter("HTTP://Tracking:5000/").identity() == "http://tracking:5000"
+
+
+def test_contract_terms_in_the_store(moved: Path, memory_store: Store) -> None:
+    run_import(memory_store, MlflowImporter(f"sqlite:///{moved / 'sqlite' / 'mlflow.db'}"))
+    rows = memory_store.select(f"""
+        SELECT ?key ?value WHERE {{
+          ?run <{EG}status>/<http://www.w3.org/2004/02/skos/core#notation> "finished" ;
+               <http://www.w3.org/2000/01/rdf-schema#label> "baseline" ;
+               <http://www.w3.org/ns/mls#hasOutput> ?m .
+          ?m <http://www.w3.org/ns/mls#specifiedBy>/<http://www.w3.org/2000/01/rdf-schema#label> ?key ;
+             <http://www.w3.org/ns/mls#hasValue> ?value .
+        }}""")
+    values = {row["key"].value: row["value"].value for row in rows}
+    assert values["val_loss"] == "NaN" and values["grad_norm"] == "INF" and values["neg"] == "-INF"
+    deleted = memory_store.select(f'SELECT ?run WHERE {{ ?run <{EG}deleted> true }}')
+    assert len(deleted) == 1
+
+
+def test_works_without_the_file_store_env_var(moved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    assert len(_batch(str(moved / "mlruns")).runs) == 10
+    assert "MLFLOW_ALLOW_FILE_STORE" not in os.environ  # set while reading only
+
+
+def test_skip_invalid_imports_the_good_runs_and_lists_the_bad(tmp_path: Path, memory_store: Store) -> None:
+    store_dir = tmp_path / "mlruns"
+    shutil.copytree(FIXTURE / "mlruns", store_dir)
+    broken = next(p for p in sorted(store_dir.glob("*/*/meta.yaml")) if len(p.parent.name) == 32)
+    broken.write_text("status: [", encoding="utf-8")
+    collector = Collector(skip_invalid=True)
+    outcome = run_import(memory_store, MlflowImporter(str(store_dir), collector=collector))
+    assert outcome.runs == 9
+    assert len(collector.skipped) == 1 and str(broken.parent) in collector.skipped[0]
+
+
+@pytest.mark.parametrize("make", ["missing", "empty-dir", "not-mlflow-db", "sqlite-missing", "scheme"])
+def test_bad_sources_are_refused_without_writing(make: str, tmp_path: Path) -> None:
+    source = {"missing": str(tmp_path / "nope"), "empty-dir": str(tmp_path),
+              "sqlite-missing": f"sqlite:///{tmp_path / 'none.db'}", "scheme": "s3://bucket/mlruns"}.get(make)
+    if make == "not-mlflow-db":
+        with sqlite3.connect(tmp_path / "other.db") as connection:
+            connection.execute("CREATE TABLE notes (x TEXT)")
+        source = f"sqlite:///{tmp_path / 'other.db'}"
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(SourceError):
+        MlflowImporter(source).identity()
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # MLflow did not create a store
+
+
+def test_cli_summary_as_json(cli, moved: Path) -> None:
+    import json
+
+    code, out, err = cli("import", "mlflow", str(moved / "mlruns"), "--format", "json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert (summary["runs"], summary["failures"], summary["negative_results"]) == (10, 3, 3)
+    code, out, err = cli("import", "mlflow", str(moved / "mlruns"))
+    assert code == 0 and "unchanged" in out
+    code, out, err = cli("import", "mlflow", str(moved / "nowhere"))
+    assert code != 0  # the one-line message is printed by main(); SourceError texts are tested above
+
+
+@pytest.mark.parametrize(("text", "value"), [("128", 128), ("-3", -3), ("0.1", 0.1), ("1e3", 1000.0),
+                                             ("True", True), ("false", False), ("007", "007"), ("nan", "nan"),
+                                             ("1_000", "1_000"), ("inf", "inf"), ("", "")])
+def test_parameter_typing_is_only_done_when_certain(text: str, value: object) -> None:
+    from expgraph.importers.base import parameter
+
+    setting = parameter("k", text)
+    assert setting.value == value and type(setting.value) is type(value)
+    assert setting.original == (None if isinstance(value, str) else text)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "empty"])
+def test_an_experiment_mlflow_cannot_read_is_an_error_not_an_omission(tmp_path: Path, damage: str) -> None:
+    store_dir = tmp_path / "mlruns"
+    shutil.copytree(FIXTURE / "mlruns", store_dir)
+    meta = next(p for p in sorted(store_dir.glob("*/meta.yaml")) if p.parent.name != "0")
+    meta.write_text("name: [" if damage == "garbage" else "", encoding="utf-8")
+    with pytest.raises(SourceError) as error:
+        _batch(str(store_dir))
+    assert str(meta) in str(error.value)

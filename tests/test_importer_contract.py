@@ -1,0 +1,176 @@
+"""The one contract every importer passes, run against each tracker's real fixture store.
+
+To add a tracker, append a ``Case`` to ``CASES``: the fixture (under tests/fixtures/, copied to a temporary
+directory for each test), how to break one of its files, and optionally how to plant a path that escapes it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import contract_trackers as ct
+from expgraph.catalog import run_import
+from expgraph.importers import IMPORTERS, Collector, SourceError
+from expgraph.store import Store
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _break_json(name: str) -> Callable[[Path], Path]:
+    def corrupt(copy: Path) -> Path:
+        target = sorted(copy.rglob(name))[0]
+        target.write_text(target.read_text(encoding="utf-8")[:-20], encoding="utf-8")  # truncated mid-write
+        return target
+
+    return corrupt
+
+
+def _break_mlflow_run(copy: Path) -> Path:
+    """A run whose meta.yaml is garbage: MLflow's file store skips such a run with a debug log line only."""
+    target = next(p for p in sorted(copy.glob("*/*/meta.yaml")) if len(p.parent.name) == 32)
+    target.write_text("run_id: [unclosed\n", encoding="utf-8")
+    return target
+
+
+def _break_sqlite(copy: Path) -> Path:
+    target = copy / "mlflow.db"
+    data = bytearray(target.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # clobber the schema page
+    target.write_bytes(bytes(data))
+    return target
+
+
+def _break_records(copy: Path) -> Path:
+    target = copy / "negative-results.yaml"
+    text = target.read_text(encoding="utf-8")
+    target.write_text(text.replace("result_kind: null-effect", "result_kind: [null-effect"), encoding="utf-8")
+    return target
+
+
+def _escape_mlflow(copy: Path, secret: Path) -> None:
+    artifacts = next(p for p in sorted(copy.rglob("artifacts")) if p.is_dir() and any(p.iterdir()))
+    (artifacts / "leak.txt").symlink_to(secret)
+
+
+def _escape_sacred(copy: Path, secret: Path) -> None:
+    run = copy / "1" / "run.json"
+    data = json.loads(run.read_text(encoding="utf-8"))
+    data["artifacts"].append(os.path.relpath(secret, run.parent))
+    run.write_text(json.dumps(data), encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Case:
+    tracker: str
+    fixture: str  # a directory or file under tests/fixtures/
+    corrupt: Callable[[Path], Path]  # breaks the copy in place, returns the broken file
+    source: Callable[[Path], str] = str  # the SOURCE argument for the copy
+    escape: Callable[[Path, Path], None] | None = None  # plants a link or name that leads to ``secret``
+    copy_parent: bool = False  # copy the fixture's folder (for single-file sources)
+
+    @property
+    def id(self) -> str:
+        return f"{self.tracker}:{self.fixture}"
+
+
+CASES = [
+    Case("mlflow", "mlflow/mlruns", _break_mlflow_run, escape=_escape_mlflow),
+    Case("mlflow", "mlflow/sqlite", _break_sqlite, source=lambda p: f"sqlite:///{p / 'mlflow.db'}",
+         escape=_escape_mlflow),
+    Case("sacred", "sacred/runs", _break_json("run.json"), escape=_escape_sacred),
+    Case("records", "records", _break_records, source=lambda p: str(p / "negative-results.yaml")),
+    Case("wandb", "wandb/wandb", ct.corrupt_wandb_log, escape=ct.escape_wandb_run),
+    Case("tensorboard", "tensorboard/logdir", ct.corrupt_event_file, escape=ct.escape_event_file),
+    Case("dvc", "dvc", ct.corrupt_dvc_config, source=ct.dvc_source),
+]
+
+
+@pytest.fixture(params=CASES, ids=lambda case: case.id)
+def case(request: pytest.FixtureRequest) -> Case:
+    return request.param
+
+
+@pytest.fixture
+def copy(case: Case, tmp_path: Path) -> Path:
+    """A private copy of the fixture, at a different path than where it was generated (moved store)."""
+    target = tmp_path / "source"
+    shutil.copytree(FIXTURES / case.fixture, target, symlinks=True)
+    return target
+
+
+def _import(store: Store, case: Case, copy: Path, *, skip_invalid: bool = False):
+    importer = IMPORTERS[case.tracker](case.source(copy), collector=Collector(skip_invalid=skip_invalid))
+    return run_import(store, importer), importer
+
+
+def _dump(store: Store) -> bytes:
+    buffer = io.BytesIO()
+    store.dump(buffer)
+    return buffer.getvalue()
+
+
+def test_reimport_changes_nothing(case: Case, copy: Path, memory_store: Store) -> None:
+    first, _ = _import(memory_store, case, copy)
+    assert first.changed and first.triples > 0
+    before = _dump(memory_store)
+    again, _ = _import(memory_store, case, copy)
+    assert not again.changed
+    assert again.triples == first.triples
+    assert _dump(memory_store) == before
+
+
+def test_corrupt_source_writes_nothing_and_keeps_the_previous_import(case: Case, copy: Path,
+                                                                      memory_store: Store) -> None:
+    _import(memory_store, case, copy)
+    before = _dump(memory_store)
+    broken = case.corrupt(copy)
+    with pytest.raises(SourceError) as error:
+        _import(memory_store, case, copy)
+    assert broken.name in str(error.value)
+    assert _dump(memory_store) == before
+
+
+def test_corrupt_source_into_an_empty_catalog_leaves_it_empty(case: Case, copy: Path, memory_store: Store) -> None:
+    before = _dump(memory_store)
+    case.corrupt(copy)
+    with pytest.raises(SourceError):
+        _import(memory_store, case, copy)
+    assert _dump(memory_store) == before
+
+
+def test_failures_become_negative_results(case: Case, copy: Path, memory_store: Store) -> None:
+    outcome, _ = _import(memory_store, case, copy)
+    assert outcome.negative_results >= max(outcome.failures, 1)
+    unexplained = memory_store.select("""
+        PREFIX eg: <https://w3id.org/expgraph#>
+        PREFIX prov: <http://www.w3.org/ns/prov#>
+        PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+        SELECT ?run WHERE {
+          ?run a eg:Run ; eg:status/skos:notation ?status .
+          FILTER(?status IN ("failed", "killed"))
+          FILTER NOT EXISTS { ?result a eg:NegativeResult ; prov:wasGeneratedBy ?run ; eg:failureMode ?mode }
+        }""")
+    assert unexplained == []
+
+
+def test_paths_never_escape_the_source(case: Case, copy: Path, tmp_path: Path, memory_store: Store) -> None:
+    if case.escape is None:
+        pytest.skip(f"{case.tracker} sources hold no paths")
+    secret = tmp_path / "secret-outside.txt"
+    secret.write_text("TOP SECRET CONTENT", encoding="utf-8")
+    case.escape(copy, secret)
+    try:
+        _, importer = _import(memory_store, case, copy)
+    except SourceError as error:
+        assert "escapes" in str(error)
+    else:
+        assert any("outside" in warning for warning in importer.collector.warnings)
+    assert b"secret-outside" not in _dump(memory_store)
