@@ -1,0 +1,94 @@
+"""``expgraph validate``: check the catalog against the SHACL shapes; a CI gate with exit code 1 on failure."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from expgraph.cli.common import CliError, err, state
+
+
+class ReportFormat(StrEnum):
+    text = "text"
+    json = "json"
+    turtle = "turtle"
+    html = "html"
+
+
+class Level(StrEnum):
+    violation = "violation"
+    warning = "warning"
+    info = "info"
+
+
+def validate(
+    ctx: typer.Context,
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="text (grouped tables), json, turtle (a "
+                                              "standard sh:ValidationReport) or html (a standalone page).")]
+    = ReportFormat.text,
+    fail_on: Annotated[Level, typer.Option(help="Exit 1 when any result is at or above this severity.")]
+    = Level.violation,
+    min_score: Annotated[float | None, typer.Option(help="Exit 1 when the completeness of --project (or of the "
+                                                    "whole catalog) is below this share, 0 to 1.")] = None,
+    project: Annotated[str | None, typer.Option(help="Only this project's records (its name or IRI).")] = None,
+    severity: Annotated[list[Level] | None, typer.Option(help="Only results of this severity (repeatable).")]
+    = None,
+    focus: Annotated[list[str] | None, typer.Option(help="Only results about this record IRI (repeatable).")]
+    = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to this file.")] = None,
+) -> None:
+    """Check completeness against the SHACL shapes and refresh the stored completeness scores.
+
+    Exit 1 when a result is at or above --fail-on (default: any violation) or the completeness is below
+    --min-score. Example for CI: expgraph validate --fail-on violation --min-score 0.8 --project vision
+    """
+    from expgraph.validation import validate_catalog
+    from expgraph.validation.report import render
+    from expgraph.validation.scores import project_iri
+
+    if min_score is not None and not 0 <= min_score <= 1:
+        raise CliError(f"--min-score must be between 0 and 1, got {min_score}")
+    store = state(ctx).store()
+    report, scores = validate_catalog(store)
+    gate = report
+    if project is not None:
+        node = project_iri(store, project)
+        if node is None:
+            raise CliError(f"no project named {project!r} in the catalog")
+        members = {n for n, projects in scores.project_of.items() if node.value in projects}
+        report = report.filtered(focus=members)
+        gate = report
+        scores.projects = {node.value: scores.projects[node.value]} if node.value in scores.projects else {}
+        score = scores.projects.get(node.value)
+        score_value = score.score if score is not None else None
+    else:
+        score_value = scores.overall().score
+    if focus:
+        report = gate = report.filtered(focus=focus)
+    if severity:
+        report = report.filtered(severities=[s.value for s in severity])
+    text = render(report, scores, fmt.value, fail_on=fail_on.value)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        tmp = output.with_name(output.name + ".part")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(output)
+        err.print(f"report written to {output}", highlight=False)
+    failed = not gate.conforms(fail_on.value)
+    if min_score is not None and score_value is not None and score_value < min_score:
+        err.print(f"completeness {score_value:.1%} is below --min-score {min_score:.1%}", highlight=False)
+        failed = True
+    if failed:
+        counts = gate.counts()
+        err.print(f"validation failed: {counts['violation']} violations, {counts['warning']} warnings "
+                  f"(fail on {fail_on.value})", highlight=False)
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(validate)

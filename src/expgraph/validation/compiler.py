@@ -1,0 +1,374 @@
+"""SHACL shapes → SPARQL SELECT queries that find the violations, run inside the store.
+
+Absence is tested with ``MINUS`` rather than ``FILTER NOT EXISTS``: both mean the same here (the right side
+shares only ``?this`` or ``?value`` with the left), and pyoxigraph evaluates ``MINUS`` once as an anti-join
+instead of once per focus node — 20 to 50 times faster on a 10k-run catalog.
+
+pySHACL is the reference, but it walks an rdflib graph one node at a time, which at catalog scale means minutes and
+gigabytes. The shapes we ship use a small part of SHACL Core; each top-level constraint of that part becomes one
+SELECT returning ``?this`` (the focus node) and ``?value`` for each violation. A node shape using anything outside
+the part this module knows is not compiled: it is listed in ``CompiledShapes.fallback`` with the reason, and the
+engine validates it with pySHACL instead, so nothing is ever silently skipped.
+
+Supported: targets (class, node, subjectsOf, objectsOf); paths (predicate, inverse, sequence, alternative,
+zero/one-or-more); ``minCount``, ``maxCount``, ``datatype``, ``class``, ``nodeKind``, ``in``, ``hasValue``,
+``pattern``/``flags``, ``min/maxInclusive``, ``min/maxExclusive``, ``min/maxLength``, ``node``, ``or``, ``and``,
+``not``, ``qualifiedValueShape`` with ``qualifiedMinCount``/``qualifiedMaxCount``; ``deactivated``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.collection import Collection
+from rdflib.namespace import RDF, RDFS, SH, XSD
+from rdflib.term import Node
+
+SHAPE_TARGETS = (SH.targetClass, SH.targetNode, SH.targetSubjectsOf, SH.targetObjectsOf)
+#: Predicates of a shape that do not constrain anything.
+_NON_VALIDATING = {
+    RDF.type, RDFS.label, RDFS.comment, RDFS.isDefinedBy, SH.name, SH.description, SH.message, SH.severity,
+    SH.group, SH.order, SH.defaultValue, SH.deactivated, SH.flags, SH.path, SH.property, *SHAPE_TARGETS,
+    SH.qualifiedMinCount, SH.qualifiedMaxCount, SH.qualifiedValueShapesDisjoint,
+}
+_VALUE_COMPARISONS = {
+    SH.minInclusive: ">=", SH.maxInclusive: "<=", SH.minExclusive: ">", SH.maxExclusive: "<",
+    SH.minLength: ">=", SH.maxLength: "<=",
+}
+_NODE_KINDS = {
+    SH.IRI: "isIRI({v})",
+    SH.BlankNode: "isBlank({v})",
+    SH.Literal: "isLiteral({v})",
+    SH.BlankNodeOrIRI: "(isBlank({v}) || isIRI({v}))",
+    SH.BlankNodeOrLiteral: "(isBlank({v}) || isLiteral({v}))",
+    SH.IRIOrLiteral: "(isIRI({v}) || isLiteral({v}))",
+}
+#: Datatypes whose lexical forms SPARQL can check with a cast (an ill-formed literal violates sh:datatype).
+_CASTABLE = {XSD.dateTime, XSD.integer, XSD.double, XSD.decimal, XSD.boolean, XSD.float}
+
+
+class Unsupported(Exception):
+    """A shape feature outside the compiled subset; the shape goes to pySHACL."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One compiled constraint: ``sparql`` selects ``?this`` (and ``?value``) for every violation."""
+
+    node_shape: str
+    shape: str  # the source shape (a property shape, or the node shape itself)
+    component: str
+    path: str | None
+    severity: str
+    sparql: str
+    #: whether the query tests the types of value nodes (sh:class), which may need the ontology and vocabularies
+    needs_furniture: bool = True
+
+
+@dataclass
+class CompiledShapes:
+    checks: list[Check] = field(default_factory=list)
+    #: node shape IRI → a SPARQL group pattern binding ``?this`` to each focus node.
+    targets: dict[str, str] = field(default_factory=dict)
+    #: node shapes left to pySHACL, with the reason.
+    fallback: dict[str, str] = field(default_factory=dict)
+
+
+def path_key(graph: Graph, path: Node) -> str:
+    """A SHACL path in SPARQL property-path syntax: how results name their path, on both sides of the parity."""
+    if isinstance(path, URIRef):
+        return f"<{path}>"
+    if (path, RDF.first, None) in graph:
+        return "(" + "/".join(path_key(graph, p) for p in Collection(graph, path)) + ")"
+    for predicate, template in ((SH.inversePath, "^{}"), (SH.zeroOrMorePath, "{}*"), (SH.oneOrMorePath, "{}+"),
+                                (SH.zeroOrOnePath, "{}?")):
+        inner = graph.value(path, predicate)
+        if inner is not None:
+            return "(" + template.format(path_key(graph, inner)) + ")"
+    alternatives = graph.value(path, SH.alternativePath)
+    if alternatives is not None:
+        return "(" + "|".join(path_key(graph, p) for p in Collection(graph, alternatives)) + ")"
+    raise Unsupported(f"unknown path {path!r}")
+
+
+def _term(node: Node) -> str:
+    if isinstance(node, BNode):
+        raise Unsupported("blank node as a constraint parameter")
+    return node.n3()
+
+
+class _Compiler:
+    def __init__(self, graph: Graph, subclasses: Callable[[str], list[str]]) -> None:
+        self.g = graph
+        self.subclasses = subclasses
+        self._fresh = itertools.count()
+
+    def var(self) -> str:
+        return f"?_v{next(self._fresh)}"
+
+    def one(self, subject: Node, predicate: URIRef) -> Node | None:
+        values = list(self.g.objects(subject, predicate))
+        if len(values) > 1:
+            raise Unsupported(f"{predicate.n3()} given more than once")
+        return values[0] if values else None
+
+    def check_known(self, shape: Node) -> None:
+        for predicate in set(self.g.predicates(shape)):
+            known = predicate in _NON_VALIDATING or predicate in CONSTRAINT_PARAMETERS
+            if predicate.startswith(str(SH)) and not known:
+                raise Unsupported(f"{predicate.n3(self.g.namespace_manager)} is not compiled")
+        if (shape, SH.qualifiedValueShapesDisjoint, Literal(True)) in self.g:
+            raise Unsupported("sh:qualifiedValueShapesDisjoint is not compiled")
+
+    # -- value-level violations: an expression true when the value node violates the constraint ---------------
+
+    def typed(self, v: str, cls: Node) -> str:
+        """A pattern matching when ``v`` is a SHACL instance of ``cls``: a constant when it has no subclasses."""
+        classes = self.subclasses(str(cls)) or [str(cls)]
+        if len(classes) == 1:
+            return f"{v} a <{classes[0]}> ."
+        t = self.var()
+        return f"{v} a {t} . VALUES {t} {{ {self.class_set(cls)} }}"
+
+    def class_set(self, cls: Node) -> str:
+        return " ".join(f"<{c}>" for c in self.subclasses(str(cls)) or [str(cls)])
+
+    def violation(self, component: URIRef, param: Node, v: str, shape: Node) -> str:
+        if component == SH["class"]:
+            return f"NOT EXISTS {{ {self.typed(v, param)} }}"
+        if component == SH.datatype:
+            expr = f"(!isLiteral({v}) || datatype({v}) != {_term(param)}"
+            if param in _CASTABLE:
+                expr += f' || sameTerm(COALESCE({_term(param)}(STR({v})), "ill"), "ill")'
+            return expr + ")"
+        if component == SH.nodeKind:
+            if param not in _NODE_KINDS:
+                raise Unsupported(f"node kind {param}")
+            return "!" + _NODE_KINDS[param].format(v=v)
+        if component == SH["in"]:
+            members = list(Collection(self.g, param))
+            if not members:
+                return "true"
+            return "!(" + " || ".join(f"sameTerm({v}, {_term(m)})" for m in members) + ")"
+        if component == SH.pattern:
+            flags = self.one(shape, SH.flags)
+            args = f"{Literal(str(param)).n3()}" + (f", {Literal(str(flags)).n3()}" if flags is not None else "")
+            return f"(isBlank({v}) || !REGEX(STR({v}), {args}))"
+        if component in (SH.minLength, SH.maxLength):
+            op = _VALUE_COMPARISONS[component]
+            return f"(isBlank({v}) || !COALESCE(STRLEN(STR({v})) {op} {int(param)}, false))"
+        if component in _VALUE_COMPARISONS:
+            return f"!COALESCE({v} {_VALUE_COMPARISONS[component]} {_term(param)}, false)"
+        if component == SH.node:
+            return f"!({self.conforms(param, v)})"
+        if component == SH["not"]:
+            return f"({self.conforms(param, v)})"
+        if component in (SH["or"], SH["and"]):
+            joiner = " || " if component == SH["or"] else " && "
+            members = [self.conforms(m, v) for m in Collection(self.g, param)]
+            return "!(" + (joiner.join(members) or ("false" if component == SH["or"] else "true")) + ")"
+        if component == SH.hasValue:  # node-level only; property-level hasValue is a count-like check
+            return f"!sameTerm({v}, {_term(param)})"
+        raise Unsupported(f"{component} is not compiled")
+
+    def conforms(self, shape: Node, v: str) -> str:
+        """An expression true when ``v`` conforms to ``shape`` (for sh:node, sh:or, sh:and, sh:not members)."""
+        self.check_known(shape)
+        if (shape, SH.deactivated, Literal(True)) in self.g:
+            return "true"
+        parts = []
+        path = self.one(shape, SH.path)
+        for predicate, param in self.constraints(shape):
+            if path is None:
+                parts.append(f"!({self.violation(predicate, param, v, shape)})")
+                continue
+            p, w = path_key(self.g, path), self.var()
+            if predicate == SH.minCount and int(param) <= 1:
+                parts.append(f"EXISTS {{ {v} {p} {w} }}" if int(param) == 1 else "true")
+            elif predicate == SH.hasValue:
+                parts.append(f"EXISTS {{ {v} {p} {w} FILTER(sameTerm({w}, {_term(param)})) }}")
+            elif predicate in _COUNTS:
+                raise Unsupported(f"{predicate} inside sh:node/sh:or/sh:and/sh:not")
+            else:
+                parts.append(f"NOT EXISTS {{ {v} {p} {w} FILTER({self.violation(predicate, param, w, shape)}) }}")
+        for prop in self.g.objects(shape, SH.property):
+            parts.append(f"({self.conforms(prop, v)})")
+        return " && ".join(parts) or "true"
+
+    def constraints(self, shape: Node) -> Iterable[tuple[URIRef, Node]]:
+        for predicate, param in sorted(self.g.predicate_objects(shape)):
+            if predicate in CONSTRAINT_PARAMETERS:
+                yield predicate, param
+
+    # -- top level ---------------------------------------------------------------------------------------------
+
+    def target(self, shape: Node) -> str:
+        branches = []
+        for cls in self.g.objects(shape, SH.targetClass):
+            t = self.var()
+            branches.append(f"{{ ?this a {t} . VALUES {t} {{ {self.class_set(cls)} }} }}")
+        nodes = list(self.g.objects(shape, SH.targetNode))
+        if nodes:
+            branches.append("{ VALUES ?this { " + " ".join(_term(n) for n in nodes) + " } }")
+        for predicate in self.g.objects(shape, SH.targetSubjectsOf):
+            branches.append(f"{{ ?this {_term(predicate)} {self.var()} }}")
+        for predicate in self.g.objects(shape, SH.targetObjectsOf):
+            branches.append(f"{{ {self.var()} {_term(predicate)} ?this }}")
+        if (shape, RDF.type, RDFS.Class) in self.g:
+            raise Unsupported("implicit class targets are not compiled")
+        classes = list(self.g.objects(shape, SH.targetClass))
+        if len(branches) == 1 and len(classes) == 1 and len(self.subclasses(str(classes[0]))) <= 1:
+            return f"?this a <{classes[0]}> ."  # the common case, and much faster than a sub-select
+        return "{ SELECT DISTINCT ?this WHERE { " + " UNION ".join(branches) + " } }"
+
+    def severity(self, shape: Node) -> str:
+        return str(self.g.value(shape, SH.severity) or SH.Violation)
+
+    def node_shape(self, shape: URIRef) -> tuple[str, list[Check]]:
+        self.check_known(shape)
+        target = self.target(shape)
+        checks = []
+        for predicate, param in self.constraints(shape):
+            if predicate in _COUNTS:
+                raise Unsupported(f"{predicate} on a node shape")
+            violation = self.violation(predicate, param, "?this", shape)
+            query = f"SELECT ?this (?this AS ?value) WHERE {{ {target} FILTER({violation}) }}"
+            checks.append(_check(str(shape), str(shape), component_iri(predicate), None, self.severity(shape), query,
+                                 target))
+        for prop in self.g.objects(shape, SH.property):
+            checks += self.property_shape(shape, prop, target)
+        return target, checks
+
+    def property_shape(self, node_shape: URIRef, shape: Node, target: str) -> list[Check]:
+        self.check_known(shape)
+        if (shape, SH.deactivated, Literal(True)) in self.g:
+            return []
+        if isinstance(shape, BNode):
+            raise Unsupported("property shapes need IRIs so that results can name them")
+        path = self.one(shape, SH.path)
+        if path is None:
+            raise Unsupported(f"property shape {shape} has no sh:path")
+        p = path_key(self.g, path)
+        checks = []
+
+        def add(predicate: URIRef, query: str) -> None:
+            checks.append(_check(str(node_shape), str(shape), component_iri(predicate), p, self.severity(shape), query,
+                                 target))
+
+        for predicate, param in self.constraints(shape):
+            if predicate == SH.minCount:
+                n = int(param)
+                if n == 1:
+                    add(predicate, f"SELECT ?this WHERE {{ {target} MINUS {{ ?this {p} ?_any }} }}")
+                elif n > 1:
+                    add(predicate, f"SELECT ?this WHERE {{ {target} OPTIONAL {{ ?this {p} ?value }} }} "
+                                   f"GROUP BY ?this HAVING (COUNT(DISTINCT ?value) < {n})")
+            elif predicate == SH.maxCount:
+                add(predicate, f"SELECT ?this WHERE {{ {target} ?this {p} ?value }} "
+                               f"GROUP BY ?this HAVING (COUNT(DISTINCT ?value) > {int(param)})")
+            elif predicate == SH.hasValue:
+                add(predicate, f"SELECT ?this WHERE {{ {target} MINUS "
+                               f"{{ ?this {p} ?_any FILTER(sameTerm(?_any, {_term(param)})) }} }}")
+            elif predicate in (SH.qualifiedValueShape,):
+                checks += self.qualified(node_shape, shape, p, param, target)
+            elif predicate == SH["class"]:
+                add(predicate, f"SELECT DISTINCT ?this ?value WHERE {{ {target} ?this {p} ?value . "
+                               f"MINUS {{ {self.typed('?value', param)} }} }}")
+            else:
+                add(predicate, f"SELECT DISTINCT ?this ?value WHERE {{ {target} ?this {p} ?value . "
+                               f"FILTER({self.violation(predicate, param, '?value', shape)}) }}")
+        for nested in self.g.objects(shape, SH.property):
+            raise Unsupported(f"property shape {nested} nested in a property shape")
+        return checks
+
+    def qualified(self, node_shape: URIRef, shape: Node, p: str, qshape: Node, target: str) -> list[Check]:
+        conforming = f"?this {p} ?value . FILTER({self.conforms(qshape, '?value')})"
+        only = set(self.g.predicate_objects(qshape)) - {(RDF.type, SH.NodeShape)}
+        if len(only) == 1 and next(iter(only))[0] == SH["class"]:  # a join is much faster than a filter
+            conforming = f"?this {p} ?value . {self.typed('?value', next(iter(only))[1])}"
+        checks = []
+        low, high = self.one(shape, SH.qualifiedMinCount), self.one(shape, SH.qualifiedMaxCount)
+        if low is not None:
+            query = (f"SELECT ?this WHERE {{ {target} OPTIONAL {{ {conforming} }} }} "
+                     f"GROUP BY ?this HAVING (COUNT(DISTINCT ?value) < {int(low)})")
+            if int(low) == 1:
+                query = f"SELECT ?this WHERE {{ {target} MINUS {{ {conforming} }} }}"
+            checks.append(_check(str(node_shape), str(shape), str(SH.QualifiedMinCountConstraintComponent), p,
+                                 self.severity(shape), query, target))
+        if high is not None:
+            query = (f"SELECT ?this WHERE {{ {target} {conforming} }} "
+                     f"GROUP BY ?this HAVING (COUNT(DISTINCT ?value) > {int(high)})")
+            checks.append(_check(str(node_shape), str(shape), str(SH.QualifiedMaxCountConstraintComponent), p,
+                                 self.severity(shape), query, target))
+        return checks
+
+
+def _check(node_shape: str, shape: str, component: str, path: str | None, severity: str, query: str,
+           target: str) -> Check:
+    """A Check, noting whether its constraint (beyond the target) tests the rdf:type of value nodes."""
+    constraint = query.replace(target, "")
+    needs_furniture = " a ?_v" in constraint or " a <" in constraint
+    return Check(node_shape, shape, component, path, severity, query, needs_furniture)
+
+
+_COUNTS = {SH.minCount, SH.maxCount, SH.qualifiedValueShape}
+CONSTRAINT_PARAMETERS = {
+    SH["class"], SH.datatype, SH.nodeKind, SH["in"], SH.pattern, SH.node, SH["not"], SH["or"],
+    SH["and"], SH.hasValue, *_VALUE_COMPARISONS, *_COUNTS,
+}
+_COMPONENTS = {SH["class"]: "Class", SH["in"]: "In", SH["not"]: "Not", SH["or"]: "Or", SH["and"]: "And"}
+
+
+def component_iri(predicate: URIRef) -> str:
+    """sh:minCount → sh:MinCountConstraintComponent."""
+    local = _COMPONENTS.get(predicate) or predicate[len(str(SH)):][0].upper() + predicate[len(str(SH)) + 1:]
+    return f"{SH}{local}ConstraintComponent"
+
+
+def node_shapes(graph: Graph) -> list[URIRef | BNode]:
+    """The shapes validation starts from: those with a target, in a stable order."""
+    shapes = {s for target in SHAPE_TARGETS for s in graph.subjects(target, None)}
+    return sorted(shapes, key=str)
+
+
+def compile_shapes(graph: Graph, subclasses: Callable[[str], list[str]]) -> CompiledShapes:
+    """Compile every targeted shape of ``graph``; ``subclasses(C)`` lists C and its subclasses in the data."""
+    compiled = CompiledShapes()
+    for shape in node_shapes(graph):
+        if (shape, SH.deactivated, Literal(True)) in graph:
+            continue
+        compiler = _Compiler(graph, subclasses)
+        try:
+            if isinstance(shape, BNode):
+                raise Unsupported("node shapes need IRIs so that results can name them")
+            target, checks = compiler.node_shape(shape)
+        except Unsupported as reason:
+            compiled.fallback[str(shape)] = str(reason)
+            continue
+        compiled.targets[str(shape)] = target
+        compiled.checks += checks
+    return compiled
+
+
+def extract_shapes(graph: Graph, roots: Iterable[Node]) -> Graph:
+    """The part of a shapes graph that ``roots`` need (their property shapes, lists, nested shapes).
+
+    Used to hand pySHACL just the shapes it must check: its own ``use_shapes`` option proved unreliable here
+    (pySHACL 0.40 reported nothing for property shapes of a selected node shape).
+    """
+    out = Graph()
+    seen: set[Node] = set()
+    todo = list(roots)
+    while todo:
+        node = todo.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        for predicate, obj in graph.predicate_objects(node):
+            out.add((node, predicate, obj))
+            if (obj, None, None) in graph:
+                todo.append(obj)
+    return out

@@ -1,0 +1,298 @@
+"""Run the shipped SHACL shapes over the store: compiled SPARQL where possible, pySHACL for the rest.
+
+The results of both routes are the same kind of record, keyed by (focus node, path, severity, constraint
+component): what the parity tests compare. Validation runs on the data as stored, before any inference, because
+inferred types could hide ``sh:class`` violations. The ontology and vocabulary graphs are part of the data graph
+(``sh:class`` needs their ``rdfs:subClassOf`` and ``skos:Concept`` typing) on both routes alike.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import rdflib
+from pyoxigraph import NamedNode, QuerySolutions
+from rdflib.namespace import RDF, RDFS, SH
+
+from expgraph.namespaces import GRAPHS
+from expgraph.resources import shape_files
+from expgraph.store import Store
+from expgraph.validation.compiler import (
+    CONSTRAINT_PARAMETERS,
+    Check,
+    compile_shapes,
+    component_iri,
+    extract_shapes,
+    node_shapes,
+    path_key,
+)
+
+SEVERITIES = {"violation": str(SH.Violation), "warning": str(SH.Warning), "info": str(SH.Info)}
+RANK = {str(SH.Violation): 3, str(SH.Warning): 2, str(SH.Info): 1}
+#: Graphs whose data is furniture, not catalog content: kept in scope of a scoped validation.
+FURNITURE_PREFIXES = (f"{GRAPHS}ontology/", f"{GRAPHS}vocab/")
+#: Graphs that are not import sources: furniture, the import audit trail, the quality scores.
+AUXILIARY_PREFIXES = (*FURNITURE_PREFIXES, f"{GRAPHS}imports", f"{GRAPHS}quality")
+
+
+def severity_name(severity: str) -> str:
+    """``http://www.w3.org/ns/shacl#Warning`` → ``warning``."""
+    return severity.rsplit("#", 1)[-1].lower()
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    focus: str
+    path: str | None  # SPARQL property-path syntax, e.g. ``<http://www.w3.org/ns/prov#used>``
+    severity: str
+    component: str
+    shape: str
+    value: str | None = None  # the value node in N-Triples syntax, when there is one
+
+    def key(self) -> tuple[str, str | None, str, str]:
+        """What the parity with pySHACL compares (pySHACL may name nested shapes differently)."""
+        return (self.focus, self.path, self.severity, self.component)
+
+
+@dataclass(frozen=True)
+class ShapeInfo:
+    """What a report says about a shape: its name, message, group and order."""
+
+    iri: str
+    name: str
+    description: str
+    message: str
+    severity: str
+    group: str
+    group_order: int
+    order: float
+
+
+class Shapes:
+    """The shapes graph (rdflib: it is small) and what reports need to know about each shape."""
+
+    def __init__(self, graph: rdflib.Graph) -> None:
+        self.graph = graph
+
+    @classmethod
+    def load(cls, paths: Iterable | None = None) -> Shapes:
+        graph = rdflib.Graph()
+        for path in paths if paths is not None else shape_files():
+            try:
+                graph.parse(path, format="turtle")
+            except Exception as error:  # rdflib raises several unrelated types for bad Turtle
+                raise ValueError(f"{path}: cannot parse shapes: {error}") from None
+        return cls(graph)
+
+    def _text(self, node: rdflib.term.Node, predicate: rdflib.URIRef) -> str:
+        values = list(self.graph.objects(node, predicate))
+        english = [v for v in values if getattr(v, "language", None) in ("en", None)]
+        return str((english or values or [""])[0])
+
+    @cached_property
+    def info(self) -> dict[str, ShapeInfo]:
+        infos = {}
+        shapes = set(node_shapes(self.graph)) | set(self.graph.objects(None, SH.property))
+        for shape in shapes:
+            group = self.graph.value(shape, SH.group)
+            infos[str(shape)] = ShapeInfo(
+                iri=str(shape),
+                name=self._text(shape, SH.name) or str(shape),
+                description=self._text(shape, SH.description),
+                message=self._text(shape, SH.message),
+                severity=str(self.graph.value(shape, SH.severity) or SH.Violation),
+                group=self._text(group, RDFS.label) if group is not None else "Other",
+                group_order=int(self.graph.value(group, SH.order) or 99) if group is not None else 99,
+                order=float(self.graph.value(shape, SH.order) or 0),
+            )
+        return infos
+
+    def describe(self, shape: str) -> ShapeInfo:
+        return self.info.get(shape) or ShapeInfo(shape, shape, "", "", str(SH.Violation), "Other", 99, 0)
+
+
+@dataclass
+class ValidationReport:
+    results: list[ValidationResult]
+    shapes: Shapes
+    #: node shape → its focus nodes (only shapes with warnings: what the completeness score needs).
+    focus_nodes: dict[str, list[str]] = field(default_factory=dict)
+    #: node shape → constraints it declares, as (source shape, component, severity).
+    constraints: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
+    #: node shapes validated by pySHACL, with the reason.
+    fallback: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def conforms(self, fail_on: str = "violation") -> bool:
+        """True when no result is at or above ``fail_on`` (violation, warning or info)."""
+        threshold = RANK[SEVERITIES[fail_on]]
+        return all(RANK.get(r.severity, 3) < threshold for r in self.results)
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(SEVERITIES, 0)
+        for result in self.results:
+            counts[severity_name(result.severity)] = counts.get(severity_name(result.severity), 0) + 1
+        return counts
+
+    def filtered(self, *, severities: Iterable[str] | None = None, focus: Iterable[str] | None = None
+                 ) -> ValidationReport:
+        """The same report with fewer results (the scores are unaffected: they are computed on all)."""
+        wanted = {SEVERITIES[s] for s in severities} if severities else None
+        nodes = set(focus) if focus is not None else None
+        results = [r for r in self.results
+                   if (wanted is None or r.severity in wanted) and (nodes is None or r.focus in nodes)]
+        return ValidationReport(results, self.shapes, self.focus_nodes, self.constraints, self.fallback,
+                                self.seconds)
+
+
+def declared_constraints(graph: rdflib.Graph, node_shape: rdflib.term.Node) -> list[tuple[str, str, str]]:
+    """(source shape, component, severity) of each constraint a node shape declares, itself or via sh:property."""
+    out = []
+    for shape in [node_shape, *graph.objects(node_shape, SH.property)]:
+        severity = str(graph.value(shape, SH.severity) or SH.Violation)
+        for predicate in sorted(set(graph.predicates(shape))):
+            if predicate == SH.qualifiedValueShape:
+                if graph.value(shape, SH.qualifiedMinCount) is not None:
+                    out.append((str(shape), str(SH.QualifiedMinCountConstraintComponent), severity))
+                if graph.value(shape, SH.qualifiedMaxCount) is not None:
+                    out.append((str(shape), str(SH.QualifiedMaxCountConstraintComponent), severity))
+            elif predicate in CONSTRAINT_PARAMETERS:
+                out.append((str(shape), component_iri(predicate), severity))
+    return out
+
+
+def data_graphs(store: Store, graphs: list[NamedNode] | None) -> list[NamedNode] | None:
+    """The logical graphs a scoped validation sees: the given ones plus the ontology and vocabularies."""
+    if graphs is None:
+        return None
+    furniture = [NamedNode(name) for name in store.active_graphs() if name.startswith(FURNITURE_PREFIXES)]
+    return list(graphs) + [g for g in furniture if g not in graphs]
+
+
+def data_scope(store: Store, graphs: list[NamedNode] | None) -> list[NamedNode]:
+    """The imported graphs (everything active but furniture, audit trail and scores), or ``graphs``."""
+    if graphs is not None:
+        return list(graphs)
+    return [NamedNode(name) for name in store.active_graphs() if not name.startswith(AUXILIARY_PREFIXES)]
+
+
+def _rows(store: Store, sparql: str, graphs: list[NamedNode] | None, **bindings) -> QuerySolutions:
+    result = store.query(sparql, bindings=bindings or None, graphs=graphs)
+    assert isinstance(result, QuerySolutions)
+    return result
+
+
+def validate(store: Store, shapes: Shapes | None = None, *, graphs: list[NamedNode] | None = None
+             ) -> ValidationReport:
+    """Validate the active graphs (or ``graphs`` plus the furniture) against the shapes."""
+    started = time.perf_counter()
+    shapes = shapes or Shapes.load()
+    scope = data_graphs(store, graphs)
+    cache: dict[str, list[str]] = {}
+
+    def subclasses(cls: str) -> list[str]:
+        if cls not in cache:
+            rows = _rows(store, f"SELECT DISTINCT ?c WHERE {{ ?c <{RDFS.subClassOf}>* <{cls}> }}", scope)
+            cache[cls] = sorted({row["c"].value for row in rows if isinstance(row["c"], NamedNode)} | {cls})
+        return cache[cls]
+
+    compiled = compile_shapes(shapes.graph, subclasses)
+    # Focus nodes and their own triples live in the imported graphs, not in the ontology, vocabularies, audit
+    # trail or scores: only checks that test a value's type (or follow an inverse path) need all graphs. Fewer
+    # graphs in a query's default graph make it markedly faster.
+    catalog = data_scope(store, graphs)
+    # A shape whose targets also occur in the auxiliary graphs (say, prov:Agent in the audit trail) sees them all.
+    every = scope if scope is not None else [NamedNode(n) for n in store.active_graphs()]
+    auxiliary = [g for g in every if g not in catalog]
+    seen_elsewhere = {shape for shape, target in compiled.targets.items()
+                    if auxiliary and store.query(f"ASK {{ {target} }}", graphs=auxiliary)}
+    results = list(dict.fromkeys(
+        result for check in compiled.checks
+        for result in _run_check(store, check, scope if check.needs_furniture or check.node_shape in seen_elsewhere
+                                 or "^" in (check.path or "") else catalog)))
+    if compiled.fallback:
+        data = export_graph(store, scope)
+        results += pyshacl_results(data, shapes.graph, use_shapes=list(compiled.fallback))
+    report = ValidationReport(results, shapes, fallback=compiled.fallback)
+    for shape in node_shapes(shapes.graph):
+        constraints = declared_constraints(shapes.graph, shape)
+        report.constraints[str(shape)] = constraints
+        if str(shape) in compiled.targets and any(c[2] == str(SH.Warning) for c in constraints):
+            query = f"SELECT ?this WHERE {{ {compiled.targets[str(shape)]} }}"
+            where = scope if str(shape) in seen_elsewhere else catalog
+            report.focus_nodes[str(shape)] = sorted({row["this"].value for row in _rows(store, query, where)})
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _run_check(store: Store, check: Check, scope: list[NamedNode] | None) -> Iterable[ValidationResult]:
+    rows = _rows(store, check.sparql, scope)
+    has_value = any(v.value == "value" for v in rows.variables)
+    for row in rows:
+        focus = row["this"]
+        value = row["value"] if has_value else None
+        yield ValidationResult(
+            focus=focus.value if isinstance(focus, NamedNode) else str(focus),
+            path=check.path,
+            severity=check.severity,
+            component=check.component,
+            shape=check.shape,
+            value=str(value) if value is not None else None,
+        )
+
+
+# -- the reference route: pySHACL on an rdflib graph -------------------------------------------------------------
+
+
+def export_graph(store: Store, graphs: list[NamedNode] | None = None) -> rdflib.Graph:
+    """The data as one rdflib graph (what pySHACL validates): all active graphs merged, or the given ones."""
+    graph = rdflib.Graph()
+    if graphs is None:
+        buffer = io.BytesIO()
+        store.dump(buffer, "ntriples")
+        graph.parse(data=buffer.getvalue(), format="nt")
+        return graph
+    for name in graphs:
+        text = "\n".join(f"{t} ." for t in store.triples(name))
+        graph.parse(data=text, format="nt")
+    return graph
+
+
+def pyshacl_results(data: rdflib.Graph, shapes: rdflib.Graph, *, use_shapes: list[str] | None = None
+                    ) -> list[ValidationResult]:
+    """Validate with pySHACL (no inference) and read its report into our result records."""
+    import pyshacl
+
+    if use_shapes is not None:
+        shapes = extract_shapes(shapes, [rdflib.URIRef(s) for s in use_shapes])
+    _, report, _ = pyshacl.validate(data, shacl_graph=shapes, inference="none", allow_infos=True,
+                                    allow_warnings=True, inplace=True)
+    return read_report(report)
+
+
+def read_report(report: rdflib.Graph) -> list[ValidationResult]:
+    """The results of a standard ``sh:ValidationReport`` graph."""
+    results = []
+    for node in report.subjects(RDF.type, SH.ValidationResult):
+        path = report.value(node, SH.resultPath)
+        value = report.value(node, SH.value)
+        focus = report.value(node, SH.focusNode)
+        results.append(ValidationResult(
+            focus=str(focus) if isinstance(focus, rdflib.URIRef) else focus.n3(),
+            path=path_key(report, path) if path is not None else None,
+            severity=str(report.value(node, SH.resultSeverity)),
+            component=str(report.value(node, SH.sourceConstraintComponent)),
+            shape=str(report.value(node, SH.sourceShape)),
+            value=value.n3() if value is not None else None,
+        ))
+    return results
+
+
+def reference_validate(store: Store, shapes: Shapes | None = None) -> list[ValidationResult]:
+    """The pySHACL route: export the store, parse it into rdflib, validate. Slow; for parity tests and benchmarks."""
+    shapes = shapes or Shapes.load()
+    return pyshacl_results(export_graph(store), shapes.graph)

@@ -1,0 +1,176 @@
+"""Validation reports: one plain dict (the data twin) rendered as text, JSON, a SHACL Turtle report or HTML.
+
+The text report answers what a curator asks first: what is missing most, which project is worst, which records
+to fix first. The Turtle report is a standard ``sh:ValidationReport`` any SHACL tool can read.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pyoxigraph import BlankNode, Literal, NamedNode, RdfFormat, Triple
+from rich.console import Console
+from rich.table import Table
+
+from expgraph.namespaces import PREFIXES, RDF, SH, XSD
+from expgraph.validation.engine import RANK, ValidationReport, severity_name
+from expgraph.validation.scores import Scores
+
+TOP = 20
+
+
+def _short(iri: str) -> str:
+    for prefix, base in PREFIXES.items():
+        if iri.startswith(base):
+            return f"{prefix}:{iri[len(base):]}"
+    return iri
+
+
+def report_data(report: ValidationReport, scores: Scores, *, fail_on: str = "violation") -> dict[str, Any]:
+    """Everything any format shows, as plain data."""
+    describe = report.shapes.describe
+    results = []
+    for r in sorted(report.results, key=lambda r: (-RANK.get(r.severity, 3), r.focus, r.shape, r.component)):
+        info = describe(r.shape)
+        results.append({
+            "focus": r.focus, "path": r.path, "severity": severity_name(r.severity),
+            "component": _short(r.component), "shape": r.shape, "shape_name": info.name,
+            "message": info.message, "group": info.group, "value": r.value,
+            "projects": sorted(scores.project_names.get(p, p) for p in scores.project_of.get(r.focus, ())),
+        })
+    missing = Counter((r.shape, r.component, r.severity) for r in report.results)
+    overall = scores.overall()
+    per_project: dict[str, Counter] = defaultdict(Counter)
+    for r in results:
+        for project in r["projects"] or ["(no project)"]:
+            per_project[project][r["severity"]] += 1
+    projects = []
+    for iri, tally in scores.projects.items():
+        name = scores.project_names.get(iri, iri)
+        projects.append({"project": iri, "name": name, "score": tally.score, "met": tally.met,
+                         "applicable": tally.applicable, **{s: per_project[name][s] for s in ("violation",
+                                                                                                 "warning", "info")}})
+    projects.sort(key=lambda p: (p["score"] if p["score"] is not None else 2.0, p["name"]))
+    by_focus: dict[str, Counter] = defaultdict(Counter)
+    names_by_focus: dict[str, list[str]] = defaultdict(list)
+    for r in results:
+        by_focus[r["focus"]][r["severity"]] += 1
+        if r["severity"] != "info":
+            names_by_focus[r["focus"]].append(r["shape_name"])
+    worst = sorted(by_focus, key=lambda f: (-by_focus[f]["violation"],
+                                            _score_or(scores, f), -by_focus[f]["warning"], f))[:TOP]
+    return {
+        "conforms": report.conforms(fail_on),
+        "fail_on": fail_on,
+        "counts": report.counts(),
+        "completeness": overall.score,
+        "seconds": round(report.seconds, 3),
+        "fallback": report.fallback,
+        "missing_most": [
+            {"shape": shape, "shape_name": describe(shape).name, "component": _short(component),
+             "severity": severity_name(severity), "count": count, "message": describe(shape).message}
+            for (shape, component, severity), count in sorted(
+                missing.items(), key=lambda item: (-RANK.get(item[0][2], 3), -item[1], item[0][0]))
+        ],
+        "projects": projects,
+        "worst": [{"focus": f, "score": scores.nodes[f].score if f in scores.nodes else None,
+                   "violations": by_focus[f]["violation"], "warnings": by_focus[f]["warning"],
+                   "missing": sorted(set(names_by_focus[f]))} for f in worst],
+        "results": results,
+    }
+
+
+def _score_or(scores: Scores, node: str) -> float:
+    tally = scores.nodes.get(node)
+    return tally.score if tally is not None and tally.score is not None else 1.0
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def render_text(data: dict[str, Any], width: int = 140) -> str:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, force_terminal=False, highlight=False, soft_wrap=False)
+    counts = data["counts"]
+    verdict = "PASS" if data["conforms"] else "FAIL"
+    console.print(f"{verdict} (fail on {data['fail_on']}): {counts['violation']} violations, {counts['warning']} "
+                  f"warnings, {counts['info']} infos; completeness {_pct(data['completeness'])}; "
+                  f"{data['seconds']} s")
+    for shape, reason in data["fallback"].items():
+        console.print(f"validated with pySHACL (not compiled: {reason}): {shape}")
+    table = Table("severity", "what is missing", "count", "message", title="What is missing most")
+    for row in data["missing_most"][:TOP]:
+        table.add_row(row["severity"], row["shape_name"], str(row["count"]), row["message"])
+    console.print(table)
+    if data["projects"]:
+        table = Table("project", "completeness", "violations", "warnings", "infos", title="Per project, worst first")
+        for row in data["projects"]:
+            table.add_row(row["name"], _pct(row["score"]), str(row["violation"]), str(row["warning"]),
+                          str(row["info"]))
+        console.print(table)
+    if data["worst"]:
+        table = Table("record", "completeness", "violations", "warnings", "missing", title="Records to fix first")
+        for row in data["worst"]:
+            table.add_row(row["focus"], _pct(row["score"]), str(row["violations"]), str(row["warnings"]),
+                          ", ".join(row["missing"]))
+        console.print(table)
+    return buffer.getvalue()
+
+
+def render_json(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def report_triples(report: ValidationReport) -> list[Triple]:
+    """A standard SHACL validation report (``sh:conforms`` false when there is any result, as the spec says)."""
+    root = BlankNode()
+    triples = [
+        Triple(root, RDF.type, SH.ValidationReport),
+        Triple(root, SH.conforms, Literal("false" if report.results else "true", datatype=XSD.boolean)),
+    ]
+    for r in report.results:
+        node = BlankNode()
+        triples += [
+            Triple(root, SH.result, node),
+            Triple(node, RDF.type, SH.ValidationResult),
+            Triple(node, SH.focusNode, NamedNode(r.focus) if not r.focus.startswith("_:") else BlankNode(r.focus[2:])),
+            Triple(node, SH.resultSeverity, NamedNode(r.severity)),
+            Triple(node, SH.sourceConstraintComponent, NamedNode(r.component)),
+            Triple(node, SH.sourceShape, NamedNode(r.shape)),
+        ]
+        message = report.shapes.describe(r.shape).message
+        if message:
+            triples.append(Triple(node, SH.resultMessage, Literal(message, language="en")))
+        if r.path and r.path.startswith("<") and r.path.endswith(">"):
+            triples.append(Triple(node, SH.resultPath, NamedNode(r.path[1:-1])))
+        if r.value is not None:
+            value = next(pyoxigraph.parse(f"<urn:s> <urn:p> {r.value} .", RdfFormat.N_TRIPLES)).object
+            triples.append(Triple(node, SH.value, value))
+    return triples
+
+
+def render_turtle(report: ValidationReport) -> str:
+    data = pyoxigraph.serialize(report_triples(report), format=RdfFormat.TURTLE,
+                                prefixes={"sh": str(SH), "xsd": str(XSD)})
+    return data.decode()
+
+
+def render_html(data: dict[str, Any]) -> str:
+    """A standalone page (inline CSS, no external assets)."""
+    env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                      autoescape=select_autoescape(["html"]))
+    return env.get_template("report.html").render(data=data, pct=_pct, limit=2000)
+
+
+def render(report: ValidationReport, scores: Scores, fmt: str, *, fail_on: str = "violation") -> str:
+    if fmt == "turtle":
+        return render_turtle(report)
+    data = report_data(report, scores, fail_on=fail_on)
+    return {"text": render_text, "json": render_json, "html": render_html}[fmt](data)

@@ -1,0 +1,159 @@
+"""Completeness scores: the share of should-constraints (sh:Warning) a record meets, stored as DQV measurements.
+
+A focus node's score is met / applicable over the warning constraints of the shapes that target it. A run's
+score is its own; an experiment's is pooled over the experiment, its runs, the results about it and the inputs
+its runs used (dataset snapshots, code versions, environments); a project's over itself and its experiments'
+pools. Pooling (sum of met over sum of applicable) weighs each constraint the same, so an experiment of 100 runs
+is not outweighed by its own two fields. Scores are written into their own graph (``graph/quality``) as
+``dqv:QualityMeasurement`` so that saved queries and pages can read them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from pyoxigraph import Literal, NamedNode, QuerySolutions, Triple
+from rdflib.namespace import SH
+
+from expgraph.mapping import double
+from expgraph.namespaces import DQV, EG, GRAPHS, RDF, RDFS, sparql_prologue
+from expgraph.store import Store
+from expgraph.validation.engine import ValidationReport
+
+QUALITY_GRAPH = NamedNode(GRAPHS + "quality")
+COMPLETENESS = EG.completeness
+_MEASUREMENT_BASE = GRAPHS + "quality/measurement/"
+
+MEMBERSHIP_QUERY = sparql_prologue() + """
+SELECT ?node ?kind ?experiment ?project WHERE {
+  { ?node a eg:Run . BIND("run" AS ?kind) OPTIONAL { ?node eg:inExperiment ?experiment } }
+  UNION { ?node a eg:Experiment . BIND("experiment" AS ?kind) BIND(?node AS ?experiment)
+          OPTIONAL { ?node eg:inProject ?project } }
+  UNION { ?node a eg:Project . BIND("project" AS ?kind) BIND(?node AS ?project) }
+  UNION { ?node a eg:Result . BIND("result" AS ?kind)
+          { ?node eg:aboutExperiment ?experiment } UNION { ?node prov:wasGeneratedBy/eg:inExperiment ?experiment } }
+  UNION { ?run eg:inExperiment ?experiment ; prov:used ?node . BIND("input" AS ?kind) }
+}
+"""
+
+
+@dataclass(frozen=True)
+class Tally:
+    met: int
+    applicable: int
+
+    @property
+    def score(self) -> float | None:
+        return self.met / self.applicable if self.applicable else None
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(self.met + other.met, self.applicable + other.applicable)
+
+
+@dataclass
+class Scores:
+    nodes: dict[str, Tally] = field(default_factory=dict)  # every focus node with warning constraints
+    runs: dict[str, Tally] = field(default_factory=dict)
+    experiments: dict[str, Tally] = field(default_factory=dict)
+    projects: dict[str, Tally] = field(default_factory=dict)
+    project_names: dict[str, str] = field(default_factory=dict)  # project IRI → dct:identifier
+    #: node → the projects it belongs to (for per-project reports and filters).
+    project_of: dict[str, set[str]] = field(default_factory=dict)
+
+    def overall(self) -> Tally:
+        return sum(self.nodes.values(), Tally(0, 0))
+
+
+def node_tallies(report: ValidationReport) -> dict[str, Tally]:
+    """met / applicable warning constraints for every focus node of a shape with warnings."""
+    warning = str(SH.Warning)
+    applicable: dict[str, int] = defaultdict(int)
+    for shape, nodes in report.focus_nodes.items():
+        count = len({(s, c) for s, c, severity in report.constraints[shape] if severity == warning})
+        for node in nodes:
+            applicable[node] += count
+    failed: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for result in report.results:
+        if result.severity == warning:
+            failed[result.focus].add((result.shape, result.component))
+    return {node: Tally(total - len(failed.get(node, ())), total) for node, total in applicable.items()}
+
+
+def compute_scores(store: Store, report: ValidationReport, graphs: list[NamedNode] | None = None) -> Scores:
+    """Score every focus node, and pool them per run, experiment and project."""
+    from expgraph.validation.engine import data_scope
+
+    scores = Scores(nodes=node_tallies(report))
+    rows = store.query(MEMBERSHIP_QUERY, graphs=data_scope(store, graphs))
+    assert isinstance(rows, QuerySolutions)
+    empty = Tally(0, 0)
+    experiment_project: dict[str, set[str]] = defaultdict(set)
+    experiment_members: dict[str, set[str]] = defaultdict(set)
+    kinds: dict[str, str] = {}
+    for row in rows:
+        node, kind = row["node"].value, row["kind"].value
+        kinds[node] = kind
+        if row["experiment"] is not None:
+            experiment_members[row["experiment"].value].add(node)
+        if kind == "experiment" and row["project"] is not None:
+            experiment_project[node].add(row["project"].value)
+        elif kind == "project":
+            scores.projects.setdefault(node, scores.nodes.get(node, empty))
+    for node, kind in kinds.items():
+        if kind == "run":
+            scores.runs[node] = scores.nodes.get(node, empty)
+    for experiment, members in experiment_members.items():
+        if kinds.get(experiment) != "experiment":
+            continue
+        pooled = sum((scores.nodes.get(m, empty) for m in members), empty)
+        scores.experiments[experiment] = pooled
+        for project in experiment_project.get(experiment, ()):
+            scores.projects[project] = scores.projects.get(project, empty) + pooled
+            for member in members:
+                scores.project_of.setdefault(member, set()).add(project)
+    for project in scores.projects:
+        scores.project_of.setdefault(project, set()).add(project)
+    scores.project_names = project_names(store)
+    return scores
+
+
+def project_names(store: Store) -> dict[str, str]:
+    rows = store.select(sparql_prologue() + "SELECT ?p ?name WHERE { ?p a eg:Project ; dct:identifier ?name }")
+    return {row["p"].value: row["name"].value for row in rows}
+
+
+def project_iri(store: Store, name: str) -> NamedNode | None:
+    """A project by its name (dct:identifier) or IRI; None when the catalog has no such project."""
+    rows = store.select(sparql_prologue() + "SELECT ?p ?name WHERE { ?p a eg:Project . "
+                        "{ ?p dct:identifier ?name } UNION { FILTER(STR(?p) = ?name) } } LIMIT 1",
+                        name=Literal(name))
+    return rows[0]["p"] if rows else None
+
+
+def measurement(node: str) -> NamedNode:
+    return NamedNode(_MEASUREMENT_BASE + hashlib.sha256(node.encode()).hexdigest()[:32])
+
+
+def measurement_triples(scores: Scores) -> Iterator[Triple]:
+    """The DQV description of every run, experiment and project score (deterministic, so unchanged is free)."""
+    yield Triple(COMPLETENESS, RDF.type, DQV.Metric)
+    yield Triple(COMPLETENESS, RDFS.label, Literal("completeness", language="en"))
+    yield Triple(COMPLETENESS, RDFS.comment, Literal(
+        "Share of the should-constraints (sh:Warning shapes) a record meets, from 0 to 1.", language="en"))
+    for group in (scores.runs, scores.experiments, scores.projects):
+        for node, tally in sorted(group.items()):
+            if tally.score is None:
+                continue
+            m = measurement(node)
+            yield Triple(m, RDF.type, DQV.QualityMeasurement)
+            yield Triple(m, DQV.computedOn, NamedNode(node))
+            yield Triple(m, DQV.isMeasurementOf, COMPLETENESS)
+            yield Triple(m, DQV.value, double(round(tally.score, 6)))
+
+
+def write_scores(store: Store, scores: Scores) -> bool:
+    """Replace the quality graph with these scores; False when nothing changed."""
+    return store.replace_graph(QUALITY_GRAPH, measurement_triples(scores))
