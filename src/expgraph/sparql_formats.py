@@ -1,0 +1,194 @@
+"""SPARQL results and graphs as bytes, with a row cap, and content negotiation between the standard formats.
+
+pyoxigraph serialises whole result sets only; the endpoint must stop at ``max_rows``, so the four W3C results
+formats (JSON, XML, CSV, TSV) are written here from the solutions taken, and graphs go through pyoxigraph's own
+serialiser once capped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from xml.sax.saxutils import escape, quoteattr
+
+import pyoxigraph
+from pyoxigraph import BlankNode, Literal, NamedNode, QueryBoolean, QuerySolutions, QueryTriples, RdfFormat
+
+from expgraph.namespaces import PREFIXES
+
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+
+#: Results formats for SELECT and ASK, by media type (first is the default).
+RESULT_TYPES: dict[str, str] = {
+    "application/sparql-results+json": "json",
+    "application/sparql-results+xml": "xml",
+    "text/csv": "csv",
+    "text/tab-separated-values": "tsv",
+    "application/json": "json",
+    "application/xml": "xml",
+    "text/xml": "xml",
+}
+#: RDF formats for CONSTRUCT and DESCRIBE, by media type (first is the default).
+GRAPH_TYPES: dict[str, RdfFormat] = {
+    "text/turtle": RdfFormat.TURTLE,
+    "application/n-triples": RdfFormat.N_TRIPLES,
+    "application/ld+json": RdfFormat.JSON_LD,
+    "application/rdf+xml": RdfFormat.RDF_XML,
+    "application/x-turtle": RdfFormat.TURTLE,
+    "text/plain": RdfFormat.N_TRIPLES,
+}
+_CANONICAL = {"json": "application/sparql-results+json", "xml": "application/sparql-results+xml",
+              "csv": "text/csv", "tsv": "text/tab-separated-values"}
+
+
+@dataclass(frozen=True)
+class Serialized:
+    body: bytes
+    media_type: str
+    truncated: bool = False
+    rows: int = 0
+
+
+def negotiate(accept: str | None, offered: Iterable[str]) -> str | None:
+    """The offered media type the ``Accept`` header likes best (the first offered on ties), or None."""
+    offered = list(offered)
+    if not accept or not accept.strip():
+        return offered[0]
+    best, best_q = None, 0.0
+    for position, part in enumerate(accept.split(",")):
+        pieces = [p.strip() for p in part.split(";")]
+        media, q = pieces[0].lower(), 1.0
+        for parameter in pieces[1:]:
+            if parameter.startswith("q="):
+                try:
+                    q = float(parameter[2:])
+                except ValueError:
+                    q = 0.0
+        for candidate in offered:
+            if _matches(media, candidate):
+                # exact types beat wildcards at equal q; earlier header entries beat later ones
+                score = q + (0.001 if "*" not in media else 0.0) - position * 1e-6
+                if score > best_q or (best is None and q > 0):
+                    best, best_q = candidate, score
+                break
+    return best if best_q > 0 else None
+
+
+def _matches(pattern: str, media: str) -> bool:
+    if pattern in ("*/*", "*"):
+        return True
+    if pattern.endswith("/*"):
+        return media.startswith(pattern[:-1])
+    return pattern == media
+
+
+def serialize(result: QuerySolutions | QueryBoolean | QueryTriples, media_type: str, max_rows: int) -> Serialized:
+    """Write a result in the given (negotiated) media type, taking at most ``max_rows`` rows or triples."""
+    if isinstance(result, QueryTriples):
+        triples = []
+        for triple in result:
+            if len(triples) == max_rows:
+                return _graph(triples, media_type, truncated=True)
+            triples.append(triple)
+        return _graph(triples, media_type, truncated=False)
+    fmt = RESULT_TYPES[media_type]
+    if isinstance(result, QueryBoolean):
+        return Serialized(_boolean(bool(result), fmt), _CANONICAL[fmt], rows=1)
+    variables = [v.value for v in result.variables]
+    rows: list[list[object]] = []
+    truncated = False
+    for solution in result:
+        if len(rows) == max_rows:
+            truncated = True
+            break
+        rows.append([solution[name] for name in variables])
+    body = {"json": _json, "xml": _xml, "csv": _csv, "tsv": _tsv}[fmt](variables, rows)
+    return Serialized(body, _CANONICAL[fmt], truncated, len(rows))
+
+
+def _graph(triples: list[pyoxigraph.Triple], media_type: str, truncated: bool) -> Serialized:
+    rdf_format = GRAPH_TYPES[media_type]
+    prefixes = PREFIXES if rdf_format in (RdfFormat.TURTLE, RdfFormat.RDF_XML) else None
+    body = pyoxigraph.serialize(triples, format=rdf_format, prefixes=prefixes)
+    return Serialized(body or b"", rdf_format.media_type, truncated, len(triples))
+
+
+def _boolean(value: bool, fmt: str) -> bytes:
+    word = "true" if value else "false"
+    if fmt == "json":
+        return json.dumps({"head": {}, "boolean": value}).encode()
+    if fmt == "xml":
+        return (f'<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#"><head/>'
+                f"<boolean>{word}</boolean></sparql>\n").encode()
+    return f"{'_askResult' if fmt == 'csv' else '?_askResult'}\r\n{word}\r\n".encode()
+
+
+def term_json(term: object) -> dict[str, str]:
+    """One term in the SPARQL 1.1 JSON results form."""
+    if isinstance(term, NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, BlankNode):
+        return {"type": "bnode", "value": term.value}
+    if isinstance(term, Literal):
+        out = {"type": "literal", "value": term.value}
+        if term.language:
+            out["xml:lang"] = term.language
+        elif term.datatype.value != XSD_STRING:
+            out["datatype"] = term.datatype.value
+        return out
+    return {"type": "literal", "value": str(term)}  # RDF-star triples: not in SPARQL 1.1, shown as text
+
+
+def _json(variables: list[str], rows: list[list[object]]) -> bytes:
+    bindings = [{name: term_json(term) for name, term in zip(variables, row, strict=True) if term is not None}
+                for row in rows]
+    return json.dumps({"head": {"vars": variables}, "results": {"bindings": bindings}},
+                      ensure_ascii=False).encode()
+
+
+def _xml_term(term: object) -> str:
+    if isinstance(term, NamedNode):
+        return f"<uri>{escape(term.value)}</uri>"
+    if isinstance(term, BlankNode):
+        return f"<bnode>{escape(term.value)}</bnode>"
+    if isinstance(term, Literal):
+        if term.language:
+            return f"<literal xml:lang={quoteattr(term.language)}>{escape(term.value)}</literal>"
+        if term.datatype.value != XSD_STRING:
+            return f"<literal datatype={quoteattr(term.datatype.value)}>{escape(term.value)}</literal>"
+        return f"<literal>{escape(term.value)}</literal>"
+    return f"<literal>{escape(str(term))}</literal>"
+
+
+def _xml(variables: list[str], rows: list[list[object]]) -> bytes:
+    out = io.StringIO()
+    out.write('<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#">\n<head>')
+    out.write("".join(f"<variable name={quoteattr(name)}/>" for name in variables))
+    out.write("</head>\n<results>\n")
+    for row in rows:
+        out.write("<result>")
+        for name, term in zip(variables, row, strict=True):
+            if term is not None:
+                out.write(f"<binding name={quoteattr(name)}>{_xml_term(term)}</binding>")
+        out.write("</result>\n")
+    out.write("</results>\n</sparql>\n")
+    return out.getvalue().encode()
+
+
+def _csv(variables: list[str], rows: list[list[object]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(variables)
+    for row in rows:
+        writer.writerow(["" if t is None else f"_:{t.value}" if isinstance(t, BlankNode) else getattr(t, "value", t)
+                         for t in row])
+    return out.getvalue().encode()
+
+
+def _tsv(variables: list[str], rows: list[list[object]]) -> bytes:
+    lines = ["\t".join(f"?{name}" for name in variables)]
+    lines += ["\t".join("" if term is None else str(term) for term in row) for row in rows]
+    return ("\n".join(lines) + "\n").encode()

@@ -1,0 +1,117 @@
+"""``/queries``: the saved-query library as pages (form, table, chart), downloads (CSV, TSV, JSON) and JSON API.
+
+``/queries`` lists them (``?format=json``: name, title, description, parameters); ``/queries/NAME?k=v`` runs one
+with its parameters type-checked and bound as terms, in the same killable, time-limited runner as ``/sparql``.
+``format=json`` returns the page's data, ``format=csv`` / ``tsv`` / ``srj`` the standard SPARQL results files.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from expgraph.queries import SavedQuery, SavedQueryError, load_queries
+from expgraph.query_runner import QueryJob
+from expgraph.web.render import href, templates, wants_json
+from expgraph.web.sparql import query_runner
+
+router = APIRouter()
+_DOWNLOADS = {"csv": "text/csv", "tsv": "text/tab-separated-values", "srj": "application/sparql-results+json"}
+_NUMERIC = {"integer", "decimal", "double", "float", "int", "long"}
+
+
+@cache
+def _library() -> dict[str, SavedQuery]:
+    return load_queries()
+
+
+@router.get("/queries", summary="The saved-query library")
+def queries_page(request: Request) -> Response:
+    data = {"queries": [query.as_dict() for query in _library().values()]}
+    if wants_json(request):
+        return JSONResponse(data)
+    return templates.TemplateResponse(request, "queries.html", {"data": data})
+
+
+@router.get("/queries/{name}", summary="Run a saved query with its parameters")
+async def query_page(request: Request, name: str) -> Response:
+    library = _library()
+    if name not in library:
+        return _fail(request, None, 404, f"no saved query named {name!r}")
+    saved = library[name]
+    fmt = request.query_params.get("format", "html")
+    raw = {k: v for k, v in request.query_params.items() if k != "format"}
+    try:
+        text = saved.bind(raw)
+    except SavedQueryError as error:
+        return _fail(request, saved, 400, str(error), raw)
+    settings = request.app.state.settings
+    download = _DOWNLOADS.get(fmt)
+    job = QueryJob(text, accept=download or "application/sparql-results+json", untrusted=False,
+                   max_rows=settings.max_rows)
+    outcome = await query_runner(request.app).run_async(job)
+    if outcome.status != 200:
+        return _fail(request, saved, outcome.status, outcome.message, raw)
+    if download:
+        suffix = {"srj": "json"}.get(fmt, fmt)
+        return Response(outcome.body, media_type=outcome.media_type, headers={
+            "Content-Disposition": f'attachment; filename="{name}.{suffix}"'})
+    results = json.loads(outcome.body)
+    columns = results["head"]["vars"]
+    cells = [[row.get(column) for column in columns] for row in results["results"]["bindings"]]
+    data = {"query": saved.as_dict(), "parameters": _form(saved, raw), "columns": columns,
+            "rows": [{c: cell["value"] for c, cell in zip(columns, row, strict=True) if cell} for row in cells],
+            "truncated": outcome.truncated, "seconds": round(outcome.seconds, 3), "sparql": text}
+    if wants_json(request):
+        return JSONResponse(data)
+    for row in cells:
+        for cell in row:
+            if cell and cell["type"] == "uri":
+                cell["href"] = href(request, cell["value"])
+    context = {"data": {**data, "rows": cells, "chart": _chart(saved, columns, cells),
+                        "max_rows": settings.max_rows}}
+    return templates.TemplateResponse(request, "query.html", context)
+
+
+def _form(saved: SavedQuery, raw: dict[str, str]) -> list[dict[str, Any]]:
+    return [{**p.as_dict(), "value": raw.get(p.name, "")} for p in saved.parameters]
+
+
+def _fail(request: Request, saved: SavedQuery | None, status: int, message: str,
+          raw: dict[str, str] | None = None) -> Response:
+    data: dict[str, Any] = {"error": message, "status": status}
+    if saved is not None:
+        data |= {"query": saved.as_dict(), "parameters": _form(saved, raw or {}), "columns": [], "rows": []}
+    if wants_json(request) or saved is None or request.query_params.get("format") in _DOWNLOADS:
+        return JSONResponse(data, status_code=status)
+    return templates.TemplateResponse(request, "query.html", {"data": data}, status_code=status)
+
+
+def _chart(saved: SavedQuery, columns: list[str], cells: list[list[dict[str, str] | None]]) -> dict[str, Any] | None:
+    """Bars (or a line) of the last numeric column against the first text column, as SVG geometry."""
+    if not saved.chart or not cells:
+        return None
+
+    def numeric(cell: dict[str, str] | None) -> bool:
+        return bool(cell) and cell.get("datatype", "").rsplit("#", 1)[-1] in _NUMERIC
+
+    value_index = next((i for i in reversed(range(len(columns))) if all(numeric(r[i]) for r in cells)), None)
+    label_indexes = [i for i in range(len(columns)) if i != value_index and not numeric(cells[0][i])]
+    if value_index is None or not label_indexes:
+        return None
+    rows = cells[:40]
+    values = [float(r[value_index]["value"]) for r in rows]  # type: ignore[index]
+    top = max(max(values), 1e-12)
+    bars = []
+    for position, (row, value) in enumerate(zip(rows, values, strict=True)):
+        label = " · ".join(r["value"] for i in label_indexes[:2] if (r := row[i]))
+        bars.append({"label": label, "value": row[value_index]["value"],  # type: ignore[index]
+                     "width": round(600 * value / top, 1), "y": position * 22})
+    points = " ".join(f"{40 + i * 600 / max(len(values) - 1, 1):.1f},{200 - 180 * v / top:.1f}"
+                      for i, v in enumerate(values))
+    return {"kind": saved.chart, "value_column": columns[value_index], "bars": bars,
+            "height": len(bars) * 22, "points": points}

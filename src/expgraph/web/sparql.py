@@ -1,0 +1,187 @@
+"""``/sparql``: the SPARQL 1.1 Protocol endpoint (read-only, no outbound requests, time-limited) and its page.
+
+GET ``?query=``, form POST and direct POST (``application/sparql-query``); ``default-graph-uri`` and
+``named-graph-uri`` choose the dataset; results by content negotiation; a bare GET describes the service
+(``sd:Service``: Turtle and the other RDF formats by negotiation, the query page for browsers). Unknown parameters
+(SPARQLWrapper's ``format=``, ``output=``, ``results=``) are ignored. Queries run in the app's
+:class:`~expgraph.query_runner.QueryRunner`: killable, ``max_concurrent_queries`` at a time, off the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pyoxigraph
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+from pyoxigraph import BlankNode, NamedNode, Triple
+from starlette.concurrency import run_in_threadpool
+
+from expgraph.namespaces import RDF, SD, sparql_prologue
+from expgraph.query_runner import QueryJob, QueryOutcome, QueryRunner
+from expgraph.sparql_formats import GRAPH_TYPES, RESULT_TYPES, negotiate
+from expgraph.web.render import href, templates
+
+router = APIRouter()
+_lock = threading.Lock()
+FORMATS = "http://www.w3.org/ns/formats/"
+_FORMAT_IRIS = ("SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV", "SPARQL_Results_TSV", "Turtle",
+                "N-Triples", "JSON-LD", "RDF_XML")
+EXAMPLE = """SELECT ?project (COUNT(?run) AS ?runs) WHERE {
+  ?run a eg:Run ; eg:inExperiment/eg:inProject/rdfs:label ?project .
+} GROUP BY ?project ORDER BY DESC(?runs) LIMIT 20"""
+
+
+def query_runner(app: FastAPI) -> QueryRunner:
+    """The app's runner, started on first use (its workers live as long as the app; see :func:`close_runner`)."""
+    runner = getattr(app.state, "query_runner", None)
+    if runner is None:
+        with _lock:
+            runner = getattr(app.state, "query_runner", None)
+            if runner is None:
+                settings = app.state.settings
+                runner = QueryRunner(app.state.store, size=settings.max_concurrent_queries,
+                                     timeout=settings.query_timeout)
+                app.state.query_runner = runner
+    return runner
+
+
+def close_runner(app: FastAPI) -> None:
+    """Stop the app's query workers (tests, shutdown)."""
+    runner = getattr(app.state, "query_runner", None)
+    if runner is not None:
+        runner.close()
+        app.state.query_runner = None
+
+
+@router.get("/sparql", include_in_schema=True, summary="SPARQL 1.1 query (GET) or service description")
+async def sparql_get(request: Request) -> Response:
+    params = request.query_params
+    if "update" in params:
+        return _refuse_update()
+    query = params.get("query")
+    if query is None:
+        return await run_in_threadpool(_service_description, request)
+    return await _answer(request, query, params.getlist("default-graph-uri"), params.getlist("named-graph-uri"))
+
+
+@router.post("/sparql", summary="SPARQL 1.1 query by form POST or direct POST")
+async def sparql_post(request: Request) -> Response:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    params = request.query_params
+    defaults, named = params.getlist("default-graph-uri"), params.getlist("named-graph-uri")
+    if content_type == "application/sparql-update":
+        return _refuse_update()
+    if content_type == "application/sparql-query":
+        body = await request.body()
+        try:
+            query = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return _text(400, "the query is not valid UTF-8")
+        return await _answer(request, query, defaults, named)
+    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.form()
+        if "update" in form:
+            return _refuse_update()
+        query = form.get("query")
+        if not isinstance(query, str):
+            return _text(400, "missing 'query' parameter")
+        defaults += [str(v) for v in form.getlist("default-graph-uri")]
+        named += [str(v) for v in form.getlist("named-graph-uri")]
+        return await _answer(request, query, defaults, named)
+    return _text(415, "POST a query as application/sparql-query or as the 'query' field of a form "
+                      "(application/x-www-form-urlencoded)")
+
+
+def _text(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(message + "\n", status_code=status, media_type="text/plain; charset=utf-8", headers=headers)
+
+
+def _refuse_update() -> Response:
+    return _text(403, "this endpoint is read-only: SPARQL updates are refused")
+
+
+def _wants_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return negotiate(accept, [*RESULT_TYPES, *GRAPH_TYPES, "text/html"]) == "text/html" and "text/html" in accept
+
+
+async def _answer(request: Request, query: str, defaults: list[str], named: list[str]) -> Response:
+    settings = request.app.state.settings
+    html = _wants_html(request)
+    job = QueryJob(
+        sparql=query,
+        accept="application/sparql-results+json, text/turtle;q=0.9" if html else request.headers.get("accept"),
+        default_graphs=tuple(defaults) if defaults or named else None,
+        named_graphs=tuple(named) if defaults or named else None,
+        max_rows=settings.max_rows,
+    )
+    outcome = await query_runner(request.app).run_async(job)
+    if html:
+        return _page(request, query, outcome)
+    headers = {"Vary": "Accept"}
+    if outcome.truncated:
+        headers["X-Expgraph-Truncated"] = f"results cut at max_rows={settings.max_rows}"
+    if outcome.status != 200:
+        return _text(outcome.status, outcome.message, headers)
+    return Response(outcome.body, media_type=outcome.media_type, headers=headers)
+
+
+def _page(request: Request, query: str | None, outcome: QueryOutcome | None) -> Response:
+    """The query page: a textarea with the prefixes filled in, and the results as a table."""
+    data: dict[str, Any] = {"query": query or sparql_prologue() + "\n" + EXAMPLE, "columns": [], "rows": [],
+                            "error": None, "text": None, "boolean": None, "truncated": False}
+    status = 200
+    if outcome is not None:
+        status = outcome.status
+        if outcome.status != 200:
+            data["error"] = outcome.message
+        elif outcome.media_type.startswith("application/sparql-results+json"):
+            parsed = json.loads(outcome.body)
+            if "boolean" in parsed:
+                data["boolean"] = parsed["boolean"]
+            else:
+                data["columns"] = parsed["head"]["vars"]
+                data["rows"] = [[row.get(name) for name in data["columns"]] for row in parsed["results"]["bindings"]]
+                for row in data["rows"]:
+                    for cell in row:
+                        if cell and cell["type"] == "uri":
+                            cell["href"] = href(request, cell["value"])
+        else:
+            data["text"] = outcome.body.decode("utf-8", "replace")
+        data["truncated"] = outcome.truncated
+        data["seconds"] = round(outcome.seconds, 3)
+    data["max_rows"] = request.app.state.settings.max_rows
+    return templates.TemplateResponse(request, "sparql.html", {"data": data}, status_code=status)
+
+
+def _service_description(request: Request) -> Response:
+    accept = request.headers.get("accept", "")
+    media_type = negotiate(accept, [*GRAPH_TYPES, "text/html"])
+    if media_type == "text/html" and "text/html" in accept:
+        return _page(request, None, None)
+    if media_type is None or media_type == "text/html":
+        media_type = "text/turtle"
+    endpoint = NamedNode(str(request.url).split("?")[0])
+    dataset, default = BlankNode(), BlankNode()
+    triples = [
+        Triple(endpoint, RDF.type, SD.Service),
+        Triple(endpoint, SD.endpoint, endpoint),
+        Triple(endpoint, SD.supportedLanguage, SD.SPARQL11Query),
+        Triple(endpoint, SD.feature, SD.UnionDefaultGraph),
+        Triple(endpoint, SD.defaultDataset, dataset),
+        Triple(dataset, RDF.type, SD.Dataset),
+        Triple(dataset, SD.defaultGraph, default),
+        Triple(default, RDF.type, SD.Graph),
+    ]
+    triples += [Triple(endpoint, SD.resultFormat, NamedNode(FORMATS + name)) for name in _FORMAT_IRIS]
+    for name in sorted(request.app.state.store.active_graphs()):
+        node = BlankNode()
+        triples += [Triple(dataset, SD.namedGraph, node), Triple(node, RDF.type, SD.NamedGraph),
+                    Triple(node, SD.name, NamedNode(name))]
+    rdf_format = GRAPH_TYPES[media_type]
+    body = pyoxigraph.serialize(triples, format=rdf_format, prefixes={"sd": str(SD)} if media_type == "text/turtle"
+                                else None)
+    return Response(body, media_type=rdf_format.media_type, headers={"Vary": "Accept"})
