@@ -7,24 +7,32 @@ from typing import Annotated
 import typer
 
 from expgraph.cli.common import err, state
+from expgraph.settings import Settings
+from expgraph.store import Store
+
+HostOption = Annotated[str | None, typer.Option(help="Address to listen on (env EXPGRAPH_HOST).")]
+PortOption = Annotated[int | None, typer.Option(help="Port to listen on (env EXPGRAPH_PORT).")]
 
 
-def serve(
-    ctx: typer.Context,
-    host: Annotated[str | None, typer.Option(help="Address to listen on (env EXPGRAPH_HOST).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on (env EXPGRAPH_PORT).")] = None,
-) -> None:
-    """Serve the HTML catalog, /sparql and /queries. The server owns an embedded store while it runs."""
+def run_server(store: Store, settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    """Serve ``store`` until interrupted; shared by ``serve`` and ``demo``. The caller closes the store."""
     import uvicorn
 
     from expgraph.web.app import create_app
 
-    settings = state(ctx).settings
-    app = create_app(state(ctx).store(), settings)
-    host = host or settings.host
-    port = port or settings.port
-    err.print(f"serving {state(ctx).store().location} at http://{host}:{port}/ (Ctrl+C to stop)", highlight=False)
+    given = {name: value for name, value in (("host", host), ("port", port)) if value is not None}
+    if given:  # so that /settings.json shows the values in effect
+        settings = Settings({**settings.values, **given},
+                            {**settings.sources, **dict.fromkeys(given, "command line")})
+    app = create_app(store, settings)
+    host, port = settings.host, settings.port
+    err.print(f"serving {store.location} at http://{host}:{port}/ (Ctrl+C to stop)", highlight=False)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def serve(ctx: typer.Context, host: HostOption = None, port: PortOption = None) -> None:
+    """Serve the HTML catalog, /sparql and /queries. The server owns an embedded store while it runs."""
+    run_server(state(ctx).store(), state(ctx).settings, host, port)
 
 
 def register(app: typer.Typer) -> None:

@@ -29,6 +29,13 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.settings = settings
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    from expgraph.web.pages import install as install_catalog  # catalog pages, resource IRIs, CSP headers
+
+    install_catalog(app)
+    from expgraph.web import queries_routes, sparql  # /sparql endpoint and page; /queries library
+
+    app.include_router(sparql.router)
+    app.include_router(queries_routes.router)
 
     @app.get("/settings.json", include_in_schema=False)
     def settings_json() -> dict[str, object]:

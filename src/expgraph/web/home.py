@@ -1,0 +1,73 @@
+"""The overview page: counts, recent failures, top failure modes and completeness, from the list indexes.
+
+The list indexes (see :mod:`expgraph.web.lists`) already hold every run's status and start time and every
+result's type and failure mode, so the overview is counting in Python plus two small bound queries, instead of
+aggregate joins that take seconds on a large catalog.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyoxigraph import NamedNode
+
+from expgraph.namespaces import EG, RUN_STATUS
+from expgraph.store import Store
+from expgraph.web.lists import INDEXES, SPECS, page_keys
+from expgraph.web.views import CACHE, has_quality, node, own_graphs, plain, select
+
+RECENT = 10
+_FAILED = {RUN_STATUS.failed.value, RUN_STATUS.killed.value}
+
+_FAILURE_DETAILS = """SELECT ?run ?runLabel ?started ?error ?status ?mode ?modeLabel WHERE {
+  OPTIONAL { ?run rdfs:label ?runLabel } OPTIONAL { ?run prov:startedAtTime ?started }
+  OPTIONAL { ?run eg:status/skos:notation ?status } OPTIONAL { ?run eg:errorText ?error }
+  OPTIONAL { ?res prov:wasGeneratedBy ?run ; eg:failureMode ?mode . OPTIONAL { ?mode skos:prefLabel ?modeLabel } } }"""
+
+_PROJECT_SCORES = """SELECT ?project ?projectLabel ?score WHERE {
+  ?m dqv:computedOn ?project ; dqv:isMeasurementOf eg:completeness ; dqv:value ?score .
+  ?project a eg:Project . OPTIONAL { ?project rdfs:label ?projectLabel } } ORDER BY ?score"""
+
+
+def home(store: Store) -> dict[str, Any]:
+    runs, results = INDEXES.get(store, SPECS["runs"]), INDEXES.get(store, SPECS["results"])
+    failed = set().union(*(runs.select({"status": status})[0] for status in _FAILED))
+    negative, tops = results.select({"negative": EG.NegativeResult.value})
+    recent = [iri for _, iri in page_keys(runs.keys("started"), failed, None, True, RECENT)]
+    return {
+        "counts": {"projects": _count(store, "eg:Project"), "experiments": _count(store, "eg:Experiment"),
+                   "runs": len(runs.members), "failed_runs": len(failed), "datasets": _count(store, "dcat:Dataset"),
+                   "results": len(results.members), "negative_results": len(negative)},
+        "recent_failures": _failures(store, recent),
+        "top_failure_modes": _top_modes(store, tops["failure_mode"][:RECENT]),
+        "completeness": [{"project": node(row, "project"), "score": plain(row["score"])}
+                         for row in CACHE.select(store, _PROJECT_SCORES)] if has_quality(store) else None,
+    }
+
+
+def _count(store: Store, cls: str) -> int:
+    rows = CACHE.select(store, f"SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE {{ ?x a {cls} }}")  # cls: a constant
+    return plain(rows[0]["n"]) if rows else 0
+
+
+def _failures(store: Store, recent: list[str]) -> list[dict[str, Any]]:
+    if not recent:
+        return []
+    found: dict[str, dict[str, Any]] = {}
+    runs = [NamedNode(iri) for iri in recent]
+    for row in select(store, _FAILURE_DETAILS, graphs=own_graphs(store, runs), run=runs):
+        error = plain(row.get("error")) or ""
+        item = found.setdefault(row["run"].value, {
+            "run": node(row, "run"), "started": plain(row.get("started")), "status": plain(row.get("status")),
+            "mode": node(row, "mode"), "error": error if len(error) <= 160 else error[:157] + "..."})
+        item["mode"] = item["mode"] or node(row, "mode")
+    return [found[iri] for iri in recent if iri in found]
+
+
+def _top_modes(store: Store, top: list[tuple[str, int]]) -> list[dict[str, Any]]:
+    if not top:
+        return []
+    labels = {row["m"].value: row["l"].value for row in select(
+        store, "SELECT ?m ?l WHERE { ?m skos:prefLabel ?l }", m=[NamedNode(mode) for mode, _ in top])}
+    return [{"mode": {"iri": mode, "label": labels.get(mode, mode.rsplit("/", 1)[-1])}, "results": n}
+            for mode, n in top]

@@ -1,0 +1,104 @@
+"""A resource's provenance neighbourhood (dataset → run → result → informed experiment), as data and as SVG.
+
+Two steps upstream and two downstream along ``prov:used``, ``prov:wasGeneratedBy`` and ``eg:informs``, each
+frontier capped so that a dataset used by thousands of runs still draws a readable picture; the page pairs it with
+a plain list. The picture is laid out here, server-side, as SVG: no JavaScript and nothing from a CDN.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyoxigraph import NamedNode
+
+from expgraph.store import Store
+from expgraph.web.views import node, select, short
+
+MAX_PER_STEP = 12
+COLUMN_WIDTH, ROW_HEIGHT, BOX_WIDTH, BOX_HEIGHT = 210, 44, 180, 30
+
+#: ?x flows into ?y: a dataset into the run that used it, a run into what it generated, a result into the
+#: experiment it informs.
+_EDGES = """{ ?y prov:used ?x } UNION { ?y prov:wasGeneratedBy ?x } UNION { ?x eg:informs ?y }"""
+
+_KINDS = {
+    "https://w3id.org/expgraph#Run": "run",
+    "https://w3id.org/expgraph#NegativeResult": "negative",
+    "https://w3id.org/expgraph#Result": "result",
+    "https://w3id.org/expgraph#Experiment": "experiment",
+    "http://www.w3.org/ns/dcat#Dataset": "dataset",
+    "https://schema.org/SoftwareSourceCode": "code",
+    "https://w3id.org/expgraph#Environment": "environment",
+}
+
+
+def _step(store: Store, frontier: list[NamedNode], forward: bool) -> list[tuple[str, str]]:
+    """Edges (from, to) one step from the frontier, at most MAX_PER_STEP new nodes."""
+    if not frontier:
+        return []
+    start, other = ("x", "y") if forward else ("y", "x")
+    rows = select(store, f"SELECT ?x ?y WHERE {{ {_EDGES} }} LIMIT {MAX_PER_STEP * 8}", **{start: frontier})
+    edges, reached = [], []
+    for row in rows:
+        target = row[other].value
+        if target not in reached:
+            if len(reached) >= MAX_PER_STEP:
+                continue
+            reached.append(target)
+        edges.append((row["x"].value, row["y"].value))
+    return edges
+
+
+def lineage(store: Store, iri: NamedNode) -> dict[str, Any]:
+    """Nodes with their depth (negative upstream) and kind, and the edges between them."""
+    depth: dict[str, int] = {iri.value: 0}
+    edges: set[tuple[str, str]] = set()
+    for forward, sign in ((True, 1), (False, -1)):
+        frontier = [iri]
+        for level in (1, 2):
+            step = _step(store, frontier, forward)
+            edges.update(step)
+            new = [b if forward else a for a, b in step]
+            fresh = [n for n in dict.fromkeys(new) if n not in depth]
+            for n in fresh:
+                depth[n] = sign * level
+            frontier = [NamedNode(n) for n in fresh]
+    info = {row["n"].value: row for row in select(
+        store, "SELECT ?n ?nLabel ?t WHERE { OPTIONAL { ?n rdfs:label ?nLabel } OPTIONAL { ?n a ?t } }",
+        n=[NamedNode(n) for n in depth])}
+    kinds: dict[str, str] = {}
+    for row in select(store, "SELECT ?n ?t WHERE { ?n a ?t }", n=[NamedNode(n) for n in depth]):
+        kind = _KINDS.get(row["t"].value)
+        if kind and (kinds.get(row["n"].value) in (None, "result")):
+            kinds[row["n"].value] = kind
+    nodes = []
+    for n, d in sorted(depth.items(), key=lambda item: (item[1], item[0])):
+        row = info.get(n, {})
+        nodes.append({**(node({"n": NamedNode(n), **row}, "n") or {"iri": n, "label": short(n)}),
+                      "depth": d, "kind": kinds.get(n, "entity")})
+    kept = [{"from": a, "to": b} for a, b in sorted(edges) if a in depth and b in depth]
+    return {"iri": iri.value, "nodes": nodes, "edges": kept, "svg": layout(nodes, kept)}
+
+
+def layout(nodes: list[dict[str, Any]], edges: list[dict[str, str]]) -> dict[str, Any]:
+    """Box positions in columns by depth, and line segments; the template draws them."""
+    columns: dict[int, list[dict[str, Any]]] = {}
+    for item in nodes:
+        columns.setdefault(item["depth"], []).append(item)
+    order = sorted(columns)
+    height = max((len(c) for c in columns.values()), default=1) * ROW_HEIGHT + 10
+    boxes, where = [], {}
+    for col, d in enumerate(order):
+        items = columns[d]
+        top = (height - len(items) * ROW_HEIGHT) / 2
+        for row, item in enumerate(items):
+            x, y = 10 + col * COLUMN_WIDTH, top + row * ROW_HEIGHT + 5
+            label = item["label"] if len(item["label"]) <= 24 else item["label"][:23] + "…"
+            boxes.append({"x": x, "y": y, "w": BOX_WIDTH, "h": BOX_HEIGHT, "label": label, "iri": item["iri"],
+                          "kind": item["kind"], "title": item["label"], "center": item["depth"] == 0})
+            where[item["iri"]] = (x, y)
+    lines = []
+    for edge in edges:
+        (x1, y1), (x2, y2) = where[edge["from"]], where[edge["to"]]
+        lines.append({"x1": x1 + BOX_WIDTH, "y1": y1 + BOX_HEIGHT / 2, "x2": x2, "y2": y2 + BOX_HEIGHT / 2})
+    return {"width": max(len(order), 1) * COLUMN_WIDTH + 10, "height": height, "boxes": boxes, "lines": lines}

@@ -1,0 +1,113 @@
+"""Dereferenceable resources: one URL answers HTML, Turtle, JSON-LD and N-Triples by content negotiation.
+
+IRIs minted under ``settings.base_iri`` are served at ``/id/{rest}`` (the raw, still percent-encoded path, so
+``a%2Fb`` and ``a/b`` stay different resources); any other IRI at ``/resource?iri=...``. A ``.ttl``, ``.nt`` or
+``.jsonld`` suffix picks a format when the IRI without it is a known resource and the IRI with it is not.
+The RDF view is the resource's own statements plus those of the nodes minted under its IRI (its parameter
+settings, metric values, checksums, hypothesis).
+"""
+
+from __future__ import annotations
+
+import pyoxigraph
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pyoxigraph import NamedNode, RdfFormat
+
+from expgraph.namespaces import PREFIXES
+from expgraph.store import Store
+from expgraph.web import lineage, resources
+from expgraph.web.render import respond
+from expgraph.web.views import iri_term, select, values_block
+
+router = APIRouter()
+
+FORMATS: dict[str, tuple[str, RdfFormat]] = {
+    "text/turtle": ("text/turtle; charset=utf-8", RdfFormat.TURTLE),
+    "application/ld+json": ("application/ld+json", RdfFormat.JSON_LD),
+    "application/n-triples": ("application/n-triples; charset=utf-8", RdfFormat.N_TRIPLES),
+}
+SUFFIXES = {".ttl": "text/turtle", ".jsonld": "application/ld+json", ".nt": "application/n-triples"}
+_TEMPLATES = {"run": "run.html", "experiment": "experiment.html", "dataset": "dataset.html",
+              "concept": "concept.html"}
+_BUILDERS = {"run": resources.run, "experiment": resources.experiment, "dataset": resources.dataset,
+             "concept": resources.concept}
+
+
+def negotiate(accept: str) -> str | None:
+    """The RDF media type the client prefers to HTML and JSON, if any (q-values honoured, ties to HTML)."""
+    best, best_q, html_q = None, 0.0, 0.0
+    for part in accept.split(","):
+        media, _, params = part.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        media = media.strip().lower()
+        if media in ("text/html", "application/xhtml+xml", "application/json"):
+            html_q = max(html_q, q)
+        elif media in FORMATS and q > best_q:
+            best, best_q = media, q
+    return best if best and best_q > html_q else None
+
+
+def describe(store: Store, iri: NamedNode) -> list[pyoxigraph.Triple]:
+    """The resource's statements and those of the nodes minted under its IRI."""
+    bound = values_block({"s": iri})
+    rows = select(store, f"""SELECT ?x ?p ?o WHERE {{
+        {{ {bound} ?s ?p ?o BIND(?s AS ?x) }}
+        UNION {{ {bound} ?s ?link ?x . FILTER(isIRI(?x) && STRSTARTS(STR(?x), CONCAT(STR(?s), "/"))) ?x ?p ?o }} }}""")
+    triples = {pyoxigraph.Triple(r["x"], r["p"], r["o"]) for r in rows}
+    return sorted(triples, key=str)
+
+
+def rdf_response(store: Store, iri: NamedNode, media: str) -> Response:
+    content_type, rdf_format = FORMATS[media]
+    body = pyoxigraph.serialize(describe(store, iri), format=rdf_format,
+                                **({"prefixes": PREFIXES} if rdf_format == RdfFormat.TURTLE else {}))
+    return Response(body, media_type=content_type, headers={"Vary": "Accept"})
+
+
+def show(request: Request, iri: NamedNode, media: str | None) -> Response:
+    """The resource as RDF (``media``) or as its page; 404 when the store knows nothing about it."""
+    store: Store = request.app.state.store
+    kind, known = resources.kind_of(store, iri)
+    if not known:
+        data = {"error": f"no resource {iri.value} in this catalog", "iri": iri.value}
+        return respond(request, "error.html", data, status=404)
+    if media:
+        return rdf_response(store, iri, media)
+    data = _BUILDERS[kind](store, iri) if kind in _BUILDERS else resources.generic(store, iri)
+    if kind in ("run", "experiment", "dataset") or kind == "snapshot":
+        data["lineage"] = lineage.lineage(store, iri)
+    return respond(request, _TEMPLATES.get(kind or "", "resource.html"), data)
+
+
+@router.get("/id/{path:path}", summary="A minted resource (HTML, JSON, Turtle, JSON-LD, N-Triples)")
+def minted(request: Request, path: str) -> Response:
+    raw = request.scope.get("raw_path", request.url.path.encode()).decode("ascii", "replace")
+    rest = raw.split("/id/", 1)[1] if "/id/" in raw else path
+    base = request.app.state.settings.base_iri
+    iri = iri_term(base + rest)
+    media = negotiate(request.headers.get("accept", ""))
+    for suffix, suffix_media in SUFFIXES.items():
+        if rest.endswith(suffix):
+            stripped = iri_term(base + rest[: -len(suffix)])
+            store: Store = request.app.state.store
+            if not resources.kind_of(store, iri)[1] and resources.kind_of(store, stripped)[1]:
+                return show(request, stripped, suffix_media)
+    return show(request, iri, media)
+
+
+@router.get("/resource", summary="Any resource by IRI (HTML, JSON, Turtle, JSON-LD, N-Triples)")
+def resource(request: Request, iri: str, format: str | None = None) -> Response:
+    term = iri_term(iri)
+    base = request.app.state.settings.base_iri
+    if term.value.startswith(base) and len(term.value) > len(base) and format is None:
+        return RedirectResponse("/id/" + term.value[len(base):], status_code=303)
+    media = {"ttl": "text/turtle", "jsonld": "application/ld+json", "nt": "application/n-triples"}.get(format or "")
+    return show(request, term, media or negotiate(request.headers.get("accept", "")))

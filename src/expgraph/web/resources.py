@@ -1,0 +1,348 @@
+"""Data of one resource's page: a run, an experiment, a dataset, a failure-mode concept, or anything else.
+
+Each builder takes the resource as a term and runs a few small queries with it bound, so a page costs a handful
+of index lookups however large the catalog is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyoxigraph import NamedNode
+
+from expgraph.namespaces import DCAT, EG, SKOS
+from expgraph.store import Store
+from expgraph.web.views import FAILED, has_quality, node, own_graphs, plain, select, values_block
+
+
+def kind_of(store: Store, iri: NamedNode) -> tuple[str | None, bool]:
+    """The page family for a resource and whether the store knows it at all (as subject or object)."""
+    types = {row["t"].value for row in select(store, "SELECT ?t WHERE { ?s a ?t }", s=iri)}
+    for kind, cls in (("run", EG.Run), ("experiment", EG.Experiment), ("dataset", DCAT.DatasetSeries),
+                      ("concept", SKOS.Concept)):
+        if cls.value in types:
+            return kind, True
+    if DCAT.Dataset.value in types:
+        return "snapshot", True
+    known = bool(types) or bool(select(store, "SELECT ?p WHERE { { ?s ?p ?o } UNION { ?o ?p ?s } } LIMIT 1", s=iri))
+    return None, known
+
+
+def properties(store: Store, iri: NamedNode) -> list[dict[str, Any]]:
+    """Every statement about a resource, for the generic page (and the tail of the specific ones)."""
+    rows = select(store, """SELECT ?p ?pLabel ?o ?oLabel WHERE { ?s ?p ?o
+        OPTIONAL { ?p rdfs:label ?pLabel } OPTIONAL { ?o rdfs:label|skos:prefLabel ?oLabel } } LIMIT 500""", s=iri)
+    return [{"property": node(row, "p"), "value": node(row, "o") if isinstance(row["o"], NamedNode) else None,
+             "text": None if isinstance(row["o"], NamedNode) else plain(row["o"])} for row in rows]
+
+
+def generic(store: Store, iri: NamedNode) -> dict[str, Any]:
+    label = select(store, "SELECT ?l WHERE { ?s rdfs:label|skos:prefLabel|dct:title ?l } LIMIT 1", s=iri)
+    incoming = select(store, """SELECT ?x ?xLabel ?p WHERE { ?x ?p ?s OPTIONAL { ?x rdfs:label ?xLabel } }
+                                LIMIT 100""", s=iri)
+    return {"kind": "resource", "iri": iri.value, "label": label[0]["l"].value if label else iri.value,
+            "properties": properties(store, iri),
+            "incoming": [{"subject": node(r, "x"), "property": r["p"].value} for r in incoming]}
+
+
+_RUN = """SELECT ?label ?id ?status ?statusLabel ?started ?ended ?agent ?agentLabel ?experiment ?experimentLabel
+  ?project ?projectLabel ?error ?exit ?runtime ?seed ?tracker ?description ?parent ?parentLabel WHERE {
+  OPTIONAL { ?s rdfs:label ?label } OPTIONAL { ?s dct:identifier ?id }
+  OPTIONAL { ?s eg:status ?st . ?st skos:notation ?status OPTIONAL { ?st skos:prefLabel ?statusLabel } }
+  OPTIONAL { ?s prov:startedAtTime ?started } OPTIONAL { ?s prov:endedAtTime ?ended }
+  OPTIONAL { ?s prov:wasAssociatedWith ?agent OPTIONAL { ?agent rdfs:label ?agentLabel } }
+  OPTIONAL { ?s eg:inExperiment ?experiment OPTIONAL { ?experiment rdfs:label ?experimentLabel }
+             OPTIONAL { ?experiment eg:inProject ?project OPTIONAL { ?project rdfs:label ?projectLabel } } }
+  OPTIONAL { ?s eg:errorText ?error } OPTIONAL { ?s eg:exitCode ?exit } OPTIONAL { ?s eg:runtimeSeconds ?runtime }
+  OPTIONAL { ?s eg:seed ?seed } OPTIONAL { ?s eg:tracker ?tracker } OPTIONAL { ?s dct:description ?description }
+  OPTIONAL { ?s eg:parentRun ?parent OPTIONAL { ?parent rdfs:label ?parentLabel } }
+} LIMIT 1"""
+
+_PARAMS = """SELECT ?key ?value ?original WHERE { ?s mls:hasInput ?set . ?set mls:specifiedBy/rdfs:label ?key ;
+  mls:hasValue ?value OPTIONAL { ?set eg:originalValue ?original } } ORDER BY ?key"""
+
+_METRICS = """SELECT ?key ?value ?step ?first ?min ?max ?count WHERE { ?s mls:hasOutput ?m .
+  ?m a mls:ModelEvaluation ; mls:specifiedBy/rdfs:label ?key ; mls:hasValue ?value .
+  OPTIONAL { ?m eg:step ?step } OPTIONAL { ?m eg:firstValue ?first } OPTIONAL { ?m eg:minValue ?min }
+  OPTIONAL { ?m eg:maxValue ?max } OPTIONAL { ?m eg:valueCount ?count } } ORDER BY ?key"""
+
+_INPUTS = """SELECT ?x ?xLabel ?type ?version ?checksum ?algorithm ?commit ?repo ?python ?image WHERE {
+  ?s prov:used ?x . OPTIONAL { ?x rdfs:label ?xLabel }
+  OPTIONAL { ?x a ?type FILTER(?type IN (dcat:Dataset, schema:SoftwareSourceCode, eg:Environment)) }
+  OPTIONAL { ?x dcat:version ?version } OPTIONAL { ?x spdx:checksum ?c . ?c spdx:checksumValue ?checksum
+             OPTIONAL { ?c spdx:algorithm ?algorithm } }
+  OPTIONAL { ?x eg:commitHash ?commit } OPTIONAL { ?x schema:codeRepository ?repo }
+  OPTIONAL { ?x eg:pythonVersion ?python } OPTIONAL { ?x eg:containerImage ?image } }"""
+
+# Separate from _INPUTS: an OPTIONAL that mentions ?s again made pyoxigraph scan every usage (4 s at 10k runs).
+_ROLES = """SELECT ?x ?role WHERE { ?s prov:qualifiedUsage ?u . ?u prov:entity ?x ; prov:hadRole/rdfs:label ?role }"""
+
+_OUTPUTS = """SELECT ?x ?xLabel ?location ?size WHERE { ?s prov:generated ?x . OPTIONAL { ?x rdfs:label ?xLabel }
+  OPTIONAL { ?x eg:location ?location } OPTIONAL { ?x dcat:byteSize ?size } } ORDER BY ?xLabel"""
+
+_CHILDREN = """SELECT ?x ?xLabel ?status WHERE { ?x eg:parentRun ?s . OPTIONAL { ?x rdfs:label ?xLabel }
+  OPTIONAL { ?x eg:status/skos:notation ?status } } ORDER BY ?xLabel LIMIT 200"""
+
+_RESULTS = """SELECT ?x ?xLabel ?negative ?kind ?kindLabel ?mode ?modeLabel ?cause ?causeLabel ?observed ?lesson
+  ?xError WHERE { ?x prov:wasGeneratedBy ?s ; a eg:Result . OPTIONAL { ?x rdfs:label ?xLabel }
+  BIND(EXISTS { ?x a eg:NegativeResult } AS ?negative)
+  OPTIONAL { ?x eg:resultKind ?kind OPTIONAL { ?kind skos:prefLabel ?kindLabel } }
+  OPTIONAL { ?x eg:failureMode ?mode OPTIONAL { ?mode skos:prefLabel ?modeLabel } }
+  OPTIONAL { ?x eg:suspectedCause ?cause OPTIONAL { ?cause skos:prefLabel ?causeLabel } }
+  OPTIONAL { ?x eg:observedOutcome ?observed } OPTIONAL { ?x eg:lessonLearned ?lesson }
+  OPTIONAL { ?x eg:errorText ?xError } }"""
+
+_SCORE = """SELECT ?score WHERE { ?m dqv:computedOn ?s ; dqv:isMeasurementOf eg:completeness ; dqv:value ?score }"""
+
+
+def _experiment_results(store: Store, iri: NamedNode, graphs: list[NamedNode] | None) -> list[dict[str, Any]]:
+    found = select(store, _EXPERIMENT_RESULT_IRIS.replace("%S%", values_block({"s": iri})), graphs=graphs)
+    results = list(dict.fromkeys(row["x"].value for row in found))[:MAX_RESULTS]
+    if not results:
+        return []
+    return _merge_results(select(store, _RESULT_DETAILS, graphs=graphs, x=[NamedNode(r) for r in results]))
+
+
+def _merge_results(rows: list[dict]) -> list[dict[str, Any]]:
+    """One entry per result; lessons (the only many-valued field) gathered."""
+    results: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        item = results.setdefault(row["x"].value, {
+            "result": node(row, "x"), "negative": plain(row.get("negative")), "kind": node(row, "kind"),
+            "failure_mode": node(row, "mode"), "suspected_cause": node(row, "cause"),
+            "observed": plain(row.get("observed")), "error": plain(row.get("xError")), "lessons": []})
+        lesson = plain(row.get("lesson"))
+        if lesson and lesson not in item["lessons"]:
+            item["lessons"].append(lesson)
+    return list(results.values())
+
+
+def _metric(row: dict) -> dict[str, Any]:
+    return {"key": row["key"].value, "value": plain(row["value"]), "step": plain(row.get("step")),
+            "first": plain(row.get("first")), "min": plain(row.get("min")), "max": plain(row.get("max")),
+            "count": plain(row.get("count"))}
+
+
+def _inputs(rows: list[dict], roles: list[dict]) -> dict[str, list[dict[str, Any]]]:
+    groups: dict[str, dict[str, dict[str, Any]]] = {"datasets": {}, "code": {}, "environments": {}, "other": {}}
+    kinds = {DCAT.Dataset.value: "datasets", "https://schema.org/SoftwareSourceCode": "code",
+             EG.Environment.value: "environments"}
+    for row in rows:
+        group = kinds.get(row["type"].value, "other") if "type" in row else "other"
+        item = groups[group].setdefault(row["x"].value, {"entity": node(row, "x")})
+        item.setdefault("role", next((r["role"].value for r in roles if r["x"] == row["x"]), None))
+        for key in ("version", "checksum", "algorithm", "commit", "repo", "python", "image"):
+            if key in row and item.get(key) is None:
+                item[key] = plain(row[key]).rsplit("_", 1)[-1] if key == "algorithm" else plain(row[key])
+    return {name: list(items.values()) for name, items in groups.items()}
+
+
+def run(store: Store, iri: NamedNode) -> dict[str, Any]:
+    """Everything the run page shows; completeness findings only when the quality graph exists."""
+    graphs = own_graphs(store, iri)
+    head = select(store, _RUN, graphs=graphs, s=iri)
+    row = head[0] if head else {}
+    data: dict[str, Any] = {
+        "kind": "run", "iri": iri.value, "label": plain(row.get("label")) or iri.value,
+        "identifier": plain(row.get("id")), "status": plain(row.get("status")),
+        "failed": plain(row.get("status")) in FAILED, "started": plain(row.get("started")),
+        "ended": plain(row.get("ended")), "agent": node(row, "agent"), "experiment": node(row, "experiment"),
+        "project": node(row, "project"), "error": plain(row.get("error")), "exit_code": plain(row.get("exit")),
+        "runtime_seconds": plain(row.get("runtime")), "seed": plain(row.get("seed")),
+        "tracker": plain(row.get("tracker")), "description": plain(row.get("description")),
+        "parent": node(row, "parent"),
+    }
+    data["params"] = [{"key": r["key"].value, "value": plain(r["value"]), "original": plain(r.get("original"))}
+                      for r in select(store, _PARAMS, graphs=graphs, s=iri)]
+    data["metrics"] = [_metric(r) for r in select(store, _METRICS, graphs=graphs, s=iri)]
+    data["inputs"] = _inputs(select(store, _INPUTS, graphs=graphs, s=iri), select(store, _ROLES, graphs=graphs, s=iri))
+    data["outputs"] = [{"entity": node(r, "x"), "location": plain(r.get("location")), "size": plain(r.get("size"))}
+                       for r in select(store, _OUTPUTS, graphs=graphs, s=iri)]
+    data["children"] = [{"run": node(r, "x"), "status": plain(r.get("status"))}
+                        for r in select(store, _CHILDREN, graphs=graphs, s=iri)]
+    data["results"] = _merge_results(select(store, _RESULTS, graphs=graphs, s=iri))
+    data["completeness"] = _completeness(store, iri, data, graphs) if has_quality(store) else None
+    return data
+
+
+def _completeness(store: Store, iri: NamedNode, data: dict[str, Any],
+                  graphs: list[NamedNode] | None) -> dict[str, Any]:
+    """The stored completeness score and the recommended inputs this run lacks."""
+    score = select(store, _SCORE, graphs=graphs, s=iri)
+    missing = [name for name, present in (
+        ("start time", data["started"]), ("agent", data["agent"]), ("code version", data["inputs"]["code"]),
+        ("dataset snapshot", data["inputs"]["datasets"]),
+        ("dataset checksum", all(d.get("checksum") for d in data["inputs"]["datasets"])),
+        ("environment", data["inputs"]["environments"]), ("parameters", data["params"])) if not present]
+    return {"score": plain(score[0]["score"]) if score else None, "missing": missing}
+
+
+_EXPERIMENT = """SELECT ?label ?project ?projectLabel ?description ?question ?method ?hypothesis ?expected ?tracker
+  WHERE { OPTIONAL { ?s rdfs:label ?label }
+  OPTIONAL { ?s eg:inProject ?project OPTIONAL { ?project rdfs:label ?projectLabel } }
+  OPTIONAL { ?s dct:description ?description } OPTIONAL { ?s eg:researchQuestion ?question }
+  OPTIONAL { ?s eg:method ?method } OPTIONAL { ?s eg:tracker ?tracker }
+  OPTIONAL { ?s eg:hypothesis ?h . ?h rdfs:label ?hypothesis OPTIONAL { ?h eg:expectedOutcome ?expected } } } LIMIT 1"""
+
+_EXPERIMENT_RUNS = """SELECT ?run ?runLabel ?status ?started WHERE { ?run eg:inExperiment ?s .
+  OPTIONAL { ?run rdfs:label ?runLabel } OPTIONAL { ?run eg:status/skos:notation ?status }
+  OPTIONAL { ?run prov:startedAtTime ?started } } ORDER BY ?started STR(?run) LIMIT 500"""
+
+#: Parameters and metrics of some runs (``%RUNS%``: a VALUES block, repeated inside each branch because
+#: pyoxigraph evaluates a UNION branch before joining an outer binding: 1.2 s instead of 10 ms at 10k runs).
+_VALUES = """SELECT ?run ?kind ?key ?value WHERE {
+  { %RUNS% ?run mls:hasInput ?x . ?x mls:specifiedBy/rdfs:label ?key ; mls:hasValue ?value BIND("param" AS ?kind) }
+  UNION
+  { %RUNS% ?run mls:hasOutput ?x . ?x mls:specifiedBy/rdfs:label ?key ; mls:hasValue ?value BIND("metric" AS ?kind) }
+}"""
+
+
+def run_values(store: Store, runs: list[NamedNode], graphs: list[NamedNode] | None = None) -> list[dict]:
+    return select(store, _VALUES.replace("%RUNS%", values_block({"run": runs})), graphs=graphs) if runs else []
+
+#: Results about an experiment: found first (two index lookups), then described with their IRIs bound. As one
+#: query (a UNION joined with ``?x a eg:Result``) pyoxigraph scanned every result first: 4 s at 10k runs.
+_EXPERIMENT_RESULT_IRIS = """SELECT ?x WHERE { { %S% ?x eg:aboutExperiment ?s }
+  UNION { %S% ?r eg:inExperiment ?s . ?x prov:wasGeneratedBy ?r } }"""
+_RESULT_DETAILS = """SELECT ?x ?xLabel ?negative ?kind ?kindLabel ?mode ?modeLabel ?cause ?causeLabel ?observed
+  ?lesson ?xError WHERE { ?x a eg:Result . OPTIONAL { ?x rdfs:label ?xLabel }
+  BIND(EXISTS { ?x a eg:NegativeResult } AS ?negative)
+  OPTIONAL { ?x eg:resultKind ?kind OPTIONAL { ?kind skos:prefLabel ?kindLabel } }
+  OPTIONAL { ?x eg:failureMode ?mode OPTIONAL { ?mode skos:prefLabel ?modeLabel } }
+  OPTIONAL { ?x eg:suspectedCause ?cause OPTIONAL { ?cause skos:prefLabel ?causeLabel } }
+  OPTIONAL { ?x eg:observedOutcome ?observed } OPTIONAL { ?x eg:lessonLearned ?lesson }
+  OPTIONAL { ?x eg:errorText ?xError } }"""
+MAX_RESULTS = 500
+
+_INFORMED_BY = """SELECT ?x ?xLabel WHERE { ?x eg:informs ?s OPTIONAL { ?x rdfs:label ?xLabel } }"""
+
+
+def table(runs: list[dict[str, Any]], cells: list[dict]) -> dict[str, Any]:
+    """Runs as rows, parameters and metrics as columns; ``differs`` marks columns whose values are not all equal."""
+    by_run: dict[str, dict[str, Any]] = {r["run"]["iri"]: {**r, "params": {}, "metrics": {}} for r in runs}
+    keys: dict[str, set[str]] = {"param": set(), "metric": set()}
+    for cell in cells:
+        if cell["run"].value in by_run:
+            group = "params" if cell["kind"].value == "param" else "metrics"
+            by_run[cell["run"].value][group][cell["key"].value] = plain(cell["value"])
+            keys[cell["kind"].value].add(cell["key"].value)
+    rows = list(by_run.values())
+
+    def columns(kind: str, group: str) -> list[dict[str, Any]]:
+        return [{"key": key, "differs": len({repr(r[group].get(key)) for r in rows}) > 1}
+                for key in sorted(keys[kind])]
+
+    return {"rows": rows, "params": columns("param", "params"), "metrics": columns("metric", "metrics")}
+
+
+def experiment(store: Store, iri: NamedNode) -> dict[str, Any]:
+    graphs = own_graphs(store, iri)
+    head = select(store, _EXPERIMENT, graphs=graphs, s=iri)
+    row = head[0] if head else {}
+    runs = [{"run": node(r, "run"), "status": plain(r.get("status")), "started": plain(r.get("started"))}
+            for r in select(store, _EXPERIMENT_RUNS, graphs=graphs, s=iri)]
+    failed = sum(1 for r in runs if r["status"] in FAILED)
+    return {
+        "kind": "experiment", "iri": iri.value, "label": plain(row.get("label")) or iri.value,
+        "project": node(row, "project"), "description": plain(row.get("description")),
+        "research_question": plain(row.get("question")), "method": plain(row.get("method")),
+        "tracker": plain(row.get("tracker")),
+        "hypothesis": {"text": plain(row["hypothesis"]), "expected": plain(row.get("expected"))}
+        if "hypothesis" in row else None,
+        "run_count": len(runs), "failed_count": failed,
+        "table": table(runs, run_values(store, [NamedNode(r["run"]["iri"]) for r in runs], graphs)),
+        "results": _experiment_results(store, iri, graphs),
+        "informed_by": [node(r, "x") for r in select(store, _INFORMED_BY, s=iri)],  # from any source
+    }
+
+
+_SNAPSHOTS = """SELECT ?d ?dLabel ?version ?checksum WHERE { ?d dcat:inSeries ?s .
+  OPTIONAL { ?d rdfs:label ?dLabel } OPTIONAL { ?d dcat:version ?version }
+  OPTIONAL { ?d spdx:checksum/spdx:checksumValue ?checksum } } ORDER BY ?version ?d"""
+_SNAPSHOT_RUNS = """SELECT ?d ?run ?status WHERE {
+  ?run prov:used ?d OPTIONAL { ?run eg:status/skos:notation ?status } }"""
+MAX_DATASET_RUNS = 2000
+
+
+def dataset(store: Store, iri: NamedNode) -> dict[str, Any]:
+    """Each snapshot of a dataset with its failure rate and the runs that used it (the first 2000 listed)."""
+    label = select(store, "SELECT ?l WHERE { ?s rdfs:label ?l } LIMIT 1", s=iri)
+    snapshots: dict[str, dict[str, Any]] = {}
+    for row in select(store, _SNAPSHOTS, s=iri):
+        snapshots.setdefault(row["d"].value, {
+            "snapshot": node(row, "d"), "version": plain(row.get("version")),
+            "checksum": plain(row.get("checksum")), "run_count": 0, "failed": 0, "runs": []})
+    shown: list[tuple[str, str, str | None]] = []
+    if snapshots:
+        for row in select(store, _SNAPSHOT_RUNS, d=[NamedNode(d) for d in snapshots]):
+            snap, status = snapshots[row["d"].value], plain(row.get("status"))
+            snap["run_count"] += 1
+            snap["failed"] += status in FAILED
+            if len(shown) < MAX_DATASET_RUNS:
+                shown.append((row["d"].value, row["run"].value, status))
+    labels = {row["r"].value: row["l"].value for row in select(
+        store, "SELECT ?r ?l WHERE { ?r rdfs:label ?l }", r=[NamedNode(r) for _, r, _ in shown])} if shown else {}
+    for d, run_iri, status in sorted(shown, key=lambda item: labels.get(item[1], item[1])):
+        snapshots[d]["runs"].append({"run": {"iri": run_iri, "label": labels.get(run_iri, run_iri)},
+                                     "status": status})
+    for snap in snapshots.values():
+        snap["failure_rate"] = snap["failed"] / snap["run_count"] if snap["run_count"] else None
+    total = sum(s["run_count"] for s in snapshots.values())
+    failed = sum(s["failed"] for s in snapshots.values())
+    return {"kind": "dataset", "iri": iri.value, "label": label[0]["l"].value if label else iri.value,
+            "snapshots": list(snapshots.values()), "run_count": total, "failed_count": failed,
+            "failure_rate": failed / total if total else None}
+
+
+_CONCEPT = """SELECT ?label ?notation ?definition ?scheme ?schemeLabel WHERE {
+  OPTIONAL { ?s skos:prefLabel ?label } OPTIONAL { ?s skos:notation ?notation }
+  OPTIONAL { ?s skos:definition ?definition }
+  OPTIONAL { ?s skos:inScheme ?scheme OPTIONAL { ?scheme skos:prefLabel|rdfs:label ?schemeLabel } } } LIMIT 1"""
+
+_BROADER = """SELECT ?x ?xLabel WHERE { ?s skos:broader+ ?x OPTIONAL { ?x skos:prefLabel ?xLabel } }"""
+_NARROWER = """SELECT ?x ?xLabel ?parent WHERE { ?x skos:broader+ ?s ; skos:broader ?parent
+  OPTIONAL { ?x skos:prefLabel ?xLabel } } ORDER BY ?xLabel"""
+_CONCEPT_RESULTS = """SELECT ?x ?xLabel ?mode ?modeLabel ?project ?projectLabel ?run ?runLabel WHERE {
+  ?x eg:failureMode|eg:suspectedCause|eg:resultKind ?mode . ?mode skos:broader* ?s .
+  OPTIONAL { ?x rdfs:label ?xLabel } OPTIONAL { ?mode skos:prefLabel ?modeLabel }
+  OPTIONAL { ?x prov:wasGeneratedBy ?run OPTIONAL { ?run rdfs:label ?runLabel } }
+  OPTIONAL { ?x (eg:aboutExperiment|prov:wasGeneratedBy/eg:inExperiment)/eg:inProject ?project
+             OPTIONAL { ?project rdfs:label ?projectLabel } } } LIMIT 1000"""
+
+
+def concept(store: Store, iri: NamedNode) -> dict[str, Any]:
+    """A SKOS concept: where it sits in its hierarchy and every result filed under it or a narrower concept."""
+    head = select(store, _CONCEPT, s=iri)
+    row = head[0] if head else {}
+    results: dict[str, dict[str, Any]] = {}
+    for r in select(store, _CONCEPT_RESULTS, s=iri):
+        item = results.setdefault(r["x"].value, {"result": node(r, "x"), "concept": node(r, "mode"),
+                                                 "run": node(r, "run"), "project": node(r, "project")})
+        item["project"] = item["project"] or node(r, "project")
+    projects = sorted({r["project"]["label"] for r in results.values() if r["project"]})
+    return {
+        "kind": "concept", "iri": iri.value, "label": plain(row.get("label")) or iri.value,
+        "notation": plain(row.get("notation")), "definition": plain(row.get("definition")),
+        "scheme": node(row, "scheme"),
+        "broader": [node(r, "x") for r in select(store, _BROADER, s=iri)],
+        "narrower": [{**node(r, "x"), "parent": r["parent"].value} for r in select(store, _NARROWER, s=iri)],
+        "results": sorted(results.values(), key=lambda r: (r["project"] or {}).get("label", "")),
+        "projects": projects,
+    }
+
+
+def compare(store: Store, runs: list[NamedNode]) -> dict[str, Any]:
+    """Runs side by side: status, parameters and metrics, with columns that differ marked."""
+    heads = [run_summary(store, r) for r in runs]
+    return {"runs": [h["run"]["iri"] for h in heads], "table": table(heads, run_values(store, runs))}
+
+
+def run_summary(store: Store, iri: NamedNode) -> dict[str, Any]:
+    rows = select(store, """SELECT ?runLabel ?status ?started ?experiment ?experimentLabel WHERE {
+        OPTIONAL { ?run rdfs:label ?runLabel } OPTIONAL { ?run eg:status/skos:notation ?status }
+        OPTIONAL { ?run prov:startedAtTime ?started }
+        OPTIONAL { ?run eg:inExperiment ?experiment OPTIONAL { ?experiment rdfs:label ?experimentLabel } } }
+        LIMIT 1""", run=iri)
+    row = {**(rows[0] if rows else {}), "run": iri}
+    return {"run": node(row, "run"), "status": plain(row.get("status")), "started": plain(row.get("started")),
+            "experiment": node(row, "experiment")}

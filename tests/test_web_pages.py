@@ -1,0 +1,271 @@
+"""The HTML catalog through FastAPI's TestClient: mostly on each page's JSON data twin, a few checks on the HTML."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pyoxigraph
+import pytest
+from fastapi.testclient import TestClient
+from pyoxigraph import Literal, NamedNode, Triple
+
+from expgraph.mapping import DEFAULT_BASE, double
+from expgraph.namespaces import DQV, EG, GRAPHS, RDFS, RUN_STATUS
+from expgraph.settings import load_settings
+from expgraph.web.app import create_app
+from web_data import HOSTILE_NAME, HOSTILE_PARAM, OOM_ERROR, build, iri
+
+R1, R2, R3, R4 = (iri("run", f"r{i}") for i in range(1, 5))
+EXP1, EXP2 = iri("experiment", "exp1"), iri("experiment", "exp2")
+FAILED = RUN_STATUS.failed.value
+
+
+@pytest.fixture
+def client(memory_store) -> Iterator[TestClient]:
+    build(memory_store)
+    with TestClient(create_app(memory_store, load_settings(environ={}))) as test_client:
+        yield test_client
+
+
+def page(iri_value: str) -> str:
+    return "/id/" + iri_value.removeprefix(DEFAULT_BASE)
+
+
+def data(client: TestClient, url: str, **params: str) -> dict:
+    response = client.get(url, params={**params, "format": "json"})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_home_counts_and_recent_failures(client) -> None:
+    home = data(client, "/")
+    assert home["counts"] == {"projects": 1, "experiments": 2, "runs": 5, "failed_runs": 2, "datasets": 2,
+                              "results": 3, "negative_results": 2}
+    assert [f["run"]["iri"] for f in home["recent_failures"]] == [R4, R2]  # newest first
+    assert home["recent_failures"][1]["error"] == OOM_ERROR
+    assert {m["mode"]["label"] for m in home["top_failure_modes"]} == {"out of memory", "data loader stall"}
+    assert home["completeness"] is None  # no quality graph yet
+
+
+@pytest.mark.parametrize("name", ["projects", "experiments", "runs", "datasets", "results"])
+def test_every_list_answers_json_and_html(client, name) -> None:
+    listing = data(client, f"/{name}")
+    assert listing["list"] == name and listing["total"] == len(listing["items"]) > 0
+    html = client.get(f"/{name}", headers={"accept": "text/html"})
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    as_json = client.get(f"/{name}", headers={"accept": "application/json"})
+    assert as_json.json()["total"] == listing["total"]
+
+
+def test_run_facets_count_and_filter(client) -> None:
+    runs = data(client, "/runs")
+    facets = {f["name"]: {v["label"]: v["count"] for v in f["values"]} for f in runs["facets"]}
+    assert facets["status"] == {"finished": 3, "failed": 1, "killed": 1}
+    assert facets["agent"] == {"alice": 4, "bob": 1}
+    assert facets["tracker"] == {"mlflow": 5}
+    failed = data(client, "/runs", status=FAILED)
+    assert [item["iri"] for item in failed["items"]] == [R2] and failed["total"] == 1
+    assert failed["items"][0]["failure_mode"]["label"] == "out of memory"
+    narrowed = {f["name"]: f["values"] for f in failed["facets"]}
+    assert [v["count"] for v in narrowed["agent"]] == [1]
+
+
+def test_keyset_pagination_walks_every_run_once(client) -> None:
+    seen, params = [], {"limit": "2", "sort": "name"}
+    while True:
+        listing = data(client, "/runs", **params)
+        seen += [item["label"] for item in listing["items"]]
+        if not listing["next"]:
+            break
+        params.update(listing["next"])
+    assert seen == sorted(seen, key=str.lower) and len(seen) == len(set(seen)) == 5
+    assert 'rel="next"' in client.get("/runs", params={"limit": "2"}).text
+    newest = data(client, "/runs", sort="-started", limit="1")
+    assert newest["items"][0]["label"] == "follow-up"
+
+
+@pytest.mark.parametrize(("params", "problem"), [
+    ({"sort": "nonsense"}, "unknown sort"),
+    ({"status": "javascript:alert(1)"}, "must be an absolute"),
+    ({"status": "http://x/a b>"}, "not a valid IRI"),
+    ({"limit": "many"}, "limit"),
+])
+def test_bad_list_parameters_are_400(client, params, problem) -> None:
+    response = client.get("/runs", params={**params, "format": "json"})
+    assert response.status_code == 400 and problem in response.json()["error"]
+
+
+def test_run_page_data(client) -> None:
+    run = data(client, page(R2))
+    assert run["status"] == "failed" and run["failed"] and run["error"] == OOM_ERROR
+    assert run["agent"]["label"] == "alice" and run["experiment"]["iri"] == EXP1
+    assert {p["key"]: p["value"] for p in run["params"]} == {"lr": 0.1, "batch_size": 64}
+    assert run["metrics"][0]["value"] == "NaN"
+    dataset = run["inputs"]["datasets"][0]
+    assert dataset["checksum"] == "a" * 32 and dataset["algorithm"] == "md5" and dataset["role"] == "training"
+    assert run["inputs"]["code"][0]["commit"].startswith("0123456789ab")
+    [result] = run["results"]
+    assert result["negative"] and result["failure_mode"]["label"] == "out of memory"
+    assert result["lessons"] == ["halve the batch size on 16 GB cards"]
+    assert run["completeness"] is None
+    child = data(client, page(R3))
+    assert child["parent"]["iri"] == R1
+    assert [c["run"]["iri"] for c in data(client, page(R1))["children"]] == [R3]
+
+
+def test_run_page_html_shows_error_and_failure_mode(client) -> None:
+    html = client.get(page(R2)).text
+    assert "CUDA out of memory" in html and "out of memory" in html
+    assert 'rel="alternate" type="text/turtle"' in html
+
+
+def test_completeness_shown_when_quality_graph_exists(client, memory_store) -> None:
+    measurement = NamedNode(GRAPHS + "quality/measurement/test")
+    memory_store.replace_graph(NamedNode(GRAPHS + "quality"), [
+        Triple(measurement, DQV.computedOn, NamedNode(R2)),
+        Triple(measurement, DQV.isMeasurementOf, EG.completeness),
+        Triple(measurement, DQV.value, double(0.75)),
+    ])
+    run = data(client, page(R2))
+    assert run["completeness"] == {"score": 0.75, "missing": []}
+    assert data(client, page(iri("run", "r5")))["completeness"]["missing"] == [
+        "code version", "environment"]
+    assert data(client, "/")["completeness"] == []
+
+
+def test_experiment_table_marks_differing_columns(client) -> None:
+    experiment = data(client, page(EXP1))
+    assert experiment["hypothesis"] == {"text": "warmup improves accuracy", "expected": "accuracy +1%"}
+    assert experiment["run_count"] == 4 and experiment["failed_count"] == 2
+    columns = {c["key"]: c["differs"] for c in experiment["table"]["params"]}
+    assert columns["lr"] is True and columns["batch_size"] is True  # r4 has no batch_size
+    assert {r["result"]["label"] for r in experiment["results"]} == {
+        "r2 ran out of GPU memory", "r4 was stopped", "warmup does not help"}
+    assert data(client, page(EXP2))["informed_by"][0]["label"] == "r2 ran out of GPU memory"
+
+
+def test_compare_runs_highlights_differences(client) -> None:
+    compared = data(client, "/compare", run=[R1, R3])
+    params = {c["key"]: c["differs"] for c in compared["table"]["params"]}
+    assert params == {"batch_size": False, "lr": True}
+    assert [r["run"]["iri"] for r in compared["table"]["rows"]] == [R1, R3]
+    assert 'class="differs"' in client.get("/compare", params={"run": [R1, R3]}).text
+
+
+def test_dataset_page_failure_rate_per_snapshot(client) -> None:
+    dataset = data(client, "/id/dataset-series/cifar10-train")
+    rates = {s["version"]: (s["run_count"], s["failed"]) for s in dataset["snapshots"]}
+    assert [len(s["runs"]) for s in dataset["snapshots"]] == [3, 2]
+    assert rates == {"1": (3, 2), "2": (2, 0)}
+    assert dataset["failure_rate"] == pytest.approx(2 / 5)
+
+
+def test_concept_page_rolls_up_narrower_concepts(client) -> None:
+    timeout = data(client, "/resource", iri="https://w3id.org/expgraph/vocab/failure-mode/timeout")
+    assert timeout["kind"] == "concept"
+    assert [r["result"]["label"] for r in timeout["results"]] == ["r4 was stopped"]  # the project's own concept
+    assert timeout["projects"] == ["vision"]
+    assert any(n["label"] == "data loader stall" for n in timeout["narrower"])
+
+
+def test_search_finds_error_texts_lessons_and_params(client) -> None:
+    hits = data(client, "/search", q="cuda OUT of memory")["hits"]
+    assert hits[0]["resource"]["iri"] == R2 and hits[0]["matches"][0]["field"] == "error"
+    assert any(h["resource"]["label"] == "r2 ran out of GPU memory" for h in hits)
+    lesson = data(client, "/search", q="halve the batch")["hits"]
+    assert [h["matches"][0]["field"] for h in lesson] == ["lesson"]
+    param = data(client, "/search", q="onerror=")["hits"]
+    assert [h["resource"]["iri"] for h in param] == [R4]
+
+
+@pytest.mark.parametrize("text", ['") } } DROP ALL #', "\\", "'; <x>", "\n"])
+def test_search_text_is_bound_not_spliced(client, text) -> None:
+    assert data(client, "/search", q=text)["total"] == 0
+
+
+def test_vocab_lists_schemes_as_trees(client) -> None:
+    schemes = {s["scheme"]["iri"]: s for s in data(client, "/vocab")["schemes"]}
+    modes = schemes["https://w3id.org/expgraph/vocab/failure-mode"]
+    tops = {c["notation"]: c for c in modes["concepts"]}
+    assert "out-of-memory" in {c["notation"] for c in tops["resource-exhaustion"]["narrower"]}
+
+
+def test_lineage_follows_dataset_run_result_experiment(client) -> None:
+    lineage = data(client, "/lineage", iri=R2)
+    depth = {n["iri"]: n["depth"] for n in lineage["nodes"]}
+    assert depth[R2] == 0 and depth[EXP2] == 2 and depth[iri("result", "nr-r2")] == 1
+    assert depth[DEFAULT_BASE + "dataset/md5-" + "a" * 32] == -1
+    assert {"from": R2, "to": iri("result", "nr-r2")} in lineage["edges"]
+
+
+@pytest.mark.parametrize(("accept", "rdf_format"), [
+    ("text/turtle", pyoxigraph.RdfFormat.TURTLE),
+    ("application/ld+json", pyoxigraph.RdfFormat.JSON_LD),
+    ("application/n-triples", pyoxigraph.RdfFormat.N_TRIPLES),
+    ("text/html;q=0.5, text/turtle", pyoxigraph.RdfFormat.TURTLE),
+])
+def test_resource_iris_negotiate_rdf(client, accept, rdf_format) -> None:
+    response = client.get(page(R4), headers={"accept": accept})
+    assert response.status_code == 200 and response.headers["content-type"].startswith(accept.split(",")[-1].strip())
+    triples = {q.triple for q in pyoxigraph.parse(response.content, rdf_format)}
+    assert Triple(NamedNode(R4), RDFS.label, Literal(HOSTILE_NAME)) in triples
+    assert any(t.subject.value == R4 + "/param/note" for t in triples)  # nodes minted under the run come along
+
+
+def test_suffixes_and_non_base_iris(client) -> None:
+    turtle = client.get(page(R1) + ".ttl")
+    assert turtle.headers["content-type"].startswith("text/turtle") and R1.encode() in turtle.content
+    assert client.get(page(R1) + ".jsonld").headers["content-type"].startswith("application/ld+json")
+    concept = "https://w3id.org/expgraph/vocab/failure-mode/out-of-memory"
+    assert client.get("/resource", params={"iri": concept}, headers={"accept": "text/turtle"}).status_code == 200
+    redirect = client.get("/resource", params={"iri": R1}, follow_redirects=False)
+    assert redirect.status_code == 303 and redirect.headers["location"] == page(R1)
+
+
+def test_percent_encoded_ids_stay_distinct(client) -> None:
+    assert client.get(page(R1).replace("run/r1", "run/r%2F1")).status_code == 404
+    assert client.get("/id/nothing/here").status_code == 404
+    assert client.get("/resource", params={"iri": "javascript:alert(1)"}).status_code == 400
+
+
+def test_hostile_strings_are_escaped(client) -> None:
+    html = client.get(page(R4)).text
+    assert HOSTILE_NAME not in html and HOSTILE_PARAM not in html
+    assert "&lt;script&gt;alert(&#39;name&#39;)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=alert(&#39;param&#39;)&gt;" in html
+    assert "<script" not in client.get("/runs").text
+
+
+def test_only_http_iris_become_links(client, memory_store) -> None:
+    thing = NamedNode("https://example.org/thing")
+    memory_store.replace_graph(NamedNode(GRAPHS + "file/test"), [
+        Triple(thing, RDFS.label, Literal("a thing")),
+        Triple(thing, RDFS.seeAlso, NamedNode("javascript:alert(1)")),
+        Triple(thing, RDFS.seeAlso, NamedNode("urn:x-local:thing")),
+        Triple(thing, RDFS.seeAlso, NamedNode(R1)),
+    ])
+    generic = data(client, "/resource", iri=thing.value)
+    assert {p["value"]["iri"] for p in generic["properties"] if p["value"]} >= {"javascript:alert(1)", R1}
+    html = client.get("/resource", params={"iri": thing.value}).text
+    assert 'href="javascript:' not in html and 'href="urn:' not in html
+    assert "javascript:alert(1)" in html  # shown as text
+    assert f'href="{page(R1)}"' in html
+
+
+def test_security_headers_and_local_swagger(client) -> None:
+    response = client.get("/")
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    docs = client.get("/docs").text
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
+    assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
+    assert "/runs" in client.get("/openapi.json").json()["paths"]
+
+
+def test_links_use_the_configured_base(memory_store) -> None:
+    build(memory_store)
+    other = load_settings(environ={"EXPGRAPH_BASE_IRI": "https://example.org/other/"})
+    with TestClient(create_app(memory_store, other)) as other_client:
+        html = other_client.get("/runs").text
+    assert f'href="/resource?iri={quote(R1, safe="")}"' in html
