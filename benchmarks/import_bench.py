@@ -1,0 +1,183 @@
+"""Import throughput on synthetic MLflow and Sacred stores, against MLflow's own client reading the same store.
+
+    python benchmarks/import_bench.py [--sizes 1000 10000] [--keep DIR]
+
+Stores are made with the trackers' own layouts: a few template runs are written by MLflow's client (and by
+Sacred's FileStorageObserver), then cloned on disk with fresh ids and values, because creating 10k runs through
+the client takes minutes of file-by-file writes that measure nothing of ours. Each MLflow run has 10 params,
+3 metrics of 20 steps, 3 tags; one run in ten failed. Reported: runs/s for reading (importer to records), for the
+whole import (read, map, write into an in-memory store) and for ``MlflowClient.search_runs`` paging over all runs;
+each the best of ``--repeat`` timings; every import timing starts from a fresh store (a first import, not a no-op).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from expgraph.catalog import prepare, run_import
+from expgraph.failures import FailureClassifier
+from expgraph.importers import build_batch
+from expgraph.importers.mlflow import MlflowImporter
+from expgraph.importers.sacred import SacredImporter
+from expgraph.store import EmbeddedStore
+
+os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+
+
+def mlflow_store(root: Path, runs: int) -> Path:
+    """A file store: 10 template runs through MlflowClient, cloned to ``runs`` with new ids and values."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, Param, RunTag
+
+    store = root / "mlruns"
+    client = MlflowClient(store.as_uri(), registry_uri=(root / "registry").as_uri())
+    experiment = client.create_experiment("bench")
+    templates = []
+    for index in range(10):
+        run_id = client.create_run(experiment, run_name=f"template-{index}").info.run_id
+        metrics = [Metric(key, 1.0 / (step + 1), 1_700_000_000_000 + step, step)
+                   for key in ("loss", "accuracy", "val_loss") for step in range(20)]
+        client.log_batch(run_id, metrics=metrics, params=[Param(f"p{i}", str(i * index)) for i in range(10)],
+                         tags=[RunTag("team", "bench"), RunTag("mlflow.user", "bench"), RunTag("k", str(index))])
+        client.set_terminated(run_id, "FAILED" if index == 0 else "FINISHED")
+        templates.append(store / experiment / run_id)
+    rng = random.Random(1)
+    for index in range(runs - len(templates)):
+        source = templates[index % len(templates)]
+        run_id = uuid.UUID(int=rng.getrandbits(128)).hex
+        target = store / experiment / run_id
+        shutil.copytree(source, target)
+        meta = (target / "meta.yaml").read_text().replace(source.name, run_id)
+        (target / "meta.yaml").write_text(meta)
+        (target / "tags" / "mlflow.runName").write_text(f"run-{index}")
+        (target / "params" / "p0").write_text(str(rng.random()))
+    return store
+
+
+def sacred_store(root: Path, runs: int) -> Path:
+    """A FileStorageObserver directory: one run written by Sacred, cloned to ``runs`` numbered folders."""
+    from sacred import Experiment
+    from sacred.observers import FileStorageObserver
+
+    store = root / "sacred"
+    ex = Experiment("bench", save_git_info=False)
+    ex.observers.append(FileStorageObserver(str(store)))
+
+    @ex.config
+    def config():
+        optim = {"lr": 0.1, "momentum": 0.9}  # noqa: F841
+        layers = [64, 64]  # noqa: F841
+
+    @ex.main
+    def main(_run):
+        for step in range(20):
+            for key in ("loss", "accuracy", "val_loss"):
+                _run.log_scalar(key, 1.0 / (step + 1), step)
+
+    ex.run(options={"--loglevel": "ERROR"})
+    template = store / "1"
+    rng = random.Random(2)
+    for number in range(2, runs + 1):
+        target = store / str(number)
+        shutil.copytree(template, target)
+        settings = json.loads((target / "config.json").read_text())
+        settings["optim"]["lr"] = rng.random()
+        settings["seed"] = number
+        (target / "config.json").write_text(json.dumps(settings))
+        if number % 10 == 0:
+            data = json.loads((target / "run.json").read_text())
+            data["status"], data["fail_trace"] = "FAILED", ["RuntimeError: CUDA out of memory\n"]
+            (target / "run.json").write_text(json.dumps(data))
+    return store
+
+
+REPEAT = 2
+
+
+def timed(action) -> tuple[float, object]:
+    """Best of REPEAT runs: the first pass over a fresh store also pays for a cold file cache."""
+    best, value = math.inf, None
+    for _ in range(REPEAT):
+        start = time.perf_counter()
+        value = action()
+        best = min(best, time.perf_counter() - start)
+    return best, value
+
+
+def search_all(uri: str) -> int:
+    from mlflow import MlflowClient
+    from mlflow.entities import ViewType
+
+    client = MlflowClient(uri)
+    ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+    total, token = 0, None
+    while True:
+        page = client.search_runs(ids, run_view_type=ViewType.ALL, max_results=50_000, page_token=token)
+        total += len(page)
+        token = page.token
+        if not token:
+            return total
+
+
+def bench(size: int, work: Path) -> dict[str, float]:
+    row: dict[str, float] = {"runs": size}
+    with prepare(EmbeddedStore()) as store:
+        classifier = FailureClassifier.from_store(store)
+        mlruns = mlflow_store(work / f"m{size}", size)
+        seconds, count = timed(lambda: search_all(mlruns.as_uri()))
+        assert count == size, count
+        row["mlflow search_runs"] = size / seconds
+        seconds, batch = timed(lambda: build_batch(MlflowImporter(str(mlruns)), classifier))
+        assert len(batch.runs) == size
+        row["mlflow read"] = size / seconds
+        seconds, _ = timed(lambda: run_import(prepare(EmbeddedStore()), MlflowImporter(str(mlruns))))
+        row["mlflow import"] = size / seconds
+        sacred = sacred_store(work / f"s{size}", size)
+        seconds, batch = timed(lambda: build_batch(SacredImporter(str(sacred)), classifier))
+        assert len(batch.runs) == size
+        row["sacred read"] = size / seconds
+        seconds, _ = timed(lambda: run_import(prepare(EmbeddedStore()), SacredImporter(str(sacred))))
+        row["sacred import"] = size / seconds
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--keep", type=Path, help="Write the stores here and keep them.")
+    parser.add_argument("--repeat", type=int, default=REPEAT, help="Best of this many timings (default 2).")
+    args = parser.parse_args()
+    globals()["REPEAT"] = args.repeat
+    work = args.keep or Path(tempfile.mkdtemp(prefix="import-bench-"))
+    rows = []
+    try:
+        for size in args.sizes:
+            rows.append(bench(size, work))
+            print(json.dumps({k: round(v, 1) for k, v in rows[-1].items()}), flush=True)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    columns = [k for k in rows[0] if k != "runs"]
+    print(f"\n{'runs/s':>8} " + " ".join(f"{c:>18}" for c in columns))
+    for row in rows:
+        print(f"{int(row['runs']):>8} " + " ".join(f"{row[c]:>18.0f}" for c in columns))
+    print(f"\nours / search_runs: read {rows[-1]['mlflow read'] / rows[-1]['mlflow search_runs']:.2f}, "
+          f"full import {rows[-1]['mlflow import'] / rows[-1]['mlflow search_runs']:.2f}")
+    if len(rows) > 1:
+        first, last = rows[0], rows[-1]
+        growth = last["runs"] / first["runs"]
+        for column in columns:  # time ratio over size ratio: 1.0 is linear
+            print(f"{column}: time grows {growth * first[column] / last[column]:.1f}x for {growth:.0f}x runs")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Catalog page timings on a synthetic catalog: ``python benchmarks/web_bench.py 100000 --store DIR``.
+
+Measures, through the real app (FastAPI TestClient, so routing, templates and JSON included):
+- the median time of a run page (HTML and JSON) against the raw store lookup of the same run's statements;
+- a filtered list page (runs of one project that failed), cold (first request: facet counts computed) and
+  warm (facet counts cached while the graphs are unchanged), and the unfiltered run list;
+- a full-text search for an error message.
+Goal (issue 7): run page within a few ms of the raw lookup; list pages under 200 ms.
+The store directory is reused when it already holds a catalog, so the catalog is built once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from expgraph.settings import load_settings
+from expgraph.store import EmbeddedStore
+
+
+def median_ms(action, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", type=int)
+    parser.add_argument("--store", type=Path, required=True)
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args(argv)
+    from fastapi.testclient import TestClient
+
+    from expgraph.catalog import prepare
+    from expgraph.web.app import create_app
+
+    if not (args.store.exists() and any(args.store.iterdir())):
+        from expgraph.synthetic import build_store
+
+        started = time.perf_counter()
+        build_store(args.runs, args.store).close()
+        print(f"built {args.runs} runs in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    store = prepare(EmbeddedStore(args.store))
+    client = TestClient(create_app(store, load_settings(environ={})))
+    base = load_settings(environ={}).base_iri
+    runs = [row["r"].value for row in store.select("SELECT ?r WHERE { ?r a <https://w3id.org/expgraph#Run> }")]
+    print(f"{len(runs)} runs in the store")
+    sample = random.Random(0).sample(runs, args.repeat)
+    pages = itertools.cycle(sample)
+
+    def raw() -> None:
+        store.select(f"SELECT ?p ?o WHERE {{ <{next(pages)}> ?p ?o }}")
+
+    def page(fmt: str) -> None:
+        response = client.get("/id/" + next(pages).removeprefix(base), params={"format": fmt} if fmt else None)
+        assert response.status_code == 200
+
+    started = time.perf_counter()
+    assert client.get("/").status_code == 200
+    home_cold = (time.perf_counter() - started) * 1000
+    home_warm = median_ms(lambda: client.get("/"), 5)
+    print(f"home page: cold {home_cold:.0f} ms (builds the run and result indexes), warm median {home_warm:.1f} ms")
+    page("")  # warm-up: first template compilation
+    raw_ms = median_ms(raw, args.repeat)
+    html_ms = median_ms(lambda: page(""), args.repeat)
+    json_ms = median_ms(lambda: page("json"), args.repeat)
+    print(f"run page: raw store lookup {raw_ms:.1f} ms, JSON {json_ms:.1f} ms, HTML {html_ms:.1f} ms "
+          f"(HTML - raw = {html_ms - raw_ms:.1f} ms)")
+
+    project = store.select("SELECT ?p WHERE { ?p a <https://w3id.org/expgraph#Project> } LIMIT 1")[0]["p"]
+    failed = "https://w3id.org/expgraph/vocab/run-status/failed"
+    params = {"project": project.value, "status": failed}
+
+    def listing(query: dict[str, str]) -> None:
+        assert client.get("/runs", params=query).status_code == 200
+
+    started = time.perf_counter()
+    listing(params)
+    cold = (time.perf_counter() - started) * 1000
+    warm = median_ms(lambda: listing(params), args.repeat)
+    plain_list = median_ms(lambda: listing({}), max(3, args.repeat // 4))
+    started = time.perf_counter()
+    listing({"status": failed, "sort": "name"})
+    other_cold = (time.perf_counter() - started) * 1000
+    print(f"filtered run list (project + failed): cold {cold:.0f} ms, warm median {warm:.1f} ms; "
+          f"unfiltered run list warm {plain_list:.1f} ms; another filter cold {other_cold:.0f} ms")
+    search = median_ms(lambda: client.get("/search", params={"q": "Tried to allocate 93 MiB"}), 3)
+    print(f"search for an error message: {search:.0f} ms")
+    store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

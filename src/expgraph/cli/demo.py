@@ -1,0 +1,83 @@
+"""``expgraph demo``: build the bundled example catalog and serve it."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from expgraph.cli.common import CliError, err, out, print_json, state
+from expgraph.cli.serve import HostOption, PortOption, run_server
+
+
+class DemoFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+def demo(
+    ctx: typer.Context,
+    host: HostOption = None,
+    port: PortOption = None,
+    store: Annotated[Path | None, typer.Option(
+        "--store", help="Build into this store directory and keep it (the examples are copied beside it, into "
+        "DIR.examples). Default: the global --store if given, else a temporary store removed when the server "
+        "stops.")] = None,
+    serve: Annotated[bool, typer.Option(
+        help="Serve the catalog after building it; --no-serve builds, prints the store path and counts, and "
+        "keeps the store.")] = True,
+    fmt: Annotated[DemoFormat, typer.Option("--format", help="Summary format (with --no-serve).")] = DemoFormat.text,
+) -> None:
+    """Build an example catalog from small stores written by the real trackers (MLflow, Sacred, W&B, TensorBoard,
+    DVC, hand-written records) and serve it. Trackers whose client library is not installed are skipped.
+    """
+    from expgraph.catalog import prepare
+    from expgraph.demo import build_demo
+    from expgraph.store import EmbeddedStore, StoreError
+
+    settings = state(ctx).settings
+    if store is None and settings.sources.get("store") == "command line":  # `expgraph --store DIR demo`
+        store = Path(settings.store)
+    temporary = store is None
+    if store is None:
+        workdir = Path(tempfile.mkdtemp(prefix="expgraph-demo-"))
+        store = workdir / "store"
+    else:
+        workdir = store.with_name(store.name + ".examples")
+        workdir.mkdir(parents=True, exist_ok=True)
+    quiet = fmt is DemoFormat.json
+    catalog, keep = None, not temporary
+    try:
+        catalog = prepare(EmbeddedStore(store))
+        report = build_demo(catalog, workdir, note=(lambda m: None) if quiet else
+                            (lambda m: err.print(m, highlight=False, markup=False)))
+        if not report.imported:
+            raise CliError("the demo found no example it could import: " + "; ".join(report.skipped))
+        if quiet:
+            print_json(report.as_dict())
+        else:
+            counts = report.counts
+            out.print(f"demo catalog at {store}: {counts['runs']} runs ({counts['failed_runs']} failed or killed) "
+                      f"in {counts['experiments']} experiments of {counts['projects']} projects from "
+                      f"{counts['trackers']} trackers, {counts['negative_results']} negative results",
+                      highlight=False, markup=False)
+            if any("pip install" in message for message in report.skipped):
+                err.print("for every tracker's example: pip install 'expgraph[all]'", highlight=False, markup=False)
+        keep = keep or not serve  # --no-serve keeps even a temporary store, to be looked at afterwards
+        if serve:
+            run_server(catalog, settings, host, port)
+    except StoreError as error:
+        raise CliError(str(error)) from None
+    finally:
+        if catalog is not None:
+            catalog.close()
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(demo)
