@@ -135,6 +135,12 @@ def test_sparql_formats_and_query_files(cli, tmp_path: Path) -> None:
     assert json.loads(out)["boolean"] is True
 
 
+def test_values_that_look_like_rich_markup_print_as_they_are(cli) -> None:
+    code, out, err = cli("sparql", "SELECT ?v WHERE { VALUES ?v { '[bold]x[/bold]' '[/]' } }")
+    assert code == 0, err
+    assert "[bold]x[/bold]" in out and "[/]" in out
+
+
 def test_a_malformed_query_is_one_line_with_the_user_s_position(cli) -> None:
     line = one_error_line(expgraph("sparql", "SELECT * WHERE {\n  ?s ?p }"))
     assert line.startswith("error: SPARQL syntax error") and "line 2" in line

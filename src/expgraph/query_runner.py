@@ -20,7 +20,6 @@ import asyncio
 import multiprocessing
 import threading
 import time
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from pyoxigraph import NamedNode, QueryTriples, RdfFormat
 from expgraph.sparql_formats import GRAPH_TYPES, RESULT_TYPES, negotiate, serialize
 from expgraph.sparql_guard import QueryRefused, check_query
 from expgraph.store import EmbeddedStore, Store, StoreError
-from expgraph.store.base import REGISTRY, QueryResult, Term
+from expgraph.store.base import Term
 
 #: The IRI rdflib's ``SPARQLStore`` sends as ``default-graph-uri`` for a plain ``Graph``'s default graph.
 RDFLIB_DEFAULT = "urn:x-rdflib:default"
@@ -76,7 +75,10 @@ def execute(store: Store, job: QueryJob) -> QueryOutcome:
         checked = check_query(job.sparql) if job.untrusted else None
         default, named = _dataset(store, job, checked.from_graphs if checked else (),
                                   checked.from_named if checked else ())
-        result = store._query(job.sparql, default_graphs=default, named_graphs=named, bindings=job.bindings)
+        if default is None or named is None:
+            result = store.query(job.sparql, bindings=job.bindings)
+        else:
+            result = store._query(job.sparql, default_graphs=default, named_graphs=named, bindings=job.bindings)
         offered = GRAPH_TYPES if isinstance(result, QueryTriples) else RESULT_TYPES
         # Nothing acceptable: answer in the default format rather than 406, as clients such as rdflib's
         # SPARQLStore ask for results formats even for CONSTRUCT and read the Content-Type of what comes back.
@@ -95,8 +97,9 @@ def execute(store: Store, job: QueryJob) -> QueryOutcome:
 
 
 def _dataset(store: Store, job: QueryJob, from_graphs: tuple[str, ...],
-             from_named: tuple[str, ...]) -> tuple[list[NamedNode], list[NamedNode]]:
-    """Physical default and named graphs: the protocol's graph parameters, else FROM clauses, else all active.
+             from_named: tuple[str, ...]) -> tuple[list[NamedNode] | None, list[NamedNode] | None]:
+    """Physical default and named graphs: the protocol's graph parameters, else FROM clauses, else (None: all
+    active, which the store may answer faster than by listing them).
 
     Only graphs of this store may be named: nothing is ever fetched from elsewhere.
     """
@@ -119,7 +122,7 @@ def _dataset(store: Store, job: QueryJob, from_graphs: tuple[str, ...],
         return resolve(job.default_graphs or ()), resolve(job.named_graphs or ())
     if from_graphs or from_named:
         return resolve(from_graphs), resolve(from_named)
-    return everything, everything
+    return None, None
 
 
 def generation(store: Store) -> tuple[str, ...]:
@@ -134,16 +137,12 @@ def generation(store: Store) -> tuple[str, ...]:
 class _Snapshot(EmbeddedStore):
     """A worker's read-only view: the on-disk store opened read-only, or a private copy of an in-memory store.
 
-    When a query asks for exactly the active graphs and the snapshot holds no other graph than those and the
-    registry (no staging version of an import in progress, no leftover), it runs over pyoxigraph's union of all
-    graphs instead of a list of graphs: the same triples (plus the registry's few bookkeeping triples), and
-    about 3x faster, as every triple pattern is then one index lookup instead of one per graph.
+    Queries over all active graphs take the embedded store's union fast path.
     """
 
     def __init__(self, path: str | None = None, nquads: bytes | None = None) -> None:
         super().__init__(path)
         self._nquads = nquads
-        self._clean: bool | None = None
 
     def _open(self) -> pyoxigraph.Store:
         if self._nquads is not None:
@@ -163,21 +162,6 @@ class _Snapshot(EmbeddedStore):
 
     def close(self) -> None:
         self._ox = None
-
-    def _query(self, sparql: str, *, default_graphs: list[NamedNode], named_graphs: list[NamedNode],
-               bindings: Mapping[str, Term]) -> QueryResult:
-        asked = {g.value for g in default_graphs}
-        if asked and not bindings and asked == {g.value for g in named_graphs}:  # (not the registry's own query)
-            active = {info.version.value for info in self.active_graphs().values()}
-            if asked == active and self._is_clean(active):
-                return self.ox.query(sparql, use_default_graph_as_union=True)
-        return super()._query(sparql, default_graphs=default_graphs, named_graphs=named_graphs, bindings=bindings)
-
-    def _is_clean(self, active: set[str]) -> bool:
-        if self._clean is None:
-            present = {g.value for g in self.ox.named_graphs() if isinstance(g, NamedNode)}
-            self._clean = present - active <= {REGISTRY.value}
-        return self._clean
 
 
 def _open_snapshot(spec: tuple[str, Any]) -> Store:

@@ -11,6 +11,7 @@ import typer
 from pyoxigraph import QueryBoolean, QueryResultsFormat, QuerySolutions, QueryTriples, RdfFormat
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from expgraph.settings import Settings
 from expgraph.store import Store, open_store
@@ -88,7 +89,7 @@ def print_table(header: list[str], rows: Any) -> int:
     table = Table(*header, show_lines=False)
     count = 0
     for row in rows:
-        table.add_row(*[str(cell) for cell in row])
+        table.add_row(*[Text(str(cell)) for cell in row])  # Text: values are data, never Rich markup
         count += 1
     out.print(table)
     err.print(f"{count} row{'s' if count != 1 else ''}")

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from expgraph.catalog import ImportOutcome, run_import
@@ -68,7 +69,7 @@ def _summarise(outcome: ImportOutcome, collector: Collector, fmt: SummaryFormat,
         out.print(f"completeness {score}: {quality['violations']} violations, {quality['warnings']} warnings "
                   f"(details: expgraph validate)", highlight=False)
     for warning in outcome.warnings:
-        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)  # user text is not markup
 
 
 def register(app: typer.Typer) -> None:

@@ -95,6 +95,9 @@ class Store(ABC):
     native_substitutions = True
     #: Seconds after which another writer's unfinished version counts as a crash leftover (see :meth:`sweep`).
     stale_after = 6 * 3600.0
+    #: Whether the registry may be cached between writes: only when this process is the store's sole writer.
+    caches_registry = False
+    _registry_cache: dict[str, GraphInfo] | None = None
 
     # -- primitives ---------------------------------------------------------------------------------------------
 
@@ -146,10 +149,13 @@ class Store(ABC):
         """Run a SPARQL query over the active graphs (or the given logical graphs), with variables pre-bound."""
         active = self.active_graphs()
         if graphs is None:
-            physical = [info.version for info in active.values()]
-        else:
-            physical = [active[g.value].version if g.value in active else g for g in graphs]
+            return self._query_active(sparql, [info.version for info in active.values()], bindings or {})
+        physical = [active[g.value].version if g.value in active else g for g in graphs]
         return self._query(sparql, default_graphs=physical, named_graphs=physical, bindings=bindings or {})
+
+    def _query_active(self, sparql: str, physical: list[NamedNode], bindings: Mapping[str, Term]) -> QueryResult:
+        """A query over every active graph; backends that can do this faster than by listing them override it."""
+        return self._query(sparql, default_graphs=physical, named_graphs=physical, bindings=bindings)
 
     def select(self, sparql: str, **bindings: Term) -> list[dict[str, Term]]:
         """A SELECT query's rows as plain dicts (unbound variables left out); for small results."""
@@ -161,6 +167,8 @@ class Store(ABC):
 
     def active_graphs(self) -> dict[str, GraphInfo]:
         """The logical graphs queries see, by IRI."""
+        if self._registry_cache is not None:
+            return dict(self._registry_cache)
         rows = self._query(
             f"""SELECT ?name ?version ?digest ?triples ?modified WHERE {{
                 ?name <{STORE.activeVersion.value}> ?version ;
@@ -177,7 +185,13 @@ class Store(ABC):
             info = GraphInfo(row["name"], row["version"], row["digest"].value, int(row["triples"].value),
                              row["modified"].value)
             infos[info.name.value] = info
+        if self.caches_registry:
+            self._registry_cache = dict(infos)
         return infos
+
+    def _forget_registry(self) -> None:
+        """Called by a caching backend on every write."""
+        self._registry_cache = None
 
     def replace_graph(
         self,
