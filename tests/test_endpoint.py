@@ -22,11 +22,14 @@ from SPARQLWrapper import CSV, JSON, POST, POSTDIRECTLY, TSV, SPARQLWrapper
 
 from expgraph import resources
 from expgraph.catalog import prepare
-from expgraph.namespaces import EG, RDFS
+from expgraph.namespaces import EG, RDF, RDFS
+from expgraph.query_runner import QueryJob, QueryRunner
 from expgraph.settings import Settings
 from expgraph.store import EmbeddedStore
 from expgraph.web.app import create_app
-from expgraph.web.sparql import close_runner
+from expgraph.web.queries_routes import library, saved_job
+from expgraph.web.sparql import close_runner, query_runner
+from expgraph.web.warmup import warm_up
 from query_fixtures import fill
 
 TIMEOUT = 3.0
@@ -249,6 +252,38 @@ def test_workers_see_writes_made_by_the_server(server):
     finally:
         store.drop(graph)
     assert httpx.get(url, params={"query": query}, timeout=30).json()["boolean"] is False
+
+
+def test_a_repeated_query_is_answered_from_the_cache_until_the_store_changes(tmp_path: Path) -> None:
+    store = fill(prepare(EmbeddedStore(tmp_path / "store")))
+    runner = QueryRunner(store, size=1, timeout=30)
+    job = QueryJob(COUNT_RUNS, accept="application/sparql-results+json")
+    try:
+        first, second = runner.run(job), runner.run(job)
+        assert (first.cached, second.cached) == (False, True) and first.body == second.body
+        before = int(json.loads(first.body)["results"]["bindings"][0]["n"]["value"])
+        store.replace_graph(NamedNode("https://example.org/extra"), [Triple(NamedNode("https://example.org/r"),
+                                                                          RDF.type, EG.Run)])
+        third = runner.run(job)
+        assert not third.cached
+        assert int(json.loads(third.body)["results"]["bindings"][0]["n"]["value"]) == before + 1
+    finally:
+        runner.close()
+        store.close()
+
+
+def test_the_server_warms_its_caches_up_in_the_background(tmp_path: Path) -> None:
+    store = fill(prepare(EmbeddedStore(tmp_path / "store")))
+    app = create_app(store, Settings({"max_concurrent_queries": 1}))
+    try:
+        warm_up(app).join(60)
+        settings, runner = app.state.settings, query_runner(app)
+        saved = library()["failures-by-mode"]
+        outcome = runner.run(saved_job(saved.bind({}), settings))
+        assert outcome.status == 200 and outcome.cached
+    finally:
+        close_runner(app)
+        store.close()
 
 
 def test_timeout_stops_a_heavy_query_while_a_light_one_answers(server):

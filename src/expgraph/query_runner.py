@@ -20,9 +20,10 @@ import asyncio
 import multiprocessing
 import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from queue import SimpleQueue
 from typing import Any
@@ -61,6 +62,7 @@ class QueryOutcome:
     rows: int = 0
     message: str = ""
     seconds: float = 0.0
+    cached: bool = False
 
 
 def _error(status: int, message: str) -> QueryOutcome:
@@ -215,11 +217,53 @@ class _Worker:
         self.conn.close()
 
 
+class ResultCache:
+    """Recent successful outcomes, valid while the store's content (its generation) stays the same.
+
+    Saved queries over a large catalog take seconds (aggregates over every run); the catalog changes only when
+    something is imported, so the second ask of the same query is answered from here. Bounded by entries and bytes.
+    """
+
+    def __init__(self, entries: int = 256, max_bytes: int = 64 * 2**20) -> None:
+        self.entries, self.max_bytes = entries, max_bytes
+        self._items: OrderedDict[tuple, QueryOutcome] = OrderedDict()
+        self._bytes = 0
+        self._generation: tuple[str, ...] | None = None
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(job: QueryJob, current: tuple[str, ...]) -> tuple:
+        bindings = tuple(sorted((name, str(term)) for name, term in job.bindings.items()))
+        return (current, job.sparql, job.accept, bindings, job.default_graphs, job.named_graphs, job.untrusted,
+                job.max_rows)
+
+    def get(self, key: tuple) -> QueryOutcome | None:
+        with self._lock:
+            outcome = self._items.get(key)
+            if outcome is not None:
+                self._items.move_to_end(key)
+            return outcome
+
+    def put(self, key: tuple, outcome: QueryOutcome) -> None:
+        if outcome.status != 200 or len(outcome.body) > self.max_bytes // 8:
+            return
+        with self._lock:
+            if key[0] != self._generation:  # the store changed: everything remembered is stale
+                self._items.clear()
+                self._bytes, self._generation = 0, key[0]
+            self._items[key] = outcome
+            self._bytes += len(outcome.body)
+            while len(self._items) > self.entries or self._bytes > self.max_bytes:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= len(dropped.body)
+
+
 class QueryRunner:
-    """Runs :class:`QueryJob` s on a store with a wall-clock limit, ``size`` at a time."""
+    """Runs :class:`QueryJob` s on a store with a wall-clock limit, ``size`` at a time, remembering recent results."""
 
     def __init__(self, store: Store, *, size: int = 2, timeout: float = 30.0) -> None:
         self.store = store
+        self.cache = ResultCache()
         self.size = max(1, size)
         self.timeout = timeout
         self.executor = ThreadPoolExecutor(self.size, thread_name_prefix="expgraph-query")
@@ -248,11 +292,19 @@ class QueryRunner:
 
     def run(self, job: QueryJob, timeout: float | None = None) -> QueryOutcome:
         """Run a job now, blocking (call from a worker thread); stops it at the limit."""
-        limit = self.timeout if timeout is None else timeout
         if self._closed:
             return _error(503, "the query runner is shut down")
-        if not self.uses_processes:
+        if not self.uses_processes:  # a remote store may change behind our back: nothing is cached
             return execute(self.store, job)
+        key = self.cache.key(job, generation(self.store))
+        cached = self.cache.get(key)
+        if cached is not None:
+            return replace(cached, seconds=0.0, cached=True)
+        outcome = self._run_in_worker(job, self.timeout if timeout is None else timeout)
+        self.cache.put(key, outcome)
+        return outcome
+
+    def _run_in_worker(self, job: QueryJob, limit: float) -> QueryOutcome:
         worker = self._idle.get()
         try:
             worker.conn.send((self._spec(worker), job))

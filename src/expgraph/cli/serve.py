@@ -16,9 +16,13 @@ PortOption = Annotated[int | None, typer.Option(help="Port to listen on (env EXP
 
 def run_server(store: Store, settings: Settings, host: str | None = None, port: int | None = None) -> None:
     """Serve ``store`` until interrupted; shared by ``serve`` and ``demo``. The caller closes the store."""
+    import threading
+
     import uvicorn
 
     from expgraph.web.app import create_app
+    from expgraph.web.sparql import close_runner
+    from expgraph.web.warmup import warm_up
 
     given = {name: value for name, value in (("host", host), ("port", port)) if value is not None}
     if given:  # so that /settings.json shows the values in effect
@@ -27,7 +31,14 @@ def run_server(store: Store, settings: Settings, host: str | None = None, port: 
     app = create_app(store, settings)
     host, port = settings.host, settings.port
     err.print(f"serving {store.location} at http://{host}:{port}/ (Ctrl+C to stop)", highlight=False)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    stop = threading.Event()
+    warming = warm_up(app, stop)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        stop.set()
+        close_runner(app)  # also ends a warm-up query in progress
+        warming.join(5)
 
 
 def serve(ctx: typer.Context, host: HostOption = None, port: PortOption = None) -> None:

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 
 from expgraph.queries import SavedQuery, SavedQueryError, load_queries
 from expgraph.query_runner import QueryJob
+from expgraph.settings import Settings
 from expgraph.web.render import href, templates, wants_json
 from expgraph.web.sparql import query_runner
 
@@ -25,24 +26,30 @@ _NUMERIC = {"integer", "decimal", "double", "float", "int", "long"}
 
 
 @cache
-def _library() -> dict[str, SavedQuery]:
+def library() -> dict[str, SavedQuery]:
     return load_queries()
 
 
 @router.get("/queries", summary="The saved-query library")
 def queries_page(request: Request) -> Response:
-    data = {"queries": [query.as_dict() for query in _library().values()]}
+    data = {"queries": [query.as_dict() for query in library().values()]}
     if wants_json(request):
         return JSONResponse(data)
     return templates.TemplateResponse(request, "queries.html", {"data": data})
 
 
+def saved_job(text: str, settings: Settings, download: str | None = None) -> QueryJob:
+    """The job for a bound saved query; the same for the page and the warm-up, so both share cached results."""
+    return QueryJob(text, accept=download or "application/sparql-results+json", untrusted=False,
+                    max_rows=settings.max_rows)
+
+
 @router.get("/queries/{name}", summary="Run a saved query with its parameters")
 async def query_page(request: Request, name: str) -> Response:
-    library = _library()
-    if name not in library:
+    queries = library()
+    if name not in queries:
         return _fail(request, None, 404, f"no saved query named {name!r}")
-    saved = library[name]
+    saved = queries[name]
     fmt = request.query_params.get("format", "html")
     raw = {k: v for k, v in request.query_params.items() if k != "format"}
     try:
@@ -51,8 +58,7 @@ async def query_page(request: Request, name: str) -> Response:
         return _fail(request, saved, 400, str(error), raw)
     settings = request.app.state.settings
     download = _DOWNLOADS.get(fmt)
-    job = QueryJob(text, accept=download or "application/sparql-results+json", untrusted=False,
-                   max_rows=settings.max_rows)
+    job = saved_job(text, settings, download)
     outcome = await query_runner(request.app).run_async(job)
     if outcome.status != 200:
         return _fail(request, saved, outcome.status, outcome.message, raw)

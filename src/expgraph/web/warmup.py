@@ -1,0 +1,46 @@
+"""Warm the server's caches in the background when it starts, so the first visitor does not pay for them.
+
+On a large catalog the list indexes behind the home page and the run, result and dataset lists take seconds to
+build, and saved queries aggregate over every run. Both are cached per store version; this fills those caches
+once, on a background thread that uses one query worker at a time, so other requests are served meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from fastapi import FastAPI
+
+from expgraph.web.lists import INDEXES, SPECS
+
+log = logging.getLogger(__name__)
+
+
+def warm_up(app: FastAPI, stop: threading.Event | None = None) -> threading.Thread:
+    """Start filling the caches; returns the (daemon) thread doing it. Setting ``stop`` ends it between steps."""
+    thread = threading.Thread(target=_warm, args=(app, stop or threading.Event()), name="expgraph-warm-up",
+                              daemon=True)
+    thread.start()
+    return thread
+
+
+def _warm(app: FastAPI, stop: threading.Event) -> None:
+    from expgraph.web.queries_routes import library, saved_job
+    from expgraph.web.sparql import query_runner
+
+    store = app.state.store
+    try:
+        for spec in SPECS.values():
+            if stop.is_set():
+                return
+            INDEXES.get(store, spec)
+        runner = query_runner(app)
+        for saved in library().values():
+            if stop.is_set():
+                return
+            if all(parameter.default is not None or not parameter.required for parameter in saved.parameters):
+                runner.run(saved_job(saved.bind({}), app.state.settings))
+    except Exception:  # a warm-up failure must not take the server down; the request path reports errors
+        if not stop.is_set():
+            log.exception("cache warm-up stopped")
