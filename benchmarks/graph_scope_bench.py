@@ -6,7 +6,7 @@ crash leftover). This runs every saved query both ways on the same on-disk catal
 prints median latencies and their ratio. Usage::
 
     python benchmarks/make_catalog.py 10000 --store /tmp/cat10k
-    python benchmarks/graph_scope_bench.py /tmp/cat10k [--repeats 3] [--cap 30] [--save FILE]
+    python benchmarks/graph_scope_bench.py /tmp/cat10k [--repeats 3] [--cap 30] [--only NAME ...] [--save FILE]
 
 A query whose first run takes longer than ``--cap`` seconds is not repeated in that mode.
 """
@@ -43,6 +43,7 @@ def main() -> int:
     parser.add_argument("store", type=Path, help="an on-disk catalog written by make_catalog.py")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cap", type=float, default=30.0, help="do not repeat a query slower than this (s)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="just these saved queries")
     parser.add_argument("--save", type=Path, help="write the figures as JSON")
     args = parser.parse_args()
     store = EmbeddedStore(args.store)
@@ -52,6 +53,8 @@ def main() -> int:
     report: dict[str, dict[str, float | int]] = {}
     print(f"{'query':32s} {'list ms':>10} {'union ms':>10} {'ratio':>7} {'rows':>7}")
     for name, query in load_queries().items():
+        if args.only and name not in args.only:
+            continue
         sparql = query.bind({"run": failed_run} if name == "already-failed" else {})
         samples: dict[bool, list[float]] = {False: [], True: []}
         rows: dict[bool, int] = {}

@@ -185,3 +185,12 @@ def test_an_unreachable_endpoint_is_one_line(cli) -> None:
     url = f"http://127.0.0.1:{_free_port()}"
     line = one_error_line(expgraph("--endpoint", url, "stats"))
     assert f"{url}/query" in line and "cannot reach" in line
+
+
+def test_the_real_entry_point_exits_with_the_command_s_code(cli, tmp_path: Path) -> None:
+    (tmp_path / "bad.ttl").write_text("<https://example.org/r> a <https://w3id.org/expgraph#Run> .\n",
+                                      encoding="utf-8")
+    assert cli("load", "bad.ttl")[0] == 0
+    gate = expgraph("validate", "--format", "json")
+    assert gate.returncode == 1, gate.stderr  # a run with no status, experiment or start time: a CI gate fails
+    assert expgraph("stats").returncode == 0

@@ -70,7 +70,8 @@ def main() -> None:
     """Entry point: one clear line per error, a traceback only with --debug."""
     debug = "--debug" in sys.argv
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # without standalone mode, click returns a typer.Exit's code
+        sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except typer.Abort:
