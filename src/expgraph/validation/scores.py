@@ -87,7 +87,8 @@ def compute_scores(store: Store, report: ValidationReport, graphs: list[NamedNod
     from expgraph.validation.engine import data_scope
 
     scores = Scores(nodes=node_tallies(report))
-    rows = store.query(MEMBERSHIP_QUERY, graphs=data_scope(store, graphs))
+    # the whole catalog at once (the store's fastest path); instances live in the import graphs only anyway
+    rows = store.query(MEMBERSHIP_QUERY, graphs=None if graphs is None else data_scope(store, graphs))
     assert isinstance(rows, QuerySolutions)
     empty = Tally(0, 0)
     experiment_project: dict[str, set[str]] = defaultdict(set)
