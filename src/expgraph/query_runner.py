@@ -245,7 +245,7 @@ class ResultCache:
             return outcome
 
     def put(self, key: tuple, outcome: QueryOutcome) -> None:
-        if outcome.status != 200 or len(outcome.body) > self.max_bytes // 8:
+        if outcome.status != 200 or len(outcome.body) > self.max_bytes // 8 or not self.entries:
             return
         with self._lock:
             if key[0] != self._generation:  # the store changed: everything remembered is stale
@@ -261,9 +261,9 @@ class ResultCache:
 class QueryRunner:
     """Runs :class:`QueryJob` s on a store with a wall-clock limit, ``size`` at a time, remembering recent results."""
 
-    def __init__(self, store: Store, *, size: int = 2, timeout: float = 30.0) -> None:
+    def __init__(self, store: Store, *, size: int = 2, timeout: float = 30.0, cache: bool = True) -> None:
         self.store = store
-        self.cache = ResultCache()
+        self.cache = ResultCache(entries=256 if cache else 0)
         self.size = max(1, size)
         self.timeout = timeout
         self.executor = ThreadPoolExecutor(self.size, thread_name_prefix="expgraph-query")
