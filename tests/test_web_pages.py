@@ -269,3 +269,25 @@ def test_links_use_the_configured_base(memory_store) -> None:
     with TestClient(create_app(memory_store, other)) as other_client:
         html = other_client.get("/runs").text
     assert f'href="/resource?iri={quote(R1, safe="")}"' in html
+
+
+def test_labels_of_shared_nodes_stated_by_other_sources_do_not_repeat_rows(client, memory_store) -> None:
+    """A parameter or role every source shares has its label stated by each; the run page lists it once."""
+    shared = [NamedNode(DEFAULT_BASE + "parameter/lr"), NamedNode(DEFAULT_BASE + "role/training")]
+    labels = {x: memory_store.select(f"SELECT ?x ?l WHERE {{ ?x <{RDFS.label.value}> ?l }}", x=x) for x in shared}
+    assert all(labels.values())
+    other = [Triple(x, RDFS.label, row["l"]) for x, rows in labels.items() for row in rows]
+    memory_store.replace_graph(NamedNode(DEFAULT_BASE + "graph/other/source"), other)
+    run = data(client, page(R2))
+    assert sorted(p["key"] for p in run["params"]) == ["batch_size", "lr"]
+    assert [d["role"] for d in run["inputs"]["datasets"]] == ["training"]
+
+
+def test_home_builds_only_the_facets_it_shows(client, memory_store) -> None:
+    from expgraph.web.lists import INDEXES, SPECS
+
+    data(client, "/")
+    assert set(INDEXES.get(memory_store, SPECS["runs"])._values) == {"status"}
+    assert set(INDEXES.get(memory_store, SPECS["results"])._values) == {"negative", "failure_mode"}
+    data(client, "/runs")
+    assert set(INDEXES.get(memory_store, SPECS["runs"])._values) == {f.name for f in SPECS["runs"].facets}

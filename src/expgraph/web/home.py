@@ -14,7 +14,7 @@ from pyoxigraph import NamedNode
 from expgraph.namespaces import EG, RUN_STATUS
 from expgraph.store import Store
 from expgraph.web.lists import INDEXES, SPECS, page_keys
-from expgraph.web.views import CACHE, has_quality, node, own_graphs, plain, select
+from expgraph.web.views import CACHE, has_quality, node, plain, select
 
 RECENT = 10
 _FAILED = {RUN_STATUS.failed.value, RUN_STATUS.killed.value}
@@ -31,15 +31,16 @@ _PROJECT_SCORES = """SELECT ?project ?projectLabel ?score WHERE {
 
 def home(store: Store) -> dict[str, Any]:
     runs, results = INDEXES.get(store, SPECS["runs"]), INDEXES.get(store, SPECS["results"])
-    failed = set().union(*(runs.select({"status": status})[0] for status in _FAILED))
-    negative, tops = results.select({"negative": EG.NegativeResult.value})
+    failed = set().union(*(runs.select({"status": status}) for status in _FAILED))
+    negative_filter = {"negative": EG.NegativeResult.value}
+    negative = results.select(negative_filter)
     recent = [iri for _, iri in page_keys(runs.keys("started"), failed, None, True, RECENT)]
     return {
         "counts": {"projects": _count(store, "eg:Project"), "experiments": _count(store, "eg:Experiment"),
                    "runs": len(runs.members), "failed_runs": len(failed), "datasets": _count(store, "dcat:Dataset"),
                    "results": len(results.members), "negative_results": len(negative)},
         "recent_failures": _failures(store, recent),
-        "top_failure_modes": _top_modes(store, tops["failure_mode"][:RECENT]),
+        "top_failure_modes": _top_modes(store, results.top(negative_filter, "failure_mode")[:RECENT]),
         "completeness": [{"project": node(row, "project"), "score": plain(row["score"])}
                          for row in CACHE.select(store, _PROJECT_SCORES)] if has_quality(store) else None,
     }
@@ -55,7 +56,7 @@ def _failures(store: Store, recent: list[str]) -> list[dict[str, Any]]:
         return []
     found: dict[str, dict[str, Any]] = {}
     runs = [NamedNode(iri) for iri in recent]
-    for row in select(store, _FAILURE_DETAILS, graphs=own_graphs(store, runs), run=runs):
+    for row in select(store, _FAILURE_DETAILS, run=runs):
         error = plain(row.get("error")) or ""
         item = found.setdefault(row["run"].value, {
             "run": node(row, "run"), "started": plain(row.get("started")), "status": plain(row.get("status")),

@@ -56,15 +56,21 @@ def own_graphs(store: Store, iri: NamedNode | list[NamedNode]) -> list[NamedNode
     """The graphs describing a resource (its import source) plus the shipped and computed ones (vocabularies,
     ontology, quality), or None (all graphs) when it is in none.
 
-    Why: with every import source as a default graph, each triple pattern costs one index seek per graph; a run
-    page over its own source instead of 40 took a tenth of the time at 100k runs.
+    Why: a node every source shares (a parameter, a measure) has its label stated once per source, so a pattern
+    through it over all graphs returns each row once per source; over the resource's own graphs, once.
     """
-    active = store.active_graphs()
-    by_version = {info.version.value: info.name for info in active.values()}
     bound = values_block({"s": iri if isinstance(iri, list) else [iri]})
     rows = store.query(f"SELECT DISTINCT ?g WHERE {{ {bound} GRAPH ?g {{ ?s ?p ?o }} }}")
     assert isinstance(rows, QuerySolutions)
-    own = [by_version[row["g"].value] for row in rows if row["g"].value in by_version]
+    return graphs_of(store, [row["g"] for row in rows])
+
+
+def graphs_of(store: Store, versions: list[Term]) -> list[NamedNode] | None:
+    """The logical graphs whose active versions are ``versions`` (from a ``GRAPH ?g`` pattern) plus the shipped
+    and computed ones, or None when there are none (see :func:`own_graphs`)."""
+    active = store.active_graphs()
+    by_version = {info.version.value: info.name for info in active.values()}
+    own = [by_version[g.value] for g in versions if g.value in by_version]
     if not own:
         return None
     furniture = [info.name for name, info in active.items() if name.startswith(GRAPHS) and name not in IMPORTS]
