@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import math
 import os
 import shutil
+import signal
+import socket
 import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from expgraph.catalog import run_import
@@ -74,18 +82,31 @@ def test_latest_metric_is_highest_step_then_newest_timestamp(batch: ImportBatch)
     assert (history.first, history.minimum, history.maximum, history.count) == (2.0, 0.9, 2.0, 4)
 
 
-def test_latest_agrees_with_mlflows_own_client(moved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("kind", ["file", "sqlite"])
+def test_what_mlflows_own_client_reads_is_what_we_read(kind: str, moved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Local stores are read in bulk behind the client's back: check every run against the client's answers."""
     from mlflow import MlflowClient
+    from mlflow.entities import ViewType
 
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-
-    client = MlflowClient((moved / "mlruns").as_uri())
-    ours = {r.native_id: {m.key: m.value for m in r.metrics} for r in _batch(str(moved / "mlruns")).runs}
-    for experiment in client.search_experiments():
-        for theirs in client.search_runs([experiment.experiment_id]):
-            for key, value in theirs.data.metrics.items():
-                mine = ours[theirs.info.run_id][key]
-                assert mine == value or (math.isnan(mine) and math.isnan(value))
+    uri = (moved / "mlruns").as_uri() if kind == "file" else f"sqlite:///{moved / 'sqlite' / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    ours = {r.native_id: r for r in _batch(uri if kind == "sqlite" else str(moved / "mlruns")).runs}
+    experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+    theirs = client.search_runs(experiments, run_view_type=ViewType.ALL)
+    assert {r.info.run_id for r in theirs} == set(ours)
+    for their in theirs:
+        mine = ours[their.info.run_id]
+        assert {p.key: p.original or p.value for p in mine.params} == their.data.params
+        assert set(mine.tags.items()) <= set(their.data.tags.items())
+        assert sorted(d.version for d in mine.datasets) == sorted(i.dataset.digest for i in their.inputs.dataset_inputs)
+        metrics = {m.key: m for m in mine.metrics}
+        assert set(metrics) == set(their.data.metrics)
+        for key, value in their.data.metrics.items():
+            assert metrics[key].value == value or (math.isnan(metrics[key].value) and math.isnan(value)) or (
+                kind == "sqlite" and abs(value) == sys.float_info.max and metrics[key].value == math.copysign(
+                    math.inf, value))
+            assert metrics[key].history.count == len(client.get_metric_history(their.info.run_id, key))
 
 
 def test_nan_and_infinities_are_kept(batch: ImportBatch) -> None:
@@ -233,3 +254,67 @@ def test_an_experiment_mlflow_cannot_read_is_an_error_not_an_omission(tmp_path: 
     with pytest.raises(SourceError) as error:
         _batch(str(store_dir))
     assert str(meta) in str(error.value)
+
+
+# -- a real tracking server ---------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """``mlflow server`` (the full ``mlflow`` package of the test extra) on a free loopback port over a copy of
+    the sqlite fixture: (its URL, the copy's database). Its own process group, so that stopping it also stops
+    the uvicorn worker it starts."""
+    try:
+        importlib.metadata.version("mlflow")  # mlflow-skinny has no server
+    except importlib.metadata.PackageNotFoundError:
+        pytest.fail("the MLflow tracking server is missing: pip install -e '.[test]'")
+    workdir = tmp_path_factory.mktemp("mlflow-server")
+    shutil.copytree(FIXTURE / "sqlite", workdir / "sqlite")
+    database = workdir / "sqlite" / "mlflow.db"
+    url = f"http://127.0.0.1:{_free_port()}"
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # no background job runner
+    with (workdir / "server.log").open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{database}",
+             "--host", "127.0.0.1", "--port", url.rsplit(":", 1)[1], "--workers", "1"],
+            stdout=log, stderr=log, env=env, cwd=workdir, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                httpx.get(f"{url}/health", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the MLflow server did not start: {(workdir / 'server.log').read_text()}")
+                time.sleep(0.2)
+        yield url, database
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(10)
+
+
+def test_a_tracking_server_gives_what_its_sqlite_store_gives(tracking_server: tuple[str, Path]) -> None:
+    url, database = tracking_server
+    served, local = _batch(url), _batch(f"sqlite:///{database}")
+    assert served.source == url and len(served.runs) == len(local.runs) == 10
+
+    def content(run: Run) -> tuple:  # repr: NaN equals NaN there
+        models = sorted(a.path for a in run.artifacts if a.path.startswith("models/") and a.is_model)
+        return (run.name, run.experiment_id, run.status, run.started, run.ended, run.agent, run.parent_id,
+                run.deleted, run.error_text, repr(run.params), repr(run.metrics), run.datasets, run.code,
+                run.tags, models)
+
+    assert {r.native_id: content(r) for r in served.runs} == {r.native_id: content(r) for r in local.runs}
+    assert {e.native_id: e for e in served.experiments} == {e.native_id: e for e in local.experiments}
+    assert {m.key: m.value for m in run(served, "baseline").metrics}["grad_norm"] == math.inf

@@ -1,9 +1,15 @@
-"""MLflow: any tracking URI (``./mlruns``, ``file:``, ``sqlite:///``, ``http://``) read through ``MlflowClient``.
+"""MLflow: any tracking URI (``./mlruns``, ``file:``, ``sqlite:///``, ``http://``), opened with ``MlflowClient``.
 
-The client hides the store's private format; what it does not do for us is done here: the "latest" metric
-value and a history summary from ``get_metric_history``, artifact listings resolved relative to the store
-(MLflow bakes absolute artifact URIs that break when a store is moved), and noticing runs the file store skips
-silently (a malformed ``meta.yaml`` only makes MLflow log a debug line).
+A tracking server is read through the client: ``search_runs``, then ``get_metric_history`` per metric and
+``list_artifacts``. A local store is read in bulk through the store object the client opened, because the
+client's per-run calls made an import several times slower than ``search_runs`` alone (benchmarks/): on a
+file store MLflow parses each ``meta.yaml`` and the run's files are read directly, each metric file once; on
+sqlite a few queries over MLflow's own table models fetch every run, param, tag and metric value, and MLflow's
+bulk readers the dataset inputs and model outputs. Either way the result is the same ``_Read`` per run.
+
+Done here on top: the "latest" metric value and a history summary, artifact listings resolved relative to the
+store (MLflow bakes absolute artifact URIs that break when a store is moved), and noticing runs the file store
+skips silently (a malformed ``meta.yaml`` only makes MLflow log a debug line).
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ import math
 import os
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,6 +68,7 @@ ERROR_TAGS = ("error", "error_message", "exception", "traceback", "mlflow.error"
 _MAPPED_TAGS = {"mlflow.runName", "mlflow.user", "mlflow.parentRunId", "mlflow.source.git.commit",
                 "mlflow.source.git.repoURL", "mlflow.source.git.branch", "mlflow.note.content", *ERROR_TAGS}
 _PAGE = 50_000  # MLflow's maximum: its file store re-reads every run for each page, so fewer pages is faster
+_CHUNK = 500  # run ids per IN (...) of MLflow's bulk readers: sqlite caps the variables of one statement
 #: What a damaged store makes MLflow's readers raise besides MlflowException.
 _READ_ERRORS = (yaml.YAMLError, OSError, ValueError, KeyError, TypeError)
 
@@ -92,23 +101,84 @@ def _local_path(uri: str | None) -> Path | None:
     return Path(unquote(parsed.path)) if uri and parsed.scheme in ("", "file") else None
 
 
-def latest(history: list[Any]) -> Any:
+#: One logged metric value: (timestamp, step, value).
+Point = tuple[int, int, float]
+
+
+def latest(history: Sequence[Point]) -> Point:
     """MLflow's "latest" value: highest step, then newest timestamp (NaN loses a full tie, deterministically)."""
-    return max(history, key=lambda m: (m.step, m.timestamp, not math.isnan(m.value), m.value))
+    return max(history, key=lambda p: (p[1], p[0], not math.isnan(p[2]), p[2]))
 
 
-def summarise(key: str, history: list[Any]) -> MetricValue:
+def summarise(key: str, history: Sequence[Point]) -> MetricValue:
     """Final value plus first/min/max/count; min and max ignore NaN unless every value is NaN."""
-    final = latest(history)
-    first = min(history, key=lambda m: (m.timestamp, m.step))
-    values = [_value(m.value) for m in history if not math.isnan(m.value)] or [math.nan]
+    timestamp, step, value = latest(history)
+    first = min(history, key=lambda p: (p[0], p[1]))
+    values = [_value(p[2]) for p in history if not math.isnan(p[2])] or [math.nan]
     return MetricValue(
         key=key,
-        value=_value(final.value),
-        step=final.step,
-        timestamp=_time(final.timestamp),
-        history=MetricHistory(first=_value(first.value), minimum=min(values), maximum=max(values), count=len(history)),
+        value=_value(value),
+        step=step,
+        timestamp=_time(timestamp),
+        history=MetricHistory(first=_value(first[2]), minimum=min(values), maximum=max(values), count=len(history)),
     )
+
+
+def metric_points(path: str | os.PathLike[str], run_id: str, key: str, experiment_id: str) -> list[Point]:
+    """A file store's metric file. The common ``timestamp value step`` line is split here; other shapes go
+    through MLflow's own line parser, which also rejects malformed lines. No value at all is an error, as in
+    MLflow's ``search_runs``."""
+    from mlflow.store.tracking.file_store import FileStore
+
+    points: list[Point] = []
+    with open(path, "rb") as handle:
+        text = handle.read().decode("utf-8")
+    for line in text.splitlines():
+        parts = line.strip().split(" ")
+        if len(parts) == 3:
+            points.append((int(parts[0]), int(parts[2]), float(parts[1])))
+        elif line.strip():
+            metric = FileStore._get_metric_from_line(run_id, key, line, experiment_id)
+            points.append((metric.timestamp, metric.step, metric.value))
+    if not points:
+        raise ValueError(f"{path}: metric {key!r} is malformed, no data found")
+    return points
+
+
+def _keyed_files(folder: str | os.PathLike[str], prefix: str = "") -> Iterator[tuple[str, str]]:
+    """A file store's params/, tags/ or metrics/ folder as (key, file path); a ``/`` in a key is a subfolder.
+    Walked as MLflow's ``os.walk`` does (a symlinked folder is not entered), with ``scandir`` for speed."""
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        if not entry.is_dir():
+            yield prefix + entry.name, entry.path
+        elif not entry.is_symlink():
+            yield from _keyed_files(entry.path, f"{prefix}{entry.name}/")
+
+
+def _texts(folder: Path) -> dict[str, str]:
+    """A file store's params/ or tags/ folder: key to the file's text, decoded as MLflow reads it (UTF-8, no
+    newline translation)."""
+    found = {}
+    for key, path in _keyed_files(folder):
+        with open(path, "rb") as handle:
+            found[key] = handle.read().decode("utf-8")
+    return found
+
+
+@dataclass(slots=True)
+class _Read:
+    """One run as read from the store, whichever way: MLflow's ``RunInfo`` and the run's data."""
+
+    info: Any
+    params: dict[str, str]
+    tags: dict[str, str]
+    metrics: dict[str, list[Point]]  # every logged value per key
+    datasets: list[Any] = field(default_factory=list)  # mlflow.entities.DatasetInput
+    model_ids: list[str] = field(default_factory=list)  # logged models this run output
 
 
 @register
@@ -120,10 +190,14 @@ class MlflowImporter(Importer):
 
     #: Run folders already reported as unreadable (so the completeness check does not list them twice).
     _unreadable: set[str]
+    #: File store: dataset folders per experiment folder, and the datasets read so far by (folder, id).
+    _dataset_dirs: dict[Path, set[str]]
+    _datasets: dict[tuple[Path, str], Any]
 
     def __init__(self, source: str, **kwargs: Any) -> None:
         super().__init__(source, **kwargs)
         self._unreadable = set()
+        self._dataset_dirs, self._datasets = {}, {}
 
     @functools.cached_property
     def _resolved(self) -> tuple[str, Path | None]:
@@ -202,7 +276,7 @@ class MlflowImporter(Importer):
             for experiment in sorted(experiments, key=lambda e: e.experiment_id):
                 yield self._experiment(experiment)
             try:
-                runs = self._search_runs(client, [e.experiment_id for e in experiments], entities.ViewType.ALL)
+                runs = self._read_runs(client, experiments)
             except (exceptions.MlflowException, *_READ_ERRORS) as error:
                 if not (self.collector.skip_invalid and self.root is not None and self.uri.startswith("file:")):
                     raise
@@ -211,7 +285,7 @@ class MlflowImporter(Importer):
             self._check_complete_runs(experiments, runs)
             for done, run in enumerate(runs, 1):
                 try:
-                    yield self._run(client, run)
+                    yield self._run(client, run if isinstance(run, _Read) else self._from_client(client, run))
                 except (exceptions.MlflowException, *_READ_ERRORS) as error:
                     self.collector.invalid(self._error(error, self._run_path(run), "cannot read the run"))
                 self.progress(done, len(runs))
@@ -225,6 +299,111 @@ class MlflowImporter(Importer):
         if isinstance(error, yaml.YAMLError) and mark is not None:
             return SourceError(mark.name, f"{what}: invalid YAML at line {mark.line + 1}: {error.problem}")
         return SourceError(where, f"{what}: {getattr(error, 'message', error)}")
+
+    def _read_runs(self, client: Any, experiments: list[Any]) -> list[Any]:
+        """Every run, sorted by start time: ``_Read`` from a local store, MLflow ``Run`` from a server."""
+        from mlflow.entities import ViewType
+        from mlflow.store.tracking.file_store import FileStore
+
+        store = client._tracking_client.store
+        ids = [e.experiment_id for e in experiments]
+        if (self.root is not None and isinstance(store, FileStore)
+                and hasattr(store, "_list_run_infos") and hasattr(store, "_get_all_outputs")):
+            runs = [self._file_run(store, info) for i in ids for info in store._list_run_infos(i, ViewType.ALL)]
+        elif (self.root is not None and type(store).__name__ == "SqlAlchemyStore"  # its module needs sqlalchemy
+              and hasattr(store, "_get_run_inputs") and hasattr(store, "_get_model_outputs_bulk")):
+            runs = self._sql_runs(store, ids)  # (an MLflow without these private readers: search_runs below)
+        else:
+            return self._search_runs(client, ids, ViewType.ALL)
+        return sorted(runs, key=lambda r: (r.info.start_time or 0, r.info.run_id))
+
+    def _file_run(self, store: Any, info: Any) -> _Read:
+        """One file-store run from its folder: what ``search_runs`` reads, without its per-file lookups of the
+        run folder, and each metric file read once for the whole history."""
+        folder = self._experiment_dir(info.experiment_id)
+        assert folder is not None  # MLflow just listed the run in it
+        run_dir = folder / info.run_id
+        metrics = {key: metric_points(path, info.run_id, key, info.experiment_id)
+                   for key, path in _keyed_files(run_dir / "metrics")}
+        outputs = store._get_all_outputs(info).model_outputs if (run_dir / "outputs").is_dir() else []
+        return _Read(info, _texts(run_dir / "params"), _texts(run_dir / "tags"), metrics,
+                     self._file_datasets(run_dir, folder), [output.model_id for output in outputs])
+
+    def _file_datasets(self, run_dir: Path, experiment_dir: Path) -> list[Any]:
+        """A file-store run's dataset inputs, read as MLflow's ``_get_dataset_inputs`` reads them, except that
+        each dataset's ``meta.yaml`` is parsed once per import instead of once per run that used it."""
+        from mlflow.entities import DatasetInput, InputTag
+        from mlflow.protos.internal_pb2 import InputVertexType
+        from mlflow.store.tracking.file_store import FileStore
+
+        inputs, datasets = run_dir / FileStore.INPUTS_FOLDER_NAME, experiment_dir / FileStore.DATASETS_FOLDER_NAME
+        if not inputs.is_dir() or not datasets.is_dir():
+            return []
+        if experiment_dir not in self._dataset_dirs:
+            self._dataset_dirs[experiment_dir] = set(os.listdir(datasets))
+        found = []
+        for name in os.listdir(inputs):
+            link = FileStore._FileStoreInput.from_yaml(str(inputs / name), FileStore.META_DATA_FILE_NAME)
+            if link.source_type != InputVertexType.DATASET:
+                continue
+            if link.source_id not in self._dataset_dirs[experiment_dir]:  # MLflow skips it with a log line
+                self.collector.warn(f"{inputs / name}: dataset {link.source_id} not found, input skipped")
+                continue
+            if (experiment_dir, link.source_id) not in self._datasets:
+                self._datasets[experiment_dir, link.source_id] = FileStore._get_dataset_from_dir(
+                    str(datasets), link.source_id)
+            found.append(DatasetInput(self._datasets[experiment_dir, link.source_id],
+                                      [InputTag(key, value) for key, value in link.tags.items()]))
+        return found
+
+    def _sql_runs(self, store: Any, experiment_ids: list[str]) -> list[_Read]:
+        """Every run of a SQL store in a few queries over MLflow's table models (``search_runs`` loads ORM
+        objects, and ``get_metric_history`` is one query per run and metric)."""
+        from mlflow.entities import RunInfo
+        from mlflow.store.tracking.dbmodels.models import SqlMetric, SqlParam, SqlRun, SqlTag
+        from sqlalchemy import select
+
+        runs: dict[str, _Read] = {}
+        with store.ManagedSessionMaker() as session:
+            query = select(SqlRun.run_uuid, SqlRun.name, SqlRun.experiment_id, SqlRun.user_id, SqlRun.status,
+                           SqlRun.start_time, SqlRun.end_time, SqlRun.lifecycle_stage, SqlRun.artifact_uri)
+            wanted = {str(i) for i in experiment_ids}
+            for row in session.execute(query):
+                if str(row.experiment_id) in wanted:
+                    info = RunInfo(run_id=row.run_uuid, run_name=row.name, experiment_id=str(row.experiment_id),
+                                   user_id=row.user_id, status=row.status, start_time=row.start_time,
+                                   end_time=row.end_time, lifecycle_stage=row.lifecycle_stage,
+                                   artifact_uri=row.artifact_uri)
+                    runs[row.run_uuid] = _Read(info, {}, {}, {})
+            for run_id, key, value in session.execute(select(SqlParam.run_uuid, SqlParam.key, SqlParam.value)):
+                if run_id in runs:
+                    runs[run_id].params[key] = value
+            for run_id, key, value in session.execute(select(SqlTag.run_uuid, SqlTag.key, SqlTag.value)):
+                if run_id in runs:
+                    runs[run_id].tags[key] = value
+            histories: dict[tuple[str, str], list[Point]] = defaultdict(list)
+            for run_id, key, timestamp, step, value, is_nan in session.execute(
+                    select(SqlMetric.run_uuid, SqlMetric.key, SqlMetric.timestamp, SqlMetric.step, SqlMetric.value,
+                           SqlMetric.is_nan)):
+                histories[run_id, key].append((timestamp, step, math.nan if is_nan else value))
+            for (run_id, key), points in histories.items():
+                if run_id in runs:
+                    runs[run_id].metrics[key] = points
+            ids = list(runs)
+            for start in range(0, len(ids), _CHUNK):  # MLflow's own bulk readers, as search_runs uses them
+                chunk = ids[start:start + _CHUNK]
+                for run_id, inputs in zip(chunk, store._get_run_inputs(session, chunk), strict=True):
+                    runs[run_id].datasets = inputs
+                for run_id, outputs in store._get_model_outputs_bulk(chunk, session).items():
+                    runs[run_id].model_ids = [output.model_id for output in outputs]
+        return list(runs.values())
+
+    def _from_client(self, client: Any, run: Any) -> _Read:
+        """An MLflow ``Run`` from ``search_runs``/``get_run``, with each metric's history fetched."""
+        info, outputs = run.info, (getattr(run, "outputs", None) and run.outputs.model_outputs) or ()
+        return _Read(info, dict(run.data.params), dict(run.data.tags),
+                     {key: self._history(client, info, key) for key in run.data.metrics},
+                     list(run.inputs.dataset_inputs), [output.model_id for output in outputs])
 
     def _search_runs(self, client: Any, experiment_ids: list[str], view: int) -> list[Any]:
         runs: list[Any] = []
@@ -305,8 +484,8 @@ class MlflowImporter(Importer):
             tags=tags,
         )
 
-    def _run(self, client: Any, run: Any) -> Run:
-        info, tags = run.info, dict(run.data.tags)
+    def _run(self, client: Any, run: _Read) -> Run:
+        info, tags = run.info, run.tags
         status = map_status(info.status, STATUS)
         if status is RunStatus.RUNNING and info.end_time:
             status = RunStatus.UNKNOWN  # "running" with an end time: MLflow never learnt how it ended
@@ -324,9 +503,9 @@ class MlflowImporter(Importer):
             ended=_time(info.end_time),
             agent=Agent(user) if user else None,
             parent_id=tags.get("mlflow.parentRunId"),
-            params=tuple(parameter(key, value) for key, value in sorted(run.data.params.items())),
-            metrics=tuple(summarise(key, self._history(client, info, key)) for key in sorted(run.data.metrics)),
-            datasets=tuple(sorted((self._dataset(item) for item in run.inputs.dataset_inputs),
+            params=tuple(parameter(key, value) for key, value in sorted(run.params.items())),
+            metrics=tuple(summarise(key, run.metrics[key]) for key in sorted(run.metrics)),
+            datasets=tuple(sorted((self._dataset(item) for item in run.datasets),
                                   key=lambda d: (d.name, d.version or ""))),
             code=code,
             artifacts=self._artifacts(client, run),
@@ -337,20 +516,16 @@ class MlflowImporter(Importer):
             deleted=info.lifecycle_stage == "deleted",
         )
 
-    def _history(self, client: Any, info: Any, key: str) -> list[Any]:
+    def _history(self, client: Any, info: Any, key: str) -> list[Point]:
         """Every value logged for a metric. On a file store the run's folder is known, so its metric file is
-        parsed with MLflow's own line parser: ``get_metric_history`` would first search every experiment folder
-        for the run, which makes an import quadratic in the number of runs (measured in benchmarks/)."""
+        parsed here: ``get_metric_history`` would first search every experiment folder for the run, which makes
+        an import quadratic in the number of runs (measured in benchmarks/)."""
         if self.root is not None and self.uri.startswith("file:"):
-            from mlflow.store.tracking.file_store import FileStore
-
             folder = self._experiment_dir(info.experiment_id)
             path = inside(folder, f"{info.run_id}/metrics/{key}") if folder else None
             if path is not None and path.is_file():
-                lines = path.read_text(encoding="utf-8").splitlines()
-                return [FileStore._get_metric_from_line(info.run_id, key, line, info.experiment_id)
-                        for line in lines if line.strip()]
-        return client.get_metric_history(info.run_id, key)
+                return metric_points(path, info.run_id, key, info.experiment_id)
+        return [(m.timestamp, m.step, m.value) for m in client.get_metric_history(info.run_id, key)]
 
     @staticmethod
     def _dataset(item: Any) -> DatasetSnapshot:
@@ -392,29 +567,30 @@ class MlflowImporter(Importer):
             if anchor in parts:
                 tail = Path(*parts[len(parts) - parts[::-1].index(anchor) - 1:])
                 candidates += [self.root / tail, self.root / "mlruns" / tail]
+        root = str(self.root)
         for candidate in candidates:
-            resolved = candidate.resolve()
-            if (resolved == self.root or self.root in resolved.parents) and resolved.is_dir():
-                return resolved
+            resolved = os.path.realpath(candidate)  # os.path: this runs once per run, Path.resolve costs more
+            if (resolved == root or resolved.startswith(root.rstrip(os.sep) + os.sep)) and os.path.isdir(resolved):
+                return Path(resolved)
         return None
 
-    def _artifacts(self, client: Any, run: Any) -> tuple[Artifact, ...]:
+    def _artifacts(self, client: Any, run: _Read) -> tuple[Artifact, ...]:
         info = run.info
         artifacts: list[Artifact] = []
         folder = self.local_artifacts(info.artifact_uri, info.experiment_id)
         if folder is not None:
             files = list(walk_files(folder, self.collector))
             model_dirs = {path.parent for _, path in files if path.name == "MLmodel"}
+            start = len(str(self.root).rstrip(os.sep)) + 1  # every path is inside the root: cut it off as text
             for relative, path in files:
-                is_model = any(parent in model_dirs for parent in path.parents)
-                artifacts.append(Artifact(relative, is_model=is_model, size=path.stat().st_size,
-                                          location=path.relative_to(self.root).as_posix()))
+                is_model = bool(model_dirs) and any(parent in model_dirs for parent in path.parents)
+                artifacts.append(Artifact(relative, is_model=is_model, size=os.stat(path).st_size,
+                                          location=str(path)[start:].replace(os.sep, "/")))
         elif self.root is None:
             artifacts += self._remote_artifacts(client, info.run_id)
         elif _local_path(info.artifact_uri) is not None and _local_path(info.artifact_uri).exists():
             self.collector.warn(f"run {info.run_id}: artifacts at {info.artifact_uri} are outside the store, not read")
-        for output in (getattr(run, "outputs", None) and run.outputs.model_outputs) or ():
-            artifacts.append(self._logged_model(client, output.model_id))
+        artifacts += [self._logged_model(client, model_id) for model_id in run.model_ids]
         return tuple(artifacts)
 
     def _remote_artifacts(self, client: Any, run_id: str, path: str | None = None) -> list[Artifact]:
