@@ -14,21 +14,25 @@ class Namespace:
     Not a ``str`` subclass on purpose: ``DCT.title`` must be the term, not ``str.title``.
     """
 
-    __slots__ = ("base",)
+    __slots__ = ("_terms", "base")
 
     def __init__(self, base: str) -> None:
         self.base = base
+        self._terms: dict[str, NamedNode] = {}  # the mapper asks for the same few terms millions of times
 
     def __getattr__(self, name: str) -> NamedNode:
         if name.startswith("__"):
             raise AttributeError(name)
-        return NamedNode(self.base + name)
+        return self.term(name)
 
     def __getitem__(self, name: str) -> NamedNode:
-        return NamedNode(self.base + name)
+        return self.term(name)
 
     def term(self, name: str) -> NamedNode:
-        return NamedNode(self.base + name)
+        node = self._terms.get(name)
+        if node is None:
+            node = self._terms[name] = NamedNode(self.base + name)
+        return node
 
     def __str__(self) -> str:
         return self.base
