@@ -259,19 +259,14 @@ class _Emitter:
         yield Triple(checksum_node, SPDX.checksumValue, text(checksum_value(checksum)))
 
     def parameter(self, run: NamedNode, setting: ParameterSetting) -> Iterator[Triple]:
-        """One setting node per (parameter, value), shared by every run that used it: "which runs had lr=0.001"
-        is then one index lookup, the question behind "has this configuration already failed elsewhere?"."""
-        value = scalar(setting.value)
-        original = setting.original if setting.original is not None and setting.original != str(setting.value) else None
-        identity = hashlib.sha256(f"{value}\n{original or ''}".encode()).hexdigest()[:16]
-        node = self.mint.shared("setting", f"{setting.key}/{identity}")
+        node = NamedNode(f"{run.value}/param/{segment(setting.key)}")
         parameter = self.mint.shared("parameter", setting.key)
         yield Triple(run, MLS.hasInput, node)
         yield Triple(node, RDF.type, MLS.HyperParameterSetting)
         yield Triple(node, MLS.specifiedBy, parameter)
-        yield Triple(node, MLS.hasValue, value)
-        if original is not None:
-            yield Triple(node, EG.originalValue, text(original))
+        yield Triple(node, MLS.hasValue, scalar(setting.value))
+        if setting.original is not None and setting.original != str(setting.value):
+            yield Triple(node, EG.originalValue, text(setting.original))
         yield Triple(parameter, RDF.type, MLS.HyperParameter)
         yield Triple(parameter, RDFS.label, text(setting.key))
 

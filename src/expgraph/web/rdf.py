@@ -56,13 +56,11 @@ def negotiate(accept: str) -> str | None:
 
 
 def describe(store: Store, iri: NamedNode) -> list[pyoxigraph.Triple]:
-    """The resource's statements, those of the nodes minted under its IRI, and those of the parameter settings it
-    used (shared by every run with the same value, so not under the run's IRI)."""
+    """The resource's statements and those of the nodes minted under its IRI."""
     bound = values_block({"s": iri})
     rows = select(store, f"""SELECT ?x ?p ?o WHERE {{
         {{ {bound} ?s ?p ?o BIND(?s AS ?x) }}
-        UNION {{ {bound} ?s ?link ?x . FILTER(isIRI(?x) && STRSTARTS(STR(?x), CONCAT(STR(?s), "/"))) ?x ?p ?o }}
-        UNION {{ {bound} ?s mls:hasInput ?x . ?x a mls:HyperParameterSetting ; ?p ?o }} }}""")
+        UNION {{ {bound} ?s ?link ?x . FILTER(isIRI(?x) && STRSTARTS(STR(?x), CONCAT(STR(?s), "/"))) ?x ?p ?o }} }}""")
     triples = {pyoxigraph.Triple(r["x"], r["p"], r["o"]) for r in rows}
     return sorted(triples, key=str)
 
