@@ -35,8 +35,6 @@ SEVERITIES = {"violation": str(SH.Violation), "warning": str(SH.Warning), "info"
 RANK = {str(SH.Violation): 3, str(SH.Warning): 2, str(SH.Info): 1}
 #: Graphs whose data is furniture, not catalog content: kept in scope of a scoped validation.
 FURNITURE_PREFIXES = (f"{GRAPHS}ontology/", f"{GRAPHS}vocab/")
-#: Graphs that are not import sources: furniture, the import audit trail, the quality scores.
-AUXILIARY_PREFIXES = (*FURNITURE_PREFIXES, f"{GRAPHS}imports", f"{GRAPHS}quality")
 
 
 def severity_name(severity: str) -> str:
@@ -173,13 +171,6 @@ def data_graphs(store: Store, graphs: list[NamedNode] | None) -> list[NamedNode]
     return list(graphs) + [g for g in furniture if g not in graphs]
 
 
-def data_scope(store: Store, graphs: list[NamedNode] | None) -> list[NamedNode]:
-    """The imported graphs (everything active but furniture, audit trail and scores), or ``graphs``."""
-    if graphs is not None:
-        return list(graphs)
-    return [NamedNode(name) for name in store.active_graphs() if not name.startswith(AUXILIARY_PREFIXES)]
-
-
 def _rows(store: Store, sparql: str, graphs: list[NamedNode] | None, **bindings) -> QuerySolutions:
     result = store.query(sparql, bindings=bindings or None, graphs=graphs)
     assert isinstance(result, QuerySolutions)
@@ -204,7 +195,7 @@ def validate(store: Store, shapes: Shapes | None = None, *, graphs: list[NamedNo
     # The whole catalog is validated over all active graphs at once (the store answers that fastest: one union
     # instead of a list of graphs). A scoped validation looks for focus nodes and their own triples in the given
     # graphs only; checks that test a value's type (or follow an inverse path) also see the furniture.
-    catalog = None if graphs is None else data_scope(store, graphs)
+    catalog = None if graphs is None else list(graphs)
     # A shape whose targets also occur in the furniture (say, prov:Agent) sees it too.
     auxiliary = [] if catalog is None or scope is None else [g for g in scope if g not in catalog]
     seen_elsewhere = {shape for shape, target in compiled.targets.items()

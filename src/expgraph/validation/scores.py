@@ -84,11 +84,9 @@ def node_tallies(report: ValidationReport) -> dict[str, Tally]:
 
 def compute_scores(store: Store, report: ValidationReport, graphs: list[NamedNode] | None = None) -> Scores:
     """Score every focus node, and pool them per run, experiment and project."""
-    from expgraph.validation.engine import data_scope
-
     scores = Scores(nodes=node_tallies(report))
-    # the whole catalog at once (the store's fastest path); instances live in the import graphs only anyway
-    rows = store.query(MEMBERSHIP_QUERY, graphs=None if graphs is None else data_scope(store, graphs))
+    # graphs=None: the whole catalog at once, the store's fastest path (instances live in import graphs only)
+    rows = store.query(MEMBERSHIP_QUERY, graphs=graphs)
     assert isinstance(rows, QuerySolutions)
     empty = Tally(0, 0)
     experiment_project: dict[str, set[str]] = defaultdict(set)
