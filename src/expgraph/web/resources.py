@@ -92,14 +92,17 @@ _OUTPUTS = """SELECT ?x ?xLabel ?location ?size WHERE { ?s prov:generated ?x . O
 _CHILDREN = """SELECT ?x ?xLabel ?status WHERE { ?x eg:parentRun ?s . OPTIONAL { ?x rdfs:label ?xLabel }
   OPTIONAL { ?x eg:status/skos:notation ?status } } ORDER BY ?xLabel LIMIT 200"""
 
-_RESULTS = """SELECT ?x ?xLabel ?negative ?kind ?kindLabel ?mode ?modeLabel ?cause ?causeLabel ?observed ?lesson
-  ?xError WHERE { ?x prov:wasGeneratedBy ?s ; a eg:Result . OPTIONAL { ?x rdfs:label ?xLabel }
+#: What a result page or list shows of each result ``?x`` (the patterns after ``?x a eg:Result``).
+_RESULT_DESCRIPTION = """OPTIONAL { ?x rdfs:label ?xLabel }
   BIND(EXISTS { ?x a eg:NegativeResult } AS ?negative)
   OPTIONAL { ?x eg:resultKind ?kind OPTIONAL { ?kind skos:prefLabel ?kindLabel } }
   OPTIONAL { ?x eg:failureMode ?mode OPTIONAL { ?mode skos:prefLabel ?modeLabel } }
   OPTIONAL { ?x eg:suspectedCause ?cause OPTIONAL { ?cause skos:prefLabel ?causeLabel } }
   OPTIONAL { ?x eg:observedOutcome ?observed } OPTIONAL { ?x eg:lessonLearned ?lesson }
-  OPTIONAL { ?x eg:errorText ?xError } }"""
+  OPTIONAL { ?x eg:errorText ?xError }"""
+_RESULT_COLUMNS = "?x ?xLabel ?negative ?kind ?kindLabel ?mode ?modeLabel ?cause ?causeLabel ?observed ?lesson ?xError"
+
+_RESULTS = f"""SELECT {_RESULT_COLUMNS} WHERE {{ ?x prov:wasGeneratedBy ?s ; a eg:Result . {_RESULT_DESCRIPTION} }}"""
 
 _SCORE = """SELECT ?score WHERE { ?m dqv:computedOn ?s ; dqv:isMeasurementOf eg:completeness ; dqv:value ?score }"""
 
@@ -266,14 +269,7 @@ def run_values(store: Store, runs: list[NamedNode], graphs: list[NamedNode] | No
 #: query (a UNION joined with ``?x a eg:Result``) pyoxigraph scanned every result first: 4 s at 10k runs.
 _EXPERIMENT_RESULT_IRIS = """SELECT ?x WHERE { { %S% ?x eg:aboutExperiment ?s }
   UNION { %S% ?r eg:inExperiment ?s . ?x prov:wasGeneratedBy ?r } }"""
-_RESULT_DETAILS = """SELECT ?x ?xLabel ?negative ?kind ?kindLabel ?mode ?modeLabel ?cause ?causeLabel ?observed
-  ?lesson ?xError WHERE { ?x a eg:Result . OPTIONAL { ?x rdfs:label ?xLabel }
-  BIND(EXISTS { ?x a eg:NegativeResult } AS ?negative)
-  OPTIONAL { ?x eg:resultKind ?kind OPTIONAL { ?kind skos:prefLabel ?kindLabel } }
-  OPTIONAL { ?x eg:failureMode ?mode OPTIONAL { ?mode skos:prefLabel ?modeLabel } }
-  OPTIONAL { ?x eg:suspectedCause ?cause OPTIONAL { ?cause skos:prefLabel ?causeLabel } }
-  OPTIONAL { ?x eg:observedOutcome ?observed } OPTIONAL { ?x eg:lessonLearned ?lesson }
-  OPTIONAL { ?x eg:errorText ?xError } }"""
+_RESULT_DETAILS = f"""SELECT {_RESULT_COLUMNS} WHERE {{ ?x a eg:Result . {_RESULT_DESCRIPTION} }}"""
 MAX_RESULTS = 500
 
 _INFORMED_BY = """SELECT ?x ?xLabel WHERE { ?x eg:informs ?s OPTIONAL { ?x rdfs:label ?xLabel } }"""
