@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from expgraph.catalog import prepare
 from expgraph.store import EmbeddedStore, Store
+from loopback import free_port
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -57,3 +62,30 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     for meta in (FIXTURES / "mlflow" / "mlruns").glob("*/*/meta.yaml"):
         for folder in _MLFLOW_RUN_FOLDERS:
             (meta.parent / folder).mkdir(exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Oxigraph server on loopback for the whole session (the `oxigraph` package of the test extra)."""
+    binary = Path(sys.executable).parent / "oxigraph"
+    if not binary.exists():
+        pytest.fail("the Oxigraph server is missing: pip install -e '.[test]'")
+    workdir = tmp_path_factory.mktemp("oxigraph")
+    url = f"http://127.0.0.1:{free_port()}"
+    with (workdir / "server.log").open("wb") as log:
+        server = subprocess.Popen([str(binary), "serve", "--location", str(workdir / "data"),
+                                   "--bind", url.removeprefix("http://")], stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{url}/query", params={"query": "ASK {}"}, timeout=1).raise_for_status()
+                break
+            except httpx.TransportError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the Oxigraph server did not start: {(workdir / 'server.log').read_text()}")
+                time.sleep(0.05)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -14,7 +14,7 @@ import pytest
 from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, Triple
 
 from expgraph import __version__
-from test_store import _free_port, oxigraph_server  # noqa: F401  (the session's Oxigraph server)
+from loopback import free_port
 
 EX = "https://example.org/"
 TURTLE = f"""@prefix ex: <{EX}> .
@@ -169,7 +169,7 @@ def test_errors_have_no_traceback_unless_debug(cli) -> None:
     assert debug.returncode != 0 and "Traceback" in debug.stderr
 
 
-def test_the_same_commands_on_a_remote_store(cli, oxigraph_server: str, tmp_path: Path) -> None:  # noqa: F811
+def test_the_same_commands_on_a_remote_store(cli, oxigraph_server: str, tmp_path: Path) -> None:
     httpx.post(f"{oxigraph_server}/update", data={"update": "DROP ALL"}).raise_for_status()
     (tmp_path / "data.ttl").write_text(TURTLE, encoding="utf-8")
     assert "3 triples loaded" in expgraph("--endpoint", oxigraph_server, "load", "data.ttl").stderr
@@ -182,7 +182,7 @@ def test_the_same_commands_on_a_remote_store(cli, oxigraph_server: str, tmp_path
 
 
 def test_an_unreachable_endpoint_is_one_line(cli) -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     line = one_error_line(expgraph("--endpoint", url, "stats"))
     assert f"{url}/query" in line and "cannot reach" in line
 

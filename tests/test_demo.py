@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import pytest
 from expgraph.demo import EXAMPLES, build_demo, example_sources
 from expgraph.namespaces import sparql_prologue
 from expgraph.store import EmbeddedStore
+from loopback import free_port
 
 
 def test_bundled_examples_exist() -> None:
@@ -67,15 +67,10 @@ def test_missing_trackers_are_skipped_with_a_message(memory_store, tmp_path: Pat
     assert report.counts["negative_results"] == 2
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @pytest.mark.skipif(sys.platform == "win32", reason="stops the server with SIGINT")
 def test_demo_serves_the_catalog_and_cleans_up(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "EXPGRAPH_CONFIG": str(tmp_path / "none.toml")}
     process = subprocess.Popen(
         [sys.executable, "-c", "from expgraph.cli import main; main()", "demo", "--port", str(port)],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from expgraph.web.app import create_app
 from expgraph.web.queries_routes import library, saved_job
 from expgraph.web.sparql import close_runner, query_runner
 from expgraph.web.warmup import warm_up
+from loopback import free_port
 from query_fixtures import fill
 
 TIMEOUT = 3.0
@@ -39,11 +39,6 @@ HEAVY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"  # ~1
 VOCAB = "https://w3id.org/expgraph/graph/vocab/failure-mode"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, EmbeddedStore]]:
@@ -51,7 +46,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Embe
     store = fill(prepare(EmbeddedStore(Path(tmp_path_factory.mktemp("endpoint")) / "store")))
     settings = Settings({"query_timeout": TIMEOUT, "max_rows": MAX_ROWS, "max_concurrent_queries": 2})
     app = create_app(store, settings)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

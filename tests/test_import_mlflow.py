@@ -7,7 +7,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from expgraph.importers import Collector, SourceError, build_batch
 from expgraph.importers.mlflow import MlflowImporter
 from expgraph.records import ImportBatch, Run, RunStatus
 from expgraph.store import Store
+from loopback import free_port
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mlflow"
 EG = "https://w3id.org/expgraph#"
@@ -259,11 +259,6 @@ def test_an_experiment_mlflow_cannot_read_is_an_error_not_an_omission(tmp_path: 
 # -- a real tracking server ---------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
@@ -277,7 +272,7 @@ def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
     workdir = tmp_path_factory.mktemp("mlflow-server")
     shutil.copytree(FIXTURE / "sqlite", workdir / "sqlite")
     database = workdir / "sqlite" / "mlflow.db"
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # no background job runner
     with (workdir / "server.log").open("wb") as log:
         server = subprocess.Popen(

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import io
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from expgraph.namespaces import GRAPHS, RDFS, XSD, Namespace
 from expgraph.store import EmbeddedStore, Store, StoreBusyError, StoreError, open_store
 from expgraph.store.base import AUDIT, REGISTRY, STORE
 from expgraph.store.remote import RemoteStore, bind_values, endpoint_urls
+from loopback import free_port
 
 EX = Namespace("https://example.org/")
 ONE = NamedNode("https://example.org/graph/one")
@@ -29,39 +28,6 @@ HOSTILE = 'x" } UNION { ?s ?p ?o } # \\ \n >'
 
 
 # -- the three kinds of store ---------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Oxigraph server on loopback for the whole session (the `oxigraph` package of the test extra)."""
-    binary = Path(sys.executable).parent / "oxigraph"
-    if not binary.exists():
-        pytest.fail("the Oxigraph server is missing: pip install -e '.[test]'")
-    workdir = tmp_path_factory.mktemp("oxigraph")
-    url = f"http://127.0.0.1:{_free_port()}"
-    with (workdir / "server.log").open("wb") as log:
-        server = subprocess.Popen([str(binary), "serve", "--location", str(workdir / "data"),
-                                   "--bind", url.removeprefix("http://")], stdout=log, stderr=log)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/query", params={"query": "ASK {}"}, timeout=1).raise_for_status()
-                break
-            except httpx.TransportError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the Oxigraph server did not start: {(workdir / 'server.log').read_text()}")
-                time.sleep(0.05)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 @pytest.fixture(params=["memory", "disk", "remote"])
@@ -394,7 +360,7 @@ def test_bad_endpoints_are_refused(endpoint: str) -> None:
 
 
 def test_an_unreachable_server_is_one_line_naming_it() -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     store = open_store(endpoint=url.replace("//", "//reader:secret@"))  # no I/O yet
     assert store.location == url
     with pytest.raises(StoreError) as caught:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ import pytest
 from expgraph.catalog import prepare
 from expgraph.settings import load_settings
 from expgraph.store import EmbeddedStore
+from loopback import free_port
 from web_data import HOSTILE_NAME, HOSTILE_PARAM, OOM_ERROR, build
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -34,9 +34,7 @@ def server() -> Iterator[str]:
     from expgraph.web.app import create_app
 
     store = build(prepare(EmbeddedStore()))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = uvicorn.Config(create_app(store, load_settings(environ={})), host="127.0.0.1", port=port,
                             log_level="warning")
     live = uvicorn.Server(config)
