@@ -139,9 +139,12 @@ class Importer(ABC):
         self.collector = collector or Collector()
         self.progress = progress or (lambda done, total: None)
 
-    @abstractmethod
     def identity(self) -> str:
-        """A stable identity of the source (absolute path or normalised URI): the IRIs derive from it."""
+        """A stable identity of the source (absolute path or normalised URI): the IRIs derive from it.
+
+        Most trackers write a directory, whose absolute path is its identity; the others override this.
+        """
+        return str(self.source_dir())
 
     @abstractmethod
     def records(self) -> Iterator[Record]:

@@ -58,9 +58,6 @@ class DvcImporter(Importer):
     tracker = "dvc"
     source_help = "A git repository with DVC experiments."
 
-    def identity(self) -> str:
-        return str(self.source_dir())
-
     def show(self, root: Path) -> tuple[list[dict[str, Any]], str | None]:
         """The JSON ``dvc exp show --json --all-commits`` prints, via DVC's Python API (and the git remote)."""
         require("dvc", "dvc")

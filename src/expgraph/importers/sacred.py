@@ -78,9 +78,6 @@ class SacredImporter(Importer):
         super().__init__(source, **kwargs)
         self.now = now  # the "now" stale heartbeats are judged against (tests pin it); None = the clock
 
-    def identity(self) -> str:
-        return str(self.source_dir())
-
     def records(self) -> Iterator[Record]:
         root = self.source_dir()
         folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))),

@@ -146,9 +146,6 @@ class TensorBoardImporter(Importer):
     tracker = "tensorboard"
     source_help = "A TensorBoard log directory (one run per directory of event files)."
 
-    def identity(self) -> str:
-        return str(self.source_dir())
-
     def run_dirs(self, root: Path) -> dict[Path, list[Path]]:
         """Event files grouped by their run: the topmost directory with event files above them."""
         dirs = sorted({path.parent for path in root.rglob(f"{EVENT_FILE}*") if path.is_file()

@@ -232,9 +232,6 @@ class WandbImporter(Importer):
     tracker = "wandb"
     source_help = "A wandb/ directory (or its parent, or one run directory) of offline-run-* / run-* folders."
 
-    def identity(self) -> str:
-        return str(self.source_dir())
-
     def run_dirs(self) -> dict[str, list[Path]]:
         """Run directories by run id, in time order (the name carries the start time)."""
         root = self.source_dir()
