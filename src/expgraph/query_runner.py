@@ -280,8 +280,8 @@ class QueryRunner:
             self._workers.append(worker)
             self._idle.put(worker)
 
-    def _spec(self, worker: _Worker) -> tuple[str, Any] | None:
-        current = generation(self.store)
+    def _spec(self, worker: _Worker, current: tuple[str, ...]) -> tuple[str, Any] | None:
+        """What the worker must reopen to see store version ``current``; None when it already does."""
         if worker.generation == current:
             return None
         worker.generation = current
@@ -296,18 +296,19 @@ class QueryRunner:
             return _error(503, "the query runner is shut down")
         if not self.uses_processes:  # a remote store may change behind our back: nothing is cached
             return execute(self.store, job)
-        key = self.cache.key(job, generation(self.store))
+        current = generation(self.store)
+        key = self.cache.key(job, current)
         cached = self.cache.get(key)
         if cached is not None:
             return replace(cached, seconds=0.0, cached=True)
-        outcome = self._run_in_worker(job, self.timeout if timeout is None else timeout)
+        outcome = self._run_in_worker(job, current, self.timeout if timeout is None else timeout)
         self.cache.put(key, outcome)
         return outcome
 
-    def _run_in_worker(self, job: QueryJob, limit: float) -> QueryOutcome:
+    def _run_in_worker(self, job: QueryJob, current: tuple[str, ...], limit: float) -> QueryOutcome:
         worker = self._idle.get()
         try:
-            worker.conn.send((self._spec(worker), job))
+            worker.conn.send((self._spec(worker, current), job))
             if worker.conn.poll(limit):
                 outcome: QueryOutcome = worker.conn.recv()
                 if outcome.status == 503:
