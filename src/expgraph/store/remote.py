@@ -187,9 +187,22 @@ class RemoteStore(Store):
         self._send("POST", self.update_url, data={"update": sparql})
 
     def _write_graph(self, graph: NamedNode, triples: Iterable[Triple]) -> None:
-        """One streamed PUT of N-Triples (one document, so blank nodes keep their identity); memory stays flat."""
-        self._send("PUT", self.store_url, params={"graph": graph.value, **self.upload_params},
-                   content=_ntriples(triples), headers={"Content-Type": "application/n-triples"})
+        """One streamed PUT of N-Triples (one document, so blank nodes keep their identity); memory stays flat.
+
+        When the triples fail mid-stream, the upload is not cut off: the server would go on writing what it had
+        received after our answer to the failure (dropping the version) had already run, leaving a graph behind.
+        Instead the body ends with a line the server refuses, and the failure is raised once the server has
+        answered, so the version is discarded only after the server has finished with it.
+        """
+        failures: list[Exception] = []
+        try:
+            self._send("PUT", self.store_url, params={"graph": graph.value, **self.upload_params},
+                       content=_ntriples(triples, failures), headers={"Content-Type": "application/n-triples"})
+        except (StoreError, SyntaxError):
+            if not failures:
+                raise
+        if failures:
+            raise failures[0]
 
     def _drop_graph(self, graph: NamedNode) -> None:
         self._update(f"DROP SILENT GRAPH {sparql_term(graph)}")
@@ -246,16 +259,22 @@ def _public(url: str) -> str:
     return re.sub(r"^(https?://)[^/@]*@", r"\1", url)
 
 
-def _ntriples(triples: Iterable[Triple]) -> Iterator[bytes]:
+def _ntriples(triples: Iterable[Triple], failures: list[Exception]) -> Iterator[bytes]:
+    """N-Triples in chunks; a failure of ``triples`` is kept in ``failures`` and ends the body with bad syntax."""
     lines: list[str] = []
     size = 0
-    for triple in triples:
-        line = f"{triple} .\n"
-        lines.append(line)
-        size += len(line)
-        if size >= _CHUNK:
-            yield "".join(lines).encode()
-            lines, size = [], 0
+    try:
+        for triple in triples:
+            line = f"{triple} .\n"
+            lines.append(line)
+            size += len(line)
+            if size >= _CHUNK:
+                yield "".join(lines).encode()
+                lines, size = [], 0
+    except Exception as error:
+        failures.append(error)
+        yield b"\n<upload abandoned by the client> .\n"  # not a triple: the server refuses the upload
+        return
     if lines:
         yield "".join(lines).encode()
 
