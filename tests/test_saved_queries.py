@@ -6,22 +6,31 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 from pyoxigraph import NamedNode, QuerySolutions, Triple
 
 from expgraph.catalog import prepare, store_batch
 from expgraph.namespaces import SKOS
 from expgraph.queries import SavedQueryError, get_query, load_queries, parse_query_file, run_saved
-from expgraph.store import EmbeddedStore, Store
+from expgraph.store import EmbeddedStore, Store, open_store
 from query_fixtures import ALPHA, BETA, alpha_batch, experiment_iri, fill, project_iri, run_iri
 
 REQUIRED = {"failures-by-mode", "failure-rate-by-dataset", "already-failed", "runs-missing-provenance"}
 FM = "https://w3id.org/expgraph/vocab/failure-mode/"
 
 
-@pytest.fixture(scope="module")
-def store():
-    store = fill(prepare(EmbeddedStore()))
+@pytest.fixture(scope="module", params=["embedded", "remote"])
+def store(request: pytest.FixtureRequest):
+    """The catalog in the embedded store (parameters bound as substitutions) and on a real Oxigraph server
+    (parameters bound by VALUES blocks written into the query text)."""
+    if request.param == "remote":
+        url = request.getfixturevalue("oxigraph_server")
+        httpx.post(f"{url}/update", data={"update": "DROP ALL"}).raise_for_status()
+        opened: Store = open_store(endpoint=url)
+    else:
+        opened = EmbeddedStore()
+    store = fill(prepare(opened))
     yield store
     store.close()
 
@@ -215,3 +224,18 @@ def test_cli_lists_and_runs_queries(cli, tmp_path: Path):
     assert json.loads(out)["results"]["bindings"][0]["results"]["value"] == "2"
     code, _, _ = cli("query", "recent-failures", "--param", "since=soon")
     assert code != 0  # CliError: main() prints it as one line naming the parameter
+
+
+def test_shared_labels_stated_by_several_sources_never_repeat_a_row():
+    # A second source in project alpha, using the same datasets: the union of sources then states the project's and
+    # the dataset series' labels twice, and a label joined after counting used to repeat each row.
+    second = replace(alpha_batch(), source="file:///lab/alpha-rerun/mlruns")
+    with fill(prepare(EmbeddedStore())) as store:
+        store_batch(store, second, location=second.source)
+        for name, query in load_queries().items():
+            params = {"run": run_iri(ALPHA, "a2")} if name == "already-failed" else {}
+            result = run_saved(store, query, params)
+            assert isinstance(result, QuerySolutions)
+            found = [tuple(row) for row in result]
+            assert found, name
+            assert len(found) == len(set(found)), f"{name} repeats rows"
