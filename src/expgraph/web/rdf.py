@@ -14,9 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pyoxigraph import NamedNode, RdfFormat
 
-from expgraph.namespaces import PREFIXES
+from expgraph.namespaces import PREFIXES, RDF
 from expgraph.store import Store
-from expgraph.web import lineage, resources
+from expgraph.web import lineage, resources, run_page
 from expgraph.web.render import respond
 from expgraph.web.views import iri_term, select, values_block
 
@@ -30,7 +30,7 @@ FORMATS: dict[str, tuple[str, RdfFormat]] = {
 SUFFIXES = {".ttl": "text/turtle", ".jsonld": "application/ld+json", ".nt": "application/n-triples"}
 _TEMPLATES = {"run": "run.html", "experiment": "experiment.html", "dataset": "dataset.html",
               "concept": "concept.html"}
-_BUILDERS = {"run": resources.run, "experiment": resources.experiment, "dataset": resources.dataset,
+_BUILDERS = {"experiment": resources.experiment, "dataset": resources.dataset,
              "concept": resources.concept}
 
 
@@ -75,13 +75,19 @@ def rdf_response(store: Store, iri: NamedNode, media: str) -> Response:
 def show(request: Request, iri: NamedNode, media: str | None) -> Response:
     """The resource as RDF (``media``) or as its page; 404 when the store knows nothing about it."""
     store: Store = request.app.state.store
-    kind, known = resources.kind_of(store, iri)
+    # The resource's statements once: its types tell the page family, and a run's page is built from them.
+    statements = select(store, run_page.STATEMENTS, s=iri)
+    types = {row["o"].value for row in statements if row["p"] == RDF.type}
+    kind, known = resources.kind_of(store, iri, types if statements else None)
     if not known:
         data = {"error": f"no resource {iri.value} in this catalog", "iri": iri.value}
         return respond(request, "error.html", data, status=404)
     if media:
         return rdf_response(store, iri, media)
-    data = _BUILDERS[kind](store, iri) if kind in _BUILDERS else resources.generic(store, iri)
+    if kind == "run":
+        data = run_page.run(store, iri, statements)
+    else:
+        data = _BUILDERS[kind](store, iri) if kind in _BUILDERS else resources.generic(store, iri)
     if kind in ("run", "experiment", "dataset") or kind == "snapshot":
         data["lineage"] = lineage.lineage(store, iri)
     return respond(request, _TEMPLATES.get(kind or "", "resource.html"), data)

@@ -10,15 +10,16 @@ from typing import Any
 
 from pyoxigraph import NamedNode
 
-from expgraph.namespaces import DCAT, DCT, EG, PROV, RDFS, SKOS
+from expgraph.namespaces import DCAT, EG, SKOS
 from expgraph.store import Store
-from expgraph.store.base import Term
-from expgraph.web.views import FAILED, graphs_of, has_quality, node, own_graphs, plain, select, values_block
+from expgraph.web.views import FAILED, node, own_graphs, plain, select, values_block
 
 
-def kind_of(store: Store, iri: NamedNode) -> tuple[str | None, bool]:
-    """The page family for a resource and whether the store knows it at all (as subject or object)."""
-    types = {row["t"].value for row in select(store, "SELECT ?t WHERE { ?s a ?t }", s=iri)}
+def kind_of(store: Store, iri: NamedNode, types: set[str] | None = None) -> tuple[str | None, bool]:
+    """The page family for a resource and whether the store knows it at all (as subject or object); ``types``
+    when the caller has read the resource's types already."""
+    if types is None:
+        types = {row["t"].value for row in select(store, "SELECT ?t WHERE { ?s a ?t }", s=iri)}
     for kind, cls in (("run", EG.Run), ("experiment", EG.Experiment), ("dataset", DCAT.DatasetSeries),
                       ("concept", SKOS.Concept)):
         if cls.value in types:
@@ -46,52 +47,6 @@ def generic(store: Store, iri: NamedNode) -> dict[str, Any]:
             "incoming": [{"subject": node(r, "x"), "property": r["p"].value} for r in incoming]}
 
 
-#: The run's own statements, and in which graphs: its page's head and its own graphs in one index lookup. The
-#: head was one SELECT of 14 OPTIONALs, which pyoxigraph took 1.5 ms to plan before reading anything.
-_RUN = """SELECT ?g ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } }"""
-
-#: What the head shows of the nodes the run links to (status, agent, experiment, parent).
-_LINKED = """SELECT ?x ?label ?notation ?project ?projectLabel WHERE { OPTIONAL { ?x rdfs:label ?label }
-  OPTIONAL { ?x skos:notation ?notation }
-  OPTIONAL { ?x eg:inProject ?project OPTIONAL { ?project rdfs:label ?projectLabel } } }"""
-
-_HEAD = {"label": RDFS.label, "id": DCT.identifier, "started": PROV.startedAtTime, "ended": PROV.endedAtTime,
-         "error": EG.errorText, "exit": EG.exitCode, "runtime": EG.runtimeSeconds, "seed": EG.seed,
-         "tracker": EG.tracker, "description": DCT.description}
-_LINKS = {"status": EG.status, "agent": PROV.wasAssociatedWith, "experiment": EG.inExperiment,
-          "parent": EG.parentRun}
-
-#: Parameters, metrics and roles name nodes every source shares (``parameter/lr``), whose label each source
-#: states again: through them over all graphs, each row came back once per source (300 rows for 8 parameters at
-#: 100k runs). So these are read over all graphs without the labels, and the labels over the run's own graphs
-#: (:data:`_LABELS`), in half the time of reading everything over the own graphs.
-_PARAMS = """SELECT ?spec ?value ?original WHERE { ?s mls:hasInput ?set . ?set mls:specifiedBy ?spec ;
-  mls:hasValue ?value OPTIONAL { ?set eg:originalValue ?original } }"""
-
-_METRICS = """SELECT ?spec ?value ?step ?first ?min ?max ?count WHERE { ?s mls:hasOutput ?m .
-  ?m a mls:ModelEvaluation ; mls:specifiedBy ?spec ; mls:hasValue ?value .
-  OPTIONAL { ?m eg:step ?step } OPTIONAL { ?m eg:firstValue ?first } OPTIONAL { ?m eg:minValue ?min }
-  OPTIONAL { ?m eg:maxValue ?max } OPTIONAL { ?m eg:valueCount ?count } }"""
-
-_LABELS = """SELECT ?x ?label WHERE { ?x rdfs:label ?label }"""
-
-_INPUTS = """SELECT ?x ?xLabel ?type ?version ?checksum ?algorithm ?commit ?repo ?python ?image WHERE {
-  ?s prov:used ?x . OPTIONAL { ?x rdfs:label ?xLabel }
-  OPTIONAL { ?x a ?type FILTER(?type IN (dcat:Dataset, schema:SoftwareSourceCode, eg:Environment)) }
-  OPTIONAL { ?x dcat:version ?version } OPTIONAL { ?x spdx:checksum ?c . ?c spdx:checksumValue ?checksum
-             OPTIONAL { ?c spdx:algorithm ?algorithm } }
-  OPTIONAL { ?x eg:commitHash ?commit } OPTIONAL { ?x schema:codeRepository ?repo }
-  OPTIONAL { ?x eg:pythonVersion ?python } OPTIONAL { ?x eg:containerImage ?image } }"""
-
-# Separate from _INPUTS: an OPTIONAL that mentions ?s again made pyoxigraph scan every usage (4 s at 10k runs).
-_ROLES = """SELECT ?x ?spec WHERE { ?s prov:qualifiedUsage ?u . ?u prov:entity ?x ; prov:hadRole ?spec }"""
-
-_OUTPUTS = """SELECT ?x ?xLabel ?location ?size WHERE { ?s prov:generated ?x . OPTIONAL { ?x rdfs:label ?xLabel }
-  OPTIONAL { ?x eg:location ?location } OPTIONAL { ?x dcat:byteSize ?size } } ORDER BY ?xLabel"""
-
-_CHILDREN = """SELECT ?x ?xLabel ?status WHERE { ?x eg:parentRun ?s . OPTIONAL { ?x rdfs:label ?xLabel }
-  OPTIONAL { ?x eg:status/skos:notation ?status } } ORDER BY ?xLabel LIMIT 200"""
-
 #: What a result page or list shows of each result ``?x`` (the patterns after ``?x a eg:Result``).
 _RESULT_DESCRIPTION = """OPTIONAL { ?x rdfs:label ?xLabel }
   BIND(EXISTS { ?x a eg:NegativeResult } AS ?negative)
@@ -101,11 +56,6 @@ _RESULT_DESCRIPTION = """OPTIONAL { ?x rdfs:label ?xLabel }
   OPTIONAL { ?x eg:observedOutcome ?observed } OPTIONAL { ?x eg:lessonLearned ?lesson }
   OPTIONAL { ?x eg:errorText ?xError }"""
 _RESULT_COLUMNS = "?x ?xLabel ?negative ?kind ?kindLabel ?mode ?modeLabel ?cause ?causeLabel ?observed ?lesson ?xError"
-
-_RESULTS = f"""SELECT {_RESULT_COLUMNS} WHERE {{ ?x prov:wasGeneratedBy ?s ; a eg:Result . {_RESULT_DESCRIPTION} }}"""
-
-_SCORE = """SELECT ?score WHERE { ?m dqv:computedOn ?s ; dqv:isMeasurementOf eg:completeness ; dqv:value ?score }"""
-
 
 def _experiment_results(store: Store, iri: NamedNode, graphs: list[NamedNode] | None) -> list[dict[str, Any]]:
     found = select(store, _EXPERIMENT_RESULT_IRIS.replace("%S%", values_block({"s": iri})), graphs=graphs)
@@ -127,119 +77,6 @@ def _merge_results(rows: list[dict]) -> list[dict[str, Any]]:
         if lesson and lesson not in item["lessons"]:
             item["lessons"].append(lesson)
     return list(results.values())
-
-
-def _metric(row: dict) -> dict[str, Any]:
-    return {"key": row["key"].value, "value": plain(row["value"]), "step": plain(row.get("step")),
-            "first": plain(row.get("first")), "min": plain(row.get("min")), "max": plain(row.get("max")),
-            "count": plain(row.get("count"))}
-
-
-def _inputs(rows: list[dict], roles: list[dict]) -> dict[str, list[dict[str, Any]]]:
-    groups: dict[str, dict[str, dict[str, Any]]] = {"datasets": {}, "code": {}, "environments": {}, "other": {}}
-    kinds = {DCAT.Dataset.value: "datasets", "https://schema.org/SoftwareSourceCode": "code",
-             EG.Environment.value: "environments"}
-    for row in rows:
-        group = kinds.get(row["type"].value, "other") if "type" in row else "other"
-        item = groups[group].setdefault(row["x"].value, {"entity": node(row, "x")})
-        item.setdefault("role", next((r["role"].value for r in roles if r["x"] == row["x"]), None))
-        for key in ("version", "checksum", "algorithm", "commit", "repo", "python", "image"):
-            if key in row and item.get(key) is None:
-                item[key] = plain(row[key]).rsplit("_", 1)[-1] if key == "algorithm" else plain(row[key])
-    return {name: list(items.values()) for name, items in groups.items()}
-
-
-def run(store: Store, iri: NamedNode) -> dict[str, Any]:
-    """Everything the run page shows; completeness findings only when the quality graph exists.
-
-    Read over pyoxigraph's union of all graphs (no graph list: one index seek per pattern, not one per graph),
-    except the labels of parameters, metrics and roles, which are read over the run's own graphs (see
-    :data:`_PARAMS`). Ten cheap queries took half the time of the former nine at 100k runs.
-    """
-    statements = select(store, _RUN, s=iri)
-    graphs = graphs_of(store, [row["g"] for row in statements])
-    row = _head(store, statements)
-    data: dict[str, Any] = {
-        "kind": "run", "iri": iri.value, "label": plain(row.get("label")) or iri.value,
-        "identifier": plain(row.get("id")), "status": plain(row.get("status")),
-        "failed": plain(row.get("status")) in FAILED, "started": plain(row.get("started")),
-        "ended": plain(row.get("ended")), "agent": node(row, "agent"), "experiment": node(row, "experiment"),
-        "project": node(row, "project"), "error": plain(row.get("error")), "exit_code": plain(row.get("exit")),
-        "runtime_seconds": plain(row.get("runtime")), "seed": plain(row.get("seed")),
-        "tracker": plain(row.get("tracker")), "description": plain(row.get("description")),
-        "parent": node(row, "parent"),
-    }
-    params, metrics, roles = (select(store, query, s=iri) for query in (_PARAMS, _METRICS, _ROLES))
-    specs = list(dict.fromkeys(row["spec"] for row in params + metrics + roles))
-    labels: dict[str, list[Term]] = {}
-    for row in select(store, _LABELS, graphs=graphs, x=specs) if specs else []:
-        labels.setdefault(row["x"].value, []).append(row["label"])
-    data["params"] = [{"key": r["key"].value, "value": plain(r["value"]), "original": plain(r.get("original"))}
-                      for r in _labelled(params, labels, "key")]
-    data["metrics"] = [_metric(r) for r in _labelled(metrics, labels, "key")]
-    data["inputs"] = _inputs(select(store, _INPUTS, s=iri), _labelled(roles, labels, "role", ordered=False))
-    data["outputs"] = [{"entity": node(r, "x"), "location": plain(r.get("location")), "size": plain(r.get("size"))}
-                       for r in select(store, _OUTPUTS, s=iri)]
-    data["children"] = [{"run": node(r, "x"), "status": plain(r.get("status"))}
-                        for r in select(store, _CHILDREN, s=iri)]
-    data["results"] = _merge_results(select(store, _RESULTS, s=iri))
-    data["completeness"] = _completeness(store, iri, data) if has_quality(store) else None
-    return data
-
-
-def _labelled(rows: list[dict[str, Term]], labels: dict[str, list[Term]], name: str,
-              ordered: bool = True) -> list[dict[str, Term]]:
-    """Rows joined with their ``?spec``'s labels as ``name`` (one row per label, none without one), as a path
-    ``?x mls:specifiedBy/rdfs:label ?key`` gave them; sorted by the label like ``ORDER BY ?key``."""
-    joined = [{**row, name: label} for row in rows for label in labels.get(row["spec"].value, [])]
-    return sorted(joined, key=lambda row: row[name].value) if ordered else joined
-
-
-def _head(store: Store, statements: list[dict[str, Term]]) -> dict[str, Term]:
-    """The head of the run page as one row, as a ``LIMIT 1`` SELECT of optional values would give it: the first
-    value of each property, and of the linked nodes their label (the status: its notation; the experiment: its
-    project too)."""
-    first: dict[str, list[Term]] = {}
-    for statement in statements:
-        values = first.setdefault(statement["p"].value, [])
-        if statement["o"] not in values:
-            values.append(statement["o"])
-    row = {name: first[p.value][0] for name, p in _HEAD.items() if p.value in first}
-    linked = {name: first.get(p.value, []) for name, p in _LINKS.items()}
-    nodes = list(dict.fromkeys(o for objects in linked.values() for o in objects if isinstance(o, NamedNode)))
-    about: dict[str, dict[str, Term]] = {}
-    for found in select(store, _LINKED, x=nodes) if nodes else []:
-        known = about.setdefault(found["x"].value, {})
-        for key in ("label", "notation"):
-            if key in found:
-                known.setdefault(key, found[key])
-        if "project" in found and "project" not in known:  # the project and its label from the same row
-            known.update({key: found[key] for key in ("project", "projectLabel") if key in found})
-    statuses = [about[o.value]["notation"] for o in linked["status"] if "notation" in about.get(o.value, {})]
-    if statuses:
-        row["status"] = statuses[0]
-    for name in ("agent", "experiment", "parent"):
-        if linked[name]:
-            target = linked[name][0]
-            row[name] = target
-            if "label" in about.get(target.value, {}):
-                row[f"{name}Label"] = about[target.value]["label"]
-    experiment = about.get(row["experiment"].value, {}) if "experiment" in row else {}
-    for key in ("project", "projectLabel"):
-        if key in experiment:
-            row[key] = experiment[key]
-    return row
-
-
-def _completeness(store: Store, iri: NamedNode, data: dict[str, Any]) -> dict[str, Any]:
-    """The stored completeness score and the recommended inputs this run lacks."""
-    score = select(store, _SCORE, s=iri)
-    missing = [name for name, present in (
-        ("start time", data["started"]), ("agent", data["agent"]), ("code version", data["inputs"]["code"]),
-        ("dataset snapshot", data["inputs"]["datasets"]),
-        ("dataset checksum", all(d.get("checksum") for d in data["inputs"]["datasets"])),
-        ("environment", data["inputs"]["environments"]), ("parameters", data["params"])) if not present]
-    return {"score": plain(score[0]["score"]) if score else None, "missing": missing}
 
 
 _EXPERIMENT = """SELECT ?label ?project ?projectLabel ?description ?question ?method ?hypothesis ?expected ?tracker
