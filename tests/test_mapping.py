@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pyoxigraph import Literal
 
-from expgraph.mapping import Minter, date_time, double, map_batch, scalar, source_graph
+from expgraph.mapping import Minter, _text, batch_statements, date_time, double, map_batch, scalar, source_graph
 from expgraph.namespaces import XSD
 from expgraph.records import Experiment, ImportBatch, MetricValue, ParameterSetting, Run, RunStatus
 
@@ -26,6 +26,22 @@ def batch(source: str = "/data/mlruns") -> ImportBatch:
 
 def test_same_source_gives_the_same_triples() -> None:
     assert list(map_batch(batch())) == list(map_batch(batch()))
+
+
+def test_statements_are_written_as_pyoxigraph_prints_triples() -> None:
+    """The store's digest is over this text: it must be the canonical form, whichever way the content came."""
+    from expgraph.synthetic import make_batch
+
+    for sample in (batch(), make_batch(30, seed=4)):
+        statements = list(batch_statements(sample))
+        assert [str(triple) for triple in map_batch(sample)] == statements
+        assert len(statements) > 20
+
+
+@pytest.mark.parametrize("value", ["plain", "", 'a "quote"', "back\\slash", "line\nbreak", "tab\t", "\x00\x1f\x7f",
+                                   "é", "名前", "\u2028", "\ufeff", "😀", "tail\\"])
+def test_text_literals_are_escaped_as_pyoxigraph_escapes_them(value: str) -> None:
+    assert _text(value) == str(Literal(value))
 
 
 def test_other_source_gives_other_iris() -> None:

@@ -108,6 +108,38 @@ def test_same_content_changes_nothing(store: Store) -> None:
     assert physical_graphs(store) == expected_graphs(store)
 
 
+def test_statements_land_as_the_same_triples_with_the_same_digest(store: Store) -> None:
+    """Imports are written as N-Triples statements; the same content given as triples changes nothing."""
+    assert store.replace_statements(ONE, (str(triple) for triple in sample(3))) is True
+    assert set(store.triples(ONE)) == set(sample(3))
+    assert store.replace_graph(ONE, sample(3)) is False
+    assert store.replace_statements(ONE, [str(triple) for triple in sample(3)]) is False
+    assert physical_graphs(store) == expected_graphs(store)
+
+
+@pytest.mark.parametrize("size", [10, 30_000])  # one chunk, and several chunks through the bulk path
+def test_statements_are_one_document(store: Store, size: int) -> None:
+    """A blank node named in the first chunk and the last is one node."""
+    statements = [f'_:b <{EX.p.value}> "{i}"' for i in range(size)]
+    store.replace_statements(ONE, statements)
+    rows = store.select(f"SELECT (COUNT(DISTINCT ?s) AS ?n) (COUNT(*) AS ?t) WHERE {{ ?s <{EX.p.value}> ?o }}")
+    assert (rows[0]["n"].value, rows[0]["t"].value) == ("1", str(size))
+
+
+@pytest.mark.parametrize("size", [2000, 30_000])
+def test_statements_failing_mid_write_leave_the_old_graph_intact(store: Store, size: int) -> None:
+    store.replace_graph(ONE, sample(10))
+    before = store.active_graphs()
+    with pytest.raises(Boom):
+        store.replace_statements(ONE, (str(t) for t in failing(sample(size, "new"), at=size - 1000)))
+    with pytest.raises(SyntaxError):
+        store.replace_statements(ONE, [*(str(t) for t in sample(size, "new")), "<not an IRI> <x> <y>"])
+    assert store.active_graphs() == before
+    assert labels(store) == {f"v{i}" for i in range(10)}
+    assert physical_graphs(store) == expected_graphs(store)
+    assert store.sweep() == []
+
+
 def test_a_known_digest_is_not_even_read(store: Store) -> None:
     store.replace_graph(ONE, sample(2), digest="file-sha256")
     before = store.active_graphs()

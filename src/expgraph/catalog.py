@@ -16,7 +16,7 @@ from pyoxigraph import NamedNode, RdfFormat
 
 from expgraph.failures import FailureClassifier
 from expgraph.importers.base import Importer, build_batch
-from expgraph.mapping import DEFAULT_BASE, map_batch, map_import_activity, source_graph
+from expgraph.mapping import DEFAULT_BASE, batch_statements, map_import_activity, source_graph
 from expgraph.namespaces import GRAPHS
 from expgraph.records import ImportBatch
 from expgraph.resources import ontology_files
@@ -124,10 +124,10 @@ def store_batch(store: Store, batch: ImportBatch, *, location: str, base: str = 
     graph = source_graph(batch.tracker, batch.source, base)
     counted: list[int] = [0]
 
-    def triples():
-        for triple in map_batch(batch, base):
+    def statements():
+        for statement in batch_statements(batch, base):
             counted[0] += 1
-            yield triple
+            yield statement
 
     audit = map_import_activity(
         batch,
@@ -138,7 +138,7 @@ def store_batch(store: Store, batch: ImportBatch, *, location: str, base: str = 
         location=location,
         base=base,
     )
-    changed = store.replace_graph(graph, triples(), audit=audit)
+    changed = store.replace_statements(graph, statements(), audit=audit)
     return ImportOutcome(
         graph=graph,
         changed=changed,

@@ -14,11 +14,13 @@ import hashlib
 import re
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from typing import BinaryIO
 
+import pyoxigraph
 from pyoxigraph import (
     BlankNode,
     Literal,
@@ -26,6 +28,7 @@ from pyoxigraph import (
     QueryBoolean,
     QuerySolutions,
     QueryTriples,
+    RdfFormat,
     Triple,
 )
 
@@ -70,8 +73,13 @@ def sparql_term(term: Term) -> str:
     return str(term)
 
 
-class TripleDigest:
-    """A running digest over the triples written, so that re-importing the same content can change nothing."""
+#: Statements per chunk of N-Triples text; the embedded store writes a graph of one chunk in one transaction.
+CHUNK = 20_000
+
+
+class ContentDigest:
+    """A running SHA-256 over a graph's content as N-Triples text (each statement followed by `` .\n``), so that
+    re-importing the same content can change nothing. Triples and statements hash alike."""
 
     def __init__(self) -> None:
         self._hash = hashlib.sha256()
@@ -79,13 +87,43 @@ class TripleDigest:
 
     def feed(self, triples: Iterable[Triple]) -> Iterator[Triple]:
         for triple in triples:
-            self._hash.update(str(triple).encode())
-            self._hash.update(b"\n")
+            self._hash.update(f"{triple} .\n".encode())
             self.count += 1
             yield triple
 
+    def chunks(self, statements: Iterable[str], size: int = CHUNK) -> Iterator[bytes]:
+        """The statements as N-Triples text, ``size`` statements a chunk: one join and one hash per chunk."""
+        pending = iter(statements)
+        while chunk := list(islice(pending, size)):
+            data = (" .\n".join(chunk) + " .\n").encode()
+            self._hash.update(data)
+            self.count += len(chunk)
+            yield data
+
     def hexdigest(self) -> str:
         return self._hash.hexdigest()
+
+
+class ChunkReader:
+    """A binary file over chunks of bytes, so that pyoxigraph parses a stream of chunks as one document (blank
+    nodes keep their identity across chunks). Its parsers ask for at most ``size`` bytes a read, and must not get
+    more."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._buffer = b""
+        self._offset = 0
+
+    def read(self, size: int = -1) -> bytes:
+        while self._offset >= len(self._buffer):
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return b""
+            self._buffer, self._offset = chunk, 0
+        end = len(self._buffer) if size is None or size < 0 else self._offset + size
+        data = self._buffer[self._offset:end]
+        self._offset += len(data)
+        return data
 
 
 class Store(ABC):
@@ -119,6 +157,12 @@ class Store(ABC):
     @abstractmethod
     def _write_graph(self, graph: NamedNode, triples: Iterable[Triple]) -> None:
         """Bulk-write triples into a (fresh) physical graph; need not be transactional."""
+
+    def _write_text(self, graph: NamedNode, chunks: Iterable[bytes]) -> None:
+        """Bulk-write N-Triples text into a (fresh) physical graph; by default parsed here and passed on as triples,
+        backends that load text natively override it."""
+        parsed = pyoxigraph.parse(ChunkReader(chunks), RdfFormat.N_TRIPLES)
+        self._write_graph(graph, (quad.triple for quad in parsed))
 
     @abstractmethod
     def _drop_graph(self, graph: NamedNode) -> None:
@@ -207,6 +251,24 @@ class Store(ABC):
         even read; otherwise the digest is computed over the triples as they stream into the staging graph.
         ``audit`` triples are appended to the import audit graph in the same transaction as the swap.
         """
+        return self._replace(name, lambda staging, counter: self._write_graph(staging, counter.feed(triples)),
+                             digest, audit)
+
+    def replace_statements(self, name: NamedNode, statements: Iterable[str], *, audit: Iterable[Triple] = ()) -> bool:
+        """:meth:`replace_graph` for content written as N-Triples statements (each as ``str(Triple)`` prints it,
+        without the final `` .``), as the mapper writes an import: the embedded store loads the text without
+        building a term object per triple. The same content has the same digest either way."""
+        return self._replace(name, lambda staging, counter: self._write_text(staging, counter.chunks(statements)),
+                             None, audit)
+
+    def _replace(
+        self,
+        name: NamedNode,
+        write: Callable[[NamedNode, ContentDigest], None],
+        digest: str | None,
+        audit: Iterable[Triple],
+    ) -> bool:
+        """Stage, digest, swap: the body of :meth:`replace_graph`, whatever form the content comes in."""
         current = self.active_graphs().get(name.value)
         if digest is not None and current is not None and current.digest == digest:
             return False
@@ -216,9 +278,9 @@ class Store(ABC):
         self._update(f"INSERT DATA {{ GRAPH {sparql_term(REGISTRY)} {{ {sparql_term(staging)} "
                      f"{sparql_term(STORE.versionOf)} {sparql_term(name)} ; "
                      f"{sparql_term(STORE.started)} {sparql_term(_now())} }} }}")
-        counter = TripleDigest()
+        counter = ContentDigest()
         try:
-            self._write_graph(staging, counter.feed(triples))
+            write(staging, counter)
             content_digest = digest or counter.hexdigest()
             unchanged = current is not None and current.digest == content_digest
             if not unchanged:

@@ -7,12 +7,12 @@ from itertools import chain, islice
 from pathlib import Path
 
 import pyoxigraph
-from pyoxigraph import NamedNode, Quad, Triple, Variable
+from pyoxigraph import NamedNode, Quad, RdfFormat, Triple, Variable
 
-from expgraph.store.base import REGISTRY, QueryResult, Store, StoreBusyError, StoreError, Term
+from expgraph.store.base import CHUNK, REGISTRY, ChunkReader, QueryResult, Store, StoreBusyError, StoreError, Term
 
 #: Graphs up to this many triples are written in one transaction (fast, and memory is no concern at that size).
-_SMALL = 20_000
+_SMALL = CHUNK
 
 
 class EmbeddedStore(Store):
@@ -119,6 +119,20 @@ class EmbeddedStore(Store):
             self.ox.extend(head)
             return
         self.ox.bulk_extend(chain(head, quads))
+        if self.path is not None:
+            self.ox.flush()
+
+    def _write_text(self, graph: NamedNode, chunks: Iterable[bytes]) -> None:
+        """Like :meth:`_write_graph`, from N-Triples text: pyoxigraph parses it natively, which at 10k runs was 2x
+        faster than building a ``Quad`` per triple for ``bulk_extend``. A graph of one chunk is written in one
+        transaction; a larger one is streamed through the bulk loader as one document."""
+        self._forget_registry()
+        pending = iter(chunks)
+        head = list(islice(pending, 2))
+        if len(head) < 2:
+            self.ox.load(b"".join(head), RdfFormat.N_TRIPLES, to_graph=graph)
+            return
+        self.ox.bulk_load(ChunkReader(chain(head, pending)), RdfFormat.N_TRIPLES, to_graph=graph)
         if self.path is not None:
             self.ox.flush()
 
