@@ -234,6 +234,18 @@ def test_cli_summary_as_json(cli, moved: Path) -> None:
     assert code != 0  # the one-line message is printed by main(); SourceError texts are tested above
 
 
+def test_cli_import_without_validation(cli, moved: Path) -> None:
+    import json
+
+    code, out, err = cli("import", "mlflow", str(moved / "mlruns"), "--no-validate", "--format", "json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["runs"] == 10 and summary["quality"] is None
+    code, out, err = cli("import", "mlflow", str(moved / "mlruns"), "--format", "json")  # unchanged, still checked
+    assert code == 0, err
+    assert json.loads(out)["quality"]["runs"] == 10
+
+
 @pytest.mark.parametrize(("text", "value"), [("128", 128), ("-3", -3), ("0.1", 0.1), ("1e3", 1000.0),
                                              ("True", True), ("false", False), ("007", "007"), ("nan", "nan"),
                                              ("1_000", "1_000"), ("inf", "inf"), ("", "")])

@@ -3,6 +3,7 @@
 # No ``from __future__ import annotations`` here: the per-importer commands are closures whose annotations
 # mention ``cls``, and Typer evaluates annotations in the module globals when they are strings.
 
+from contextlib import nullcontext
 from enum import StrEnum
 from typing import Annotated
 
@@ -33,6 +34,10 @@ def _command(cls: type[Importer]):
         skip_invalid: Annotated[bool, typer.Option(help="Import the good runs and list the bad ones, "
                                                    "instead of refusing the whole source.")] = False,
         fmt: Annotated[SummaryFormat, typer.Option("--format", help="Summary format.")] = SummaryFormat.text,
+        validate: Annotated[bool, typer.Option(
+            help="Check the completeness of what came in and refresh the stored scores. This validates the whole "
+                 "catalog (about 80 s at 100k runs): when importing many sources, pass --no-validate and run "
+                 "`expgraph validate` once at the end.")] = True,
     ) -> None:
         settings = state(ctx).settings
         collector = Collector(skip_invalid=skip_invalid)
@@ -45,9 +50,13 @@ def _command(cls: type[Importer]):
                 outcome = run_import(state(ctx).store(), importer, base=settings.base_iri)
             except (SourceError, MissingDependency) as error:
                 raise CliError(str(error)) from None
-        from expgraph.validation import summarise_import  # validate on import: completeness of what came in
+        quality = None
+        if validate:
+            from expgraph.validation import summarise_import  # validate on import: completeness of what came in
 
-        _summarise(outcome, collector, fmt, summarise_import(state(ctx).store(), outcome.graph))
+            with err.status("validating the catalog", spinner="dots") if fmt is SummaryFormat.text else nullcontext():
+                quality = summarise_import(state(ctx).store(), outcome.graph)
+        _summarise(outcome, collector, fmt, quality)
 
     command.__doc__ = cls.__doc__
     return command
@@ -68,6 +77,9 @@ def _summarise(outcome: ImportOutcome, collector: Collector, fmt: SummaryFormat,
         score = "n/a" if quality["completeness"] is None else f"{quality['completeness']:.0%}"
         out.print(f"completeness {score}: {quality['violations']} violations, {quality['warnings']} warnings "
                   f"(details: expgraph validate)", highlight=False)
+    else:
+        out.print("completeness not checked (--no-validate): run `expgraph validate` to check it and refresh "
+                  "the stored scores", highlight=False)
     for warning in outcome.warnings:
         err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)  # user text is not markup
 
