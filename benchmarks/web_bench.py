@@ -10,12 +10,17 @@ Measures, through the real app (FastAPI TestClient, so routing, templates and JS
   TestClient's own cost per request is about 2 ms, a real server's about 1 ms).
 Goal (issue 7): run page within a few ms of the raw lookup; list pages under 200 ms.
 The store directory is reused when it already holds a catalog, so the catalog is built once.
+
+``--dump FILE`` instead writes the HTML and JSON run pages of ``--dump-runs`` sampled runs, one JSON line each, to
+check that a change leaves every page as it was: dump before and after (``PYTHONPATH=<old checkout>/src`` runs
+this script on the old code) and compare the files with ``cmp``.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import random
 import statistics
 import sys
@@ -41,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", type=Path, required=True)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--server", action="store_true", help="also measure through uvicorn and httpx")
+    parser.add_argument("--dump", type=Path, help="write sampled run pages (HTML and JSON) here and stop")
+    parser.add_argument("--dump-runs", type=int, default=400)
     args = parser.parse_args(argv)
     from fastapi.testclient import TestClient
 
@@ -58,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     base = load_settings(environ={}).base_iri
     runs = [row["r"].value for row in store.select("SELECT ?r WHERE { ?r a <https://w3id.org/expgraph#Run> }")]
     print(f"{len(runs)} runs in the store")
+    if args.dump:
+        dump(client, random.Random(1).sample(runs, args.dump_runs), base, args.dump)
+        store.close()
+        return 0
     sample = random.Random(0).sample(runs, args.repeat)
     pages = itertools.cycle(sample)
 
@@ -108,6 +119,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.server:
         served(args.store, sample, base, args.repeat)
     return 0
+
+
+def dump(client, runs: list[str], base: str, path: Path) -> None:
+    """Each run's page as HTML and as JSON, in sample order (so caches fill as they would in use)."""
+    with path.open("w") as out:
+        for run in runs:
+            html = client.get("/id/" + run.removeprefix(base))
+            data = client.get("/id/" + run.removeprefix(base), params={"format": "json"})
+            assert html.status_code == data.status_code == 200, run
+            out.write(json.dumps({"run": run, "html": html.text, "json": data.json()}, sort_keys=True) + "\n")
+    print(f"{len(runs)} run pages written to {path}")
 
 
 _SERVER = """import sys, uvicorn

@@ -15,7 +15,7 @@ from expgraph.mapping import DEFAULT_BASE, double
 from expgraph.namespaces import DQV, EG, GRAPHS, RDFS, RUN_STATUS
 from expgraph.settings import load_settings
 from expgraph.store import EmbeddedStore
-from expgraph.web import run_page
+from expgraph.web import lineage, run_page
 from expgraph.web.app import create_app
 from web_data import HOSTILE_NAME, HOSTILE_PARAM, OOM_ERROR, build, iri
 
@@ -349,3 +349,60 @@ def test_cold_filtered_lists_match_the_built_index(client, memory_store) -> None
     for spec in SPECS.values():
         INDEXES.get(memory_store, spec).warm()
     assert [walk(name, params) for name, params in cases] == cold
+
+
+def _stepwise(store, resource: NamedNode) -> tuple[dict[str, int], set[tuple[str, str]]] | None:
+    """The lineage walk one query per step, as it was before the four steps were read in one query."""
+    return lineage._walk(resource, lambda frontier, forward, _level: lineage._step(store, frontier, forward))
+
+
+def test_lineage_from_one_query_walks_as_step_by_step(client, memory_store) -> None:
+    """The four steps read in one query give the same nodes and edges as one query per step, for every kind of
+    resource in the catalog."""
+    resources = [row["s"] for row in memory_store.select("SELECT DISTINCT ?s WHERE { ?s a ?t FILTER(isIRI(?s)) }")]
+    assert len(resources) > 20
+    for resource in resources:
+        near = lineage._near(memory_store, resource)
+        assert near is not None
+        assert lineage._walk(resource, near) == _stepwise(memory_store, resource), resource
+
+
+def test_lineage_caps_a_dataset_used_by_many_runs_as_step_by_step() -> None:
+    """Where a cap bites (30 runs used the dataset, 12 are drawn), which are kept depends on the store's row order:
+    the walk is then done step by step, so the picture is the one it always was."""
+    store = EmbeddedStore()
+    try:
+        dataset = NamedNode(iri("dataset", "shared"))
+        used = [Triple(NamedNode(iri("run", f"many-{i}")), NamedNode("http://www.w3.org/ns/prov#used"), dataset)
+                for i in range(30)]
+        store.replace_graph(NamedNode(GRAPHS + "test-many"), used)
+        near = lineage._near(store, dataset)
+        assert near is not None and near([dataset], True, 1) is None  # the first step's cap bites
+        picture = lineage.lineage(store, dataset)
+        assert len(picture["nodes"]) == 1 + lineage.MAX_PER_STEP
+        walked = _stepwise(store, dataset)
+        assert walked is not None
+        assert {n["iri"]: n["depth"] for n in picture["nodes"]} == walked[0]
+    finally:
+        store.close()
+
+
+def test_spec_labels_follow_a_changed_graph() -> None:
+    """Parameter labels are kept by graph version: a re-import that renames a parameter shows the new name."""
+    store = build(prepare(EmbeddedStore()))
+    try:
+        before = {p["key"] for p in run_page.run(store, NamedNode(R1))["params"]}
+        assert "lr" in before
+        lr = NamedNode(DEFAULT_BASE + "parameter/lr")
+        renamed = 0
+        for name in list(store.active_graphs()):
+            triples = list(store.triples(NamedNode(name)))
+            kept = [t for t in triples if not (t.subject == lr and t.predicate == RDFS.label)]
+            if len(kept) < len(triples):
+                store.replace_graph(NamedNode(name), [*kept, Triple(lr, RDFS.label, Literal("learning rate"))])
+                renamed += 1
+        assert renamed
+        after = {p["key"] for p in run_page.run(store, NamedNode(R1))["params"]}
+        assert after == before - {"lr"} | {"learning rate"}
+    finally:
+        store.close()
