@@ -147,8 +147,8 @@ class SpecLabels:
     """The labels of parameters, measures and roles over a run's own graphs, kept by the graphs' versions.
 
     Why: at 100k runs the labels query costs 0.7 ms a page (one index seek per spec and graph), while a catalog
-    names a few hundred specs, and each source's runs the same ones. A graph's version is minted afresh (a
-    random id) whenever its content changes, so labels read over the same versions stay right.
+    names few specs (14 in the synthetic one), and each source's runs the same ones. A graph's version is minted
+    afresh (a random id) whenever its content changes, so labels read over the same versions stay right.
     """
 
     def __init__(self, size: int = 8192) -> None:
