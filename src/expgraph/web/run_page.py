@@ -11,6 +11,7 @@ these three take about a third of that.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from itertools import product
@@ -154,6 +155,7 @@ class SpecLabels:
     def __init__(self, size: int = 8192) -> None:
         self.size = size
         self._entries: OrderedDict[tuple[tuple[str, ...], str], list[Term]] = OrderedDict()
+        self._lock = threading.Lock()  # pages are built on several threads; an eviction must not race a read
 
     def get(self, store: Store, specs: list[Term], versions: list[Term]) -> dict[str, list[Term]]:
         """Each spec's labels (in the order the store gives them) over the graphs whose active versions are
@@ -163,6 +165,11 @@ class SpecLabels:
             return _read_labels(store, specs, None)
         active = store.active_graphs()
         key = tuple(active[g.value].version.value if g.value in active else g.value for g in graphs)
+        with self._lock:
+            return self._labels(store, specs, graphs, key)
+
+    def _labels(self, store: Store, specs: list[Term], graphs: list[NamedNode], key: tuple[str, ...]
+                ) -> dict[str, list[Term]]:
         missing = [spec for spec in specs if (key, spec.value) not in self._entries]
         if missing:
             found = _read_labels(store, missing, graphs)
