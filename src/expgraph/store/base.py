@@ -207,7 +207,8 @@ class Store(ABC):
         if not isinstance(result, QuerySolutions):
             raise StoreError("select() needs a SELECT query")
         names = [variable.value for variable in result.variables]
-        return [{name: row[name] for name in names if row[name] is not None} for row in result]
+        # zip over the row rather than row[name]: pyoxigraph's lookup by name costs about 1 us a value, 3-5x as much
+        return [{name: term for name, term in zip(names, row, strict=True) if term is not None} for row in result]
 
     def active_graphs(self) -> dict[str, GraphInfo]:
         """The logical graphs queries see, by IRI."""
