@@ -406,3 +406,23 @@ def test_spec_labels_follow_a_changed_graph() -> None:
         assert after == before - {"lr"} | {"learning rate"}
     finally:
         store.close()
+
+
+def test_spec_labels_evicting_old_entries_never_loses_a_page_s_labels() -> None:
+    """A page naming the oldest kept spec and a new one: the new one's entry evicts the old one, which must still
+    be answered (it used to raise KeyError, a 500)."""
+    store = EmbeddedStore()
+    try:
+        graph = NamedNode("https://example.org/graph/specs")
+        specs = [NamedNode(f"https://example.org/parameter/p{i}") for i in range(6)]
+        store.replace_graph(graph, [Triple(spec, RDFS.label, Literal(f"p{i}")) for i, spec in enumerate(specs)])
+        version = store.active_graphs()[graph.value].version
+        labels = run_page.SpecLabels(size=4)
+        labels.get(store, specs[:2], [version])
+        labels.get(store, specs[2:4], [version])  # full: p0 is now the oldest
+        found = labels.get(store, [specs[0], specs[4]], [version])
+        assert {name: [label.value for label in found[name]] for name in found} == {
+            specs[0].value: ["p0"], specs[4].value: ["p4"]}
+        assert len(labels._entries) <= 4
+    finally:
+        store.close()

@@ -155,7 +155,7 @@ class SpecLabels:
     def __init__(self, size: int = 8192) -> None:
         self.size = size
         self._entries: OrderedDict[tuple[tuple[str, ...], str], list[Term]] = OrderedDict()
-        self._lock = threading.Lock()  # pages are built on several threads; an eviction must not race a read
+        self._lock = threading.Lock()
 
     def get(self, store: Store, specs: list[Term], versions: list[Term]) -> dict[str, list[Term]]:
         """Each spec's labels (in the order the store gives them) over the graphs whose active versions are
@@ -165,25 +165,20 @@ class SpecLabels:
             return _read_labels(store, specs, None)
         active = store.active_graphs()
         key = tuple(active[g.value].version.value if g.value in active else g.value for g in graphs)
-        with self._lock:
-            return self._labels(store, specs, graphs, key)
-
-    def _labels(self, store: Store, specs: list[Term], graphs: list[NamedNode], key: tuple[str, ...]
-                ) -> dict[str, list[Term]]:
-        missing = [spec for spec in specs if (key, spec.value) not in self._entries]
-        if missing:
+        with self._lock:  # pages are built on several threads
+            known = {spec.value: self._entries.get((key, spec.value)) for spec in specs}
+            for name, entry in known.items():
+                if entry is not None:
+                    self._entries.move_to_end((key, name))
+        missing = [spec for spec in specs if known[spec.value] is None]
+        if missing:  # read outside the lock, so that one page's miss does not hold up the others
             found = _read_labels(store, missing, graphs)
-            for spec in missing:
-                self._entries[(key, spec.value)] = found.get(spec.value, [])
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-        labels = {}
-        for spec in specs:
-            entry = self._entries[(key, spec.value)]
-            self._entries.move_to_end((key, spec.value))
-            if entry:
-                labels[spec.value] = entry
-        return labels
+            with self._lock:
+                for spec in missing:
+                    known[spec.value] = self._entries[(key, spec.value)] = found.get(spec.value, [])
+                while len(self._entries) > self.size:
+                    self._entries.popitem(last=False)
+        return {name: entry for name, entry in known.items() if entry}
 
 
 def _read_labels(store: Store, specs: list[Term], graphs: list[NamedNode] | None) -> dict[str, list[Term]]:

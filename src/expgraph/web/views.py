@@ -8,6 +8,7 @@ N-Triples form escapes them), never as text spliced into a query. ``VALUES`` rat
 from __future__ import annotations
 
 import math
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -84,17 +85,21 @@ class QueryCache:
     def __init__(self, size: int = _CACHE_SIZE) -> None:
         self.size = size
         self._entries: OrderedDict[tuple, list[dict[str, Term]]] = OrderedDict()
+        self._lock = threading.Lock()  # pages are built on several threads: an eviction must not race a read
 
     def select(self, store: Store, body: str, **terms: Term | list[Term]) -> list[dict[str, Term]]:
         versions = tuple(sorted(info.version.value for info in store.active_graphs().values()))
         key = (id(store), versions, body, tuple(sorted((k, str(v)) for k, v in terms.items())))
-        if key in self._entries:
-            self._entries.move_to_end(key)
-            return self._entries[key]
+        with self._lock:
+            rows = self._entries.get(key)
+            if rows is not None:
+                self._entries.move_to_end(key)
+                return rows
         rows = select(store, body, **terms)
-        self._entries[key] = rows
-        if len(self._entries) > self.size:
-            self._entries.popitem(last=False)
+        with self._lock:
+            self._entries[key] = rows
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
         return rows
 
 
