@@ -78,8 +78,9 @@ CHUNK = 20_000
 
 
 class ContentDigest:
-    """A running SHA-256 over a graph's content as N-Triples text (each statement followed by `` .\n``), so that
-    re-importing the same content can change nothing. Triples and statements hash alike."""
+    """A running SHA-256 over a graph's content, each statement as N-Triples without its final `` .`` and followed
+    by a newline, so that re-importing the same content can change nothing. Triples and statements hash alike, and
+    alike to catalogs written before imports came as text (their registry digests stay valid)."""
 
     def __init__(self) -> None:
         self._hash = hashlib.sha256()
@@ -87,18 +88,17 @@ class ContentDigest:
 
     def feed(self, triples: Iterable[Triple]) -> Iterator[Triple]:
         for triple in triples:
-            self._hash.update(f"{triple} .\n".encode())
+            self._hash.update(f"{triple}\n".encode())
             self.count += 1
             yield triple
 
     def chunks(self, statements: Iterable[str], size: int = CHUNK) -> Iterator[bytes]:
-        """The statements as N-Triples text, ``size`` statements a chunk: one join and one hash per chunk."""
+        """The statements as N-Triples text, ``size`` statements a chunk: a few joins and one hash per chunk."""
         pending = iter(statements)
         while chunk := list(islice(pending, size)):
-            data = (" .\n".join(chunk) + " .\n").encode()
-            self._hash.update(data)
+            self._hash.update(("\n".join(chunk) + "\n").encode())
             self.count += len(chunk)
-            yield data
+            yield (" .\n".join(chunk) + " .\n").encode()
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest()

@@ -187,9 +187,16 @@ class RemoteStore(Store):
         self._send("POST", self.update_url, data={"update": sparql})
 
     def _write_graph(self, graph: NamedNode, triples: Iterable[Triple]) -> None:
+        self._upload(graph, _ntriples(triples))
+
+    def _write_text(self, graph: NamedNode, chunks: Iterable[bytes]) -> None:
+        """The mapper's N-Triples text uploaded as it comes, without parsing it into terms and printing it again."""
+        self._upload(graph, chunks)
+
+    def _upload(self, graph: NamedNode, chunks: Iterable[bytes]) -> None:
         """One streamed PUT of N-Triples (one document, so blank nodes keep their identity); memory stays flat.
 
-        When the triples fail mid-stream, the upload is not cut off: the server would go on writing what it had
+        When the content fails mid-stream, the upload is not cut off: the server would go on writing what it had
         received after our answer to the failure (dropping the version) had already run, leaving a graph behind.
         Instead the body ends with a line the server refuses, and the failure is raised once the server has
         answered, so the version is discarded only after the server has finished with it.
@@ -197,8 +204,8 @@ class RemoteStore(Store):
         failures: list[Exception] = []
         try:
             self._send("PUT", self.store_url, params={"graph": graph.value, **self.upload_params},
-                       content=_ntriples(triples, failures), headers={"Content-Type": "application/n-triples"})
-        except (StoreError, SyntaxError):
+                       content=_guarded(chunks, failures), headers={"Content-Type": "application/n-triples"})
+        except (StoreError, SyntaxError):  # what the server says of an abandoned upload (or of bad data)
             if not failures:
                 raise
         if failures:
@@ -248,8 +255,8 @@ class RemoteStore(Store):
             return
         lines = response.text.strip().splitlines()
         detail = lines[0][:300] if lines else response.reason_phrase
-        if response.status_code == 400 and url in (self.query_url, self.update_url):
-            # The server's parser refused the query or update: the same exception as the embedded store raises.
+        if response.status_code == 400 and url in (self.query_url, self.update_url, self.store_url):
+            # The server's parser refused the query, update or uploaded data: what the embedded store raises.
             raise SyntaxError(detail)
         raise StoreError(f"the SPARQL server at {_public(url)} answered HTTP {response.status_code}: {detail}")
 
@@ -259,24 +266,27 @@ def _public(url: str) -> str:
     return re.sub(r"^(https?://)[^/@]*@", r"\1", url)
 
 
-def _ntriples(triples: Iterable[Triple], failures: list[Exception]) -> Iterator[bytes]:
-    """N-Triples in chunks; a failure of ``triples`` is kept in ``failures`` and ends the body with bad syntax."""
+def _ntriples(triples: Iterable[Triple]) -> Iterator[bytes]:
     lines: list[str] = []
     size = 0
+    for triple in triples:
+        line = f"{triple} .\n"
+        lines.append(line)
+        size += len(line)
+        if size >= _CHUNK:
+            yield "".join(lines).encode()
+            lines, size = [], 0
+    if lines:
+        yield "".join(lines).encode()
+
+
+def _guarded(chunks: Iterable[bytes], failures: list[Exception]) -> Iterator[bytes]:
+    """The chunks; a failure while making them is kept in ``failures`` and ends the body with bad syntax."""
     try:
-        for triple in triples:
-            line = f"{triple} .\n"
-            lines.append(line)
-            size += len(line)
-            if size >= _CHUNK:
-                yield "".join(lines).encode()
-                lines, size = [], 0
+        yield from chunks
     except Exception as error:
         failures.append(error)
         yield b"\n<upload abandoned by the client> .\n"  # not a triple: the server refuses the upload
-        return
-    if lines:
-        yield "".join(lines).encode()
 
 
 class _Reader:
