@@ -5,7 +5,8 @@ Measures, through the real app (FastAPI TestClient, so routing, templates and JS
   the first visit of each sampled run apart (cold caches);
 - a filtered list page (runs of one project that failed), cold (first request: facet counts computed) and
   warm (facet counts cached while the graphs are unchanged), and the unfiltered run list;
-- a full-text search for an error message;
+- full-text searches (an error message, a parameter value, a common word): cold (before the search index is
+  built: one scan per field), the index's build time, then warm (from the index);
 - with ``--server``, the run page and a trivial route again through uvicorn in its own process and httpx (the
   TestClient's own cost per request is about 2 ms, a real server's about 1 ms).
 Goal (issue 7): run page within a few ms of the raw lookup; list pages under 200 ms.
@@ -13,7 +14,8 @@ The store directory is reused when it already holds a catalog, so the catalog is
 
 ``--dump FILE`` instead writes the HTML and JSON run pages of ``--dump-runs`` sampled runs, one JSON line each, to
 check that a change leaves every page as it was: dump before and after (``PYTHONPATH=<old checkout>/src`` runs
-this script on the old code) and compare the files with ``cmp``.
+this script on the old code) and compare the files with ``cmp``. ``--search-dump FILE`` likewise writes the
+``/search`` JSON of ``SEARCHES`` (each before and after the search index is built, where there is one).
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server", action="store_true", help="also measure through uvicorn and httpx")
     parser.add_argument("--dump", type=Path, help="write sampled run pages (HTML and JSON) here and stop")
     parser.add_argument("--dump-runs", type=int, default=400)
+    parser.add_argument("--search-dump", type=Path, help="write /search JSON of SEARCHES here and stop")
+    parser.add_argument("--search-only", action="store_true", help="measure the searches only")
     args = parser.parse_args(argv)
     from fastapi.testclient import TestClient
 
@@ -67,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(runs)} runs in the store")
     if args.dump:
         dump(client, random.Random(1).sample(runs, args.dump_runs), base, args.dump)
+        store.close()
+        return 0
+    if args.search_dump or args.search_only:
+        searches(client, store, args.search_dump, args.repeat)
         store.close()
         return 0
     sample = random.Random(0).sample(runs, args.repeat)
@@ -113,8 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     other_cold = (time.perf_counter() - started) * 1000
     print(f"filtered run list (project + failed): cold {cold:.0f} ms, warm median {warm:.1f} ms; "
           f"unfiltered run list warm {plain_list:.1f} ms; another filter cold {other_cold:.0f} ms")
-    search = median_ms(lambda: client.get("/search", params={"q": "Tried to allocate 93 MiB"}), 3)
-    print(f"search for an error message: {search:.0f} ms")
+    searches(client, store, None, args.repeat)
     store.close()
     if args.server:
         served(args.store, sample, base, args.repeat)
@@ -130,6 +137,57 @@ def dump(client, runs: list[str], base: str, path: Path) -> None:
             assert html.status_code == data.status_code == 200, run
             out.write(json.dumps({"run": run, "html": html.text, "json": data.json()}, sort_keys=True) + "\n")
     print(f"{len(runs)} run pages written to {path}")
+
+
+#: Varied searches: common words, error fragments, parameter values, case, unicode, quotes, SPARQL-looking text,
+#: over-long and empty text; several match more than a field's cap (500 texts).
+SEARCHES = (
+    "Tried to allocate 93 MiB", "cuda OUT of memory", "0.001", "0.1", "1e-05", "loss", "the", "a", "e", "run",
+    "RuntimeError", "No module named 'apex'", "shard-0", "parquet", "halve the batch", "warm-up", "AUC",
+    "cifar10", "imagenet-c", "val accuracy +0.5", "Dropout 0.3", "déjà vu", "ΣΑΣ", "İstanbul", "数据",
+    '"quoted"', "'", '") } } DROP ALL #', "\\", "%", "_", "  padded  ", "x" * 200, "ab" * 60, "", "zzqqxx",
+)
+SEARCH_TIMED = ("Tried to allocate 93 MiB", "0.001", "loss")
+
+
+def searches(client, store, path: Path | None, repeat: int) -> None:
+    """Time each of ``SEARCH_TIMED`` cold (no index: scans), build the search index (old code: none), then time
+    them warm; with ``path``, write every search of ``SEARCHES`` cold and warm as JSON lines instead."""
+    try:
+        from expgraph.web.search import SEARCH, SEARCH_INDEXES
+    except ImportError:  # the code before the search index
+        SEARCH = SEARCH_INDEXES = None
+
+    def ask(q: str) -> dict:
+        response = client.get("/search", params={"q": q, "format": "json"})
+        assert response.status_code in (200, 400), response.text
+        return {"status": response.status_code, "body": response.json()}
+
+    def build() -> float:
+        started = time.perf_counter()
+        if SEARCH_INDEXES is not None:
+            SEARCH_INDEXES.get(store, SEARCH).build()
+        return (time.perf_counter() - started) * 1000
+
+    if path is not None:
+        cold = [ask(q) for q in SEARCHES]  # the first asks for the index in the background: build it here
+        build()
+        warm = [ask(q) for q in SEARCHES]
+        with path.open("w") as out:
+            for q, before, after in zip(SEARCHES, cold, warm, strict=True):
+                out.write(json.dumps({"q": q, "cold": before, "warm": after}, sort_keys=True) + "\n")
+        print(f"{len(SEARCHES)} searches written to {path}")
+        return
+    colds = {}
+    for q in SEARCH_TIMED:
+        started = time.perf_counter()
+        ask(q)
+        colds[q] = (time.perf_counter() - started) * 1000
+    built = build()
+    warms = {q: median_ms(lambda q=q: ask(q), max(3, repeat // 2)) for q in SEARCH_TIMED}
+    print(f"search index built in {built:.0f} ms (waited for, after the cold searches)")
+    for q in SEARCH_TIMED:
+        print(f"search {q!r}: cold {colds[q]:.0f} ms, warm median {warms[q]:.1f} ms")
 
 
 _SERVER = """import sys, uvicorn

@@ -17,9 +17,9 @@ from __future__ import annotations
 import bisect
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from pyoxigraph import Literal, NamedNode
 
@@ -348,24 +348,38 @@ class ListIndex:
             return self._keys[name]
 
 
-class IndexCache:
-    """One index per list and store version; building is serialised so concurrent requests build it once."""
+class Spec(Protocol):
+    """What an index is built for: a name that tells it apart from the others in its cache."""
 
-    def __init__(self) -> None:
+    @property
+    def name(self) -> str: ...
+
+
+SpecT = TypeVar("SpecT", bound=Spec)
+IndexT = TypeVar("IndexT")
+
+
+class IndexCache(Generic[SpecT, IndexT]):
+    """One index per spec and store version, made by ``make(store, spec)``; it is replaced as soon as the store's
+    active graph versions change (an import, a load), so no index is ever read stale. Making one is cheap (the
+    indexes fill themselves on use), and serialised so concurrent requests share it."""
+
+    def __init__(self, make: Callable[[Store, SpecT], IndexT]) -> None:
+        self._make = make
         self._lock = threading.Lock()
-        self._indexes: dict[tuple[int, str], tuple[tuple[str, ...], ListIndex]] = {}
+        self._indexes: dict[tuple[int, str], tuple[tuple[str, ...], IndexT]] = {}
 
-    def get(self, store: Store, spec: ListSpec) -> ListIndex:
+    def get(self, store: Store, spec: SpecT) -> IndexT:
         versions = tuple(sorted(info.version.value for info in store.active_graphs().values()))
         with self._lock:
             cached = self._indexes.get((id(store), spec.name))
             if cached is None or cached[0] != versions:
-                cached = (versions, ListIndex(store, spec))
+                cached = (versions, self._make(store, spec))
                 self._indexes[(id(store), spec.name)] = cached
             return cached[1]
 
 
-INDEXES = IndexCache()
+INDEXES: IndexCache[ListSpec, ListIndex] = IndexCache(ListIndex)
 
 
 def _filters(spec: ListSpec, params: Mapping[str, str]) -> dict[str, str]:
