@@ -267,6 +267,33 @@ def test_a_repeated_query_is_answered_from_the_cache_until_the_store_changes(tmp
         store.close()
 
 
+def test_workers_outlive_the_thread_that_started_the_runner(tmp_path: Path) -> None:
+    # The server starts its runner on first use, often on the warm-up thread, which then ends. Workers die with
+    # the thread that spawned them (Linux's parent-death signal is per thread): they must not be spawned there.
+    store = fill(prepare(EmbeddedStore(tmp_path / "store")))
+    made: list[QueryRunner] = []
+
+    def start() -> None:  # as the warm-up does: start the runner, use both workers, end
+        runner = QueryRunner(store, size=2, timeout=30)
+        made.append(runner)
+        with ThreadPoolExecutor(2) as pool:
+            jobs = [QueryJob(f"ASK {{ ?s ?p ?o }} # warm {i}") for i in range(2)]
+            assert [outcome.status for outcome in pool.map(runner.run, jobs)] == [200, 200]
+
+    starter = threading.Thread(target=start)
+    starter.start()
+    starter.join()
+    runner = made[0]
+    try:
+        time.sleep(1.0)  # time for the kernel's signal to land, were the workers tied to that thread
+        for i in range(4):  # both workers, and a fresh text each time so that nothing comes from the cache
+            outcome = runner.run(QueryJob(f"ASK {{ ?s ?p ?o }} # {i}", accept="application/sparql-results+json"))
+            assert outcome.status == 200, outcome.message
+    finally:
+        runner.close()
+        store.close()
+
+
 def test_the_server_warms_its_caches_up_in_the_background(tmp_path: Path) -> None:
     store = fill(prepare(EmbeddedStore(tmp_path / "store")))
     app = create_app(store, Settings({"max_concurrent_queries": 1}))

@@ -172,7 +172,9 @@ def _open_snapshot(spec: tuple[str, Any]) -> Store:
 
 
 def _die_with_parent() -> None:
-    """On Linux, have the kernel kill this worker if the server dies mid-query (else it would run to the end)."""
+    """On Linux, have the kernel kill this worker if the server dies mid-query (else it would run to the end).
+
+    The signal follows the thread that started the worker, not its process: hence the runner's spawner thread."""
     try:
         import ctypes
         import signal
@@ -273,12 +275,19 @@ class QueryRunner:
         self._workers: list[_Worker] = []
         self._lock = threading.Lock()
         self._closed = False
+        # Workers are started from this one long-lived thread: the parent-death signal (see _die_with_parent)
+        # fires when the *thread* that started a worker ends, and the runner is often first used on a short-lived
+        # one (the server's warm-up), whose end killed both workers.
+        self._spawner = ThreadPoolExecutor(1, thread_name_prefix="expgraph-spawn")
         if not self.uses_processes:
             return
         for _ in range(self.size):  # started now: a spawned worker needs ~0.5 s to import before its first job
-            worker = _Worker(self._context)
+            worker = self._spawn()
             self._workers.append(worker)
             self._idle.put(worker)
+
+    def _spawn(self) -> _Worker:
+        return self._spawner.submit(_Worker, self._context).result()
 
     def _spec(self, worker: _Worker, current: tuple[str, ...]) -> tuple[str, Any] | None:
         """What the worker must reopen to see store version ``current``; None when it already does."""
@@ -325,7 +334,9 @@ class QueryRunner:
 
     def _replace(self, worker: _Worker) -> _Worker:
         worker.kill()
-        fresh = _Worker(self._context)
+        if self._closed:  # close() stopped a query in flight: no new worker
+            return worker
+        fresh = self._spawn()
         with self._lock:
             self._workers = [w for w in self._workers if w is not worker] + [fresh]
         return fresh
@@ -350,4 +361,5 @@ class QueryRunner:
         for worker in workers:
             worker.kill()
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self._spawner.shutdown(wait=False)
 
