@@ -258,6 +258,16 @@ class _Compiler:
             checks.append(_check(str(node_shape), str(shape), component_iri(predicate), p, self.severity(shape), query,
                                  target))
 
+        # Value-level checks (and maxCount) on a plain predicate find the offending values first, over the whole
+        # predicate, and only then join the few offenders to the target: checking every focus node's values one
+        # lookup at a time was twice as slow in total at 10k and 100k runs, with identical results. (A path such as
+        # p* would match every node when read on its own, so other paths start from the target.)
+        def values(constraint: str) -> str:
+            """The target's (?this, ?value) pairs where ``constraint`` (a pattern or FILTER on ?value) holds."""
+            if isinstance(path, URIRef):
+                return f"{{ SELECT ?this ?value WHERE {{ ?this {p} ?value {constraint} }} }} {target}"
+            return f"{target} ?this {p} ?value . {constraint}"
+
         for predicate, param in self.constraints(shape):
             if predicate == SH.minCount:
                 n = int(param)
@@ -267,19 +277,23 @@ class _Compiler:
                     add(predicate, f"SELECT ?this WHERE {{ {target} OPTIONAL {{ ?this {p} ?value }} }} "
                                    f"GROUP BY ?this HAVING (COUNT(DISTINCT ?value) < {n})")
             elif predicate == SH.maxCount:
-                add(predicate, f"SELECT ?this WHERE {{ {target} ?this {p} ?value }} "
-                               f"GROUP BY ?this HAVING (COUNT(DISTINCT ?value) > {int(param)})")
+                too_many = f"GROUP BY ?this HAVING (COUNT(DISTINCT ?value) > {int(param)})"
+                if isinstance(path, URIRef):
+                    add(predicate, f"SELECT ?this WHERE {{ {{ SELECT ?this WHERE {{ ?this {p} ?value }} {too_many} }} "
+                                   f"{target} }}")
+                else:
+                    add(predicate, f"SELECT ?this WHERE {{ {target} ?this {p} ?value }} {too_many}")
             elif predicate == SH.hasValue:
                 add(predicate, f"SELECT ?this WHERE {{ {target} MINUS "
                                f"{{ ?this {p} ?_any FILTER(sameTerm(?_any, {_term(param)})) }} }}")
             elif predicate in (SH.qualifiedValueShape,):
                 checks += self.qualified(node_shape, shape, p, param, target)
             elif predicate == SH["class"]:
-                add(predicate, f"SELECT DISTINCT ?this ?value WHERE {{ {target} ?this {p} ?value . "
-                               f"MINUS {{ {self.typed('?value', param)} }} }}")
+                untyped = "MINUS { " + self.typed("?value", param) + " }"
+                add(predicate, f"SELECT DISTINCT ?this ?value WHERE {{ {values(untyped)} }}")
             else:
-                add(predicate, f"SELECT DISTINCT ?this ?value WHERE {{ {target} ?this {p} ?value . "
-                               f"FILTER({self.violation(predicate, param, '?value', shape)}) }}")
+                offending = "FILTER(" + self.violation(predicate, param, "?value", shape) + ")"
+                add(predicate, f"SELECT DISTINCT ?this ?value WHERE {{ {values(offending)} }}")
         for nested in self.g.objects(shape, SH.property):
             raise Unsupported(f"property shape {nested} nested in a property shape")
         return checks
