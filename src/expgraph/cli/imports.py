@@ -36,7 +36,7 @@ def _command(cls: type[Importer]):
         fmt: Annotated[SummaryFormat, typer.Option("--format", help="Summary format.")] = SummaryFormat.text,
         validate: Annotated[bool, typer.Option(
             help="Check the completeness of what came in and refresh the stored scores. This validates the whole "
-                 "catalog (about 80 s at 100k runs): when importing many sources, pass --no-validate and run "
+                 "catalog (tens of seconds at 100k runs): when importing many sources, pass --no-validate and run "
                  "`expgraph validate` once at the end.")] = True,
     ) -> None:
         settings = state(ctx).settings
