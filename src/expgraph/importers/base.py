@@ -150,6 +150,16 @@ class Importer(ABC):
     def records(self) -> Iterator[Record]:
         """Yield the source's records; raise SourceError (via ``self.collector.invalid``) on bad input."""
 
+    def stays_inside(self, root: Path, path: Path, where: str = "source directory") -> bool:
+        """Whether ``path`` (below ``root``) resolves inside ``root``; one that links outside is skipped with a
+        warning, never read."""
+        try:
+            inside(root, path.relative_to(root))
+        except SourceError:
+            self.collector.warn(f"{path}: links outside the {where}; skipped")
+            return False
+        return True
+
     def source_dir(self) -> Path:
         """The source as an existing directory, or a SourceError."""
         path = Path(self.source).expanduser()

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from expgraph.importers.base import Importer, Record, SourceError, inside, register, require
+from expgraph.importers.base import Importer, Record, SourceError, register, require
 from expgraph.importers.series import metric_from_points
 from expgraph.records import CodeVersion, Experiment, ParameterSetting, Run, RunStatus
 
@@ -149,7 +149,7 @@ class TensorBoardImporter(Importer):
     def run_dirs(self, root: Path) -> dict[Path, list[Path]]:
         """Event files grouped by their run: the topmost directory with event files above them."""
         dirs = sorted({path.parent for path in root.rglob(f"{EVENT_FILE}*") if path.is_file()
-                       and self._inside(root, path)})
+                       and self.stays_inside(root, path, "log directory")})
         runs: dict[Path, list[Path]] = {}
         for directory in dirs:
             owner = next((run for run in runs if run == directory or run in directory.parents), directory)
@@ -157,15 +157,6 @@ class TensorBoardImporter(Importer):
         if not runs:
             raise SourceError(root, f"no TensorBoard event files ({EVENT_FILE}*) in this directory")
         return runs
-
-    def _inside(self, root: Path, path: Path) -> bool:
-        """An event file that links outside the log directory is skipped with a warning, never read."""
-        try:
-            inside(root, path.relative_to(root))
-        except SourceError:
-            self.collector.warn(f"{path}: links outside the log directory; skipped")
-            return False
-        return True
 
     def records(self) -> Iterator[Record]:
         root = self.source_dir()

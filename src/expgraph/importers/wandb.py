@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from expgraph.importers.base import Importer, Record, SourceError, flatten, inside, register
+from expgraph.importers.base import Importer, Record, SourceError, flatten, register
 from expgraph.importers.series import metric_from_points
 from expgraph.importers.wandb_log import replay
 from expgraph.records import (
@@ -241,7 +241,7 @@ class WandbImporter(Importer):
             base = root / "wandb" if (root / "wandb").is_dir() and not any(RUN_DIR.match(p.name) for p in
                                                                            root.iterdir()) else root
             candidates = sorted(p for p in base.iterdir() if p.is_dir() and RUN_DIR.match(p.name) and
-                                self._inside(base, p))
+                                self.stays_inside(base, p))
         if not candidates:
             raise SourceError(root, "no W&B run directories (offline-run-* or run-*) here or in ./wandb")
         runs: dict[str, list[Path]] = {}
@@ -250,17 +250,8 @@ class WandbImporter(Importer):
         return {run_id: sorted(paths, key=lambda p: p.name.removeprefix("offline-")) for run_id, paths in
                 runs.items()}
 
-    def _inside(self, base: Path, path: Path) -> bool:
-        """A run directory or file that links outside the source is skipped with a warning, never read."""
-        try:
-            inside(base, path.relative_to(base))
-        except SourceError:
-            self.collector.warn(f"{path}: links outside the source directory; skipped")
-            return False
-        return True
-
     def _readable(self, path: Path) -> bool:
-        return path.is_file() and self._inside(self.source_dir(), path)
+        return path.is_file() and self.stays_inside(self.source_dir(), path)
 
     def records(self) -> Iterator[Record]:
         by_id = self.run_dirs()
