@@ -95,3 +95,41 @@ def test_batch_lands_and_is_queryable(memory_store) -> None:
     )
     assert [(r["key"].value, r["v"].value) for r in rows] == [("optim/lr", "0.1"), ("名前", "値")]
     assert not store_batch(memory_store, batch(), location="/data/mlruns").changed
+
+
+def _configurations(runs: tuple[Run, ...], source: str = "/a") -> dict[str, str | None]:
+    """Each run's configuration node (None without one), read back from the mapped triples."""
+    sample = ImportBatch("mlflow", source, experiments=(Experiment("0", "exp"),), runs=runs)
+    found = {t.subject.value: t.object.value for t in map_batch(sample)
+             if t.predicate.value.endswith("#hasConfiguration")}
+    return {run.native_id: found.get(Minter("mlflow", source).run(run.native_id).value) for run in runs}
+
+
+def test_runs_of_the_same_settings_share_a_configuration_across_sources() -> None:
+    def run(native_id: str, *params: ParameterSetting) -> Run:
+        return Run(native_id, "0", RunStatus.FAILED, params=params)
+
+    runs = (
+        run("a", ParameterSetting("lr", 0.001), ParameterSetting("model", "vit"), ParameterSetting("seed", 1)),
+        run("b", ParameterSetting("learning_rate", 0.001), ParameterSetting("model", "vit"),
+            ParameterSetting("seed", 2)),
+        run("c", ParameterSetting("lr", 0.01), ParameterSetting("model", "vit")),
+        run("d", ParameterSetting("lr", 0.001), ParameterSetting("model", "vit"), ParameterSetting("amp", True)),
+        run("e", ParameterSetting("seed", 3)),
+    )
+    here, there = _configurations(runs, "/a"), _configurations(runs, "/b")
+    assert here["a"] == here["b"] == there["a"]  # seed and the spelling of the learning rate are not compared
+    assert len({here["a"], here["c"], here["d"]}) == 3
+    assert here["e"] is None  # nothing to compare
+
+
+def test_a_configuration_is_described_once_per_batch_with_its_settings() -> None:
+    params = (ParameterSetting("lr", 0.001), ParameterSetting("flag", True), ParameterSetting("n", 32),
+              ParameterSetting("name", 'say "hi"'))
+    runs = tuple(Run(str(i), "0", RunStatus.FINISHED, params=params) for i in range(3))
+    triples = list(map_batch(ImportBatch("mlflow", "/a", experiments=(Experiment("0", "exp"),), runs=runs)))
+    node = next(t.object for t in triples if t.predicate.value.endswith("#hasConfiguration"))
+    described = [t for t in triples if t.subject == node]
+    texts = sorted(t.object.value for t in described if t.predicate.value.endswith("#settingText"))
+    assert texts == ["flag=true", "learning_rate=0.001", "n=32", 'name=say "hi"']
+    assert len(described) == len(set(described)) == 6  # type, label and four settings, once for three runs
