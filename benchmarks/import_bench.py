@@ -2,6 +2,9 @@
 
     python benchmarks/import_bench.py [--sizes 1000 10000] [--keep DIR] [--repeat N]
 
+With ``--keep DIR`` the stores are written under DIR and kept, and stores a previous run kept there are reused
+(making the 10k stores takes minutes).
+
 Stores are made with the trackers' own layouts: a few template runs are written by MLflow's client (and by
 Sacred's FileStorageObserver), then cloned with fresh ids and values (folders for the MLflow file store and
 Sacred, table rows for the MLflow sqlite store), because creating 10k runs through the client takes minutes of
@@ -62,6 +65,8 @@ def mlflow_store(root: Path, runs: int) -> Path:
     from mlflow import MlflowClient
 
     store = root / "mlruns"
+    if store.is_dir():  # kept by an earlier run (--keep)
+        return store
     client = MlflowClient(store.as_uri(), registry_uri=(root / "registry").as_uri())
     experiment = client.create_experiment("bench")
     templates = [store / experiment / run_id for run_id in _mlflow_templates(client, experiment)]
@@ -85,8 +90,10 @@ def mlflow_sqlite_store(root: Path, runs: int) -> str:
 
     from mlflow import MlflowClient
 
-    root.mkdir(parents=True, exist_ok=True)
     uri = f"sqlite:///{root / 'mlflow.db'}"
+    if (root / "mlflow.db").is_file():  # kept by an earlier run (--keep)
+        return uri
+    root.mkdir(parents=True, exist_ok=True)
     client = MlflowClient(uri)
     artifacts = root / "mlruns" / "bench"
     experiment = client.create_experiment("bench", artifact_location=artifacts.as_uri())
@@ -133,6 +140,8 @@ def sacred_store(root: Path, runs: int) -> Path:
     from sacred.observers import FileStorageObserver
 
     store = root / "sacred"
+    if store.is_dir():  # kept by an earlier run (--keep)
+        return store
     ex = Experiment("bench", save_git_info=False)
     ex.observers.append(FileStorageObserver(str(store)))
 
@@ -221,7 +230,7 @@ def bench(size: int, work: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
-    parser.add_argument("--keep", type=Path, help="Write the stores here and keep them.")
+    parser.add_argument("--keep", type=Path, help="Write the stores here and keep them; reuse those kept there.")
     parser.add_argument("--repeat", type=int, default=REPEAT, help="Best of this many timings (default 2).")
     args = parser.parse_args()
     globals()["REPEAT"] = args.repeat

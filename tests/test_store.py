@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pyoxigraph
 import pytest
-from pyoxigraph import Literal, NamedNode, Quad, QuerySolutions, RdfFormat, Triple
+from pyoxigraph import BlankNode, Literal, NamedNode, Quad, QuerySolutions, RdfFormat, Triple
 
 from expgraph.catalog import prepare
 from expgraph.namespaces import GRAPHS, RDFS, XSD, Namespace
@@ -148,6 +148,74 @@ def test_statements_failing_mid_write_leave_the_old_graph_intact(store: Store, s
     assert labels(store) == {f"v{i}" for i in range(10)}
     assert physical_graphs(store) == expected_graphs(store)
     assert store.sweep() == []
+
+
+@pytest.mark.parametrize("checked", [False, True])
+def test_statements_written_in_several_chunks_land_whole_and_once(store: Store, checked: bool) -> None:
+    """An import is written chunk by chunk (the embedded store in a writer thread), each chunk without the repeats
+    it holds: the same triples as written one by one, and the digest and count of every statement, repeats too."""
+    triples = sample(45_000)
+    repeated = [t for i, t in enumerate(triples) for _ in range(2 if i % 7 == 0 else 1)] + triples[:3000]
+    assert store.replace_statements(ONE, (str(t) for t in repeated), checked=checked) is True
+    info = store.active_graphs()[ONE.value]
+    assert info.digest == hashlib.sha256("".join(f"{t}\n" for t in repeated).encode()).hexdigest()
+    assert info.triples == len(repeated)
+    assert set(store.triples(ONE)) == set(triples)
+    assert len(store.select(f"SELECT ?s WHERE {{ ?s <{RDFS.label.value}> ?o }}")) == len(triples)
+    assert store.replace_graph(ONE, repeated) is False  # the same content as triples: the same digest
+    assert physical_graphs(store) == expected_graphs(store)
+
+
+def test_blank_nodes_after_chunks_without_any_are_one_document(store: Store) -> None:
+    """Chunks are loaded as documents of their own until one names a blank node; from there on, as one."""
+    statements = [str(t) for t in sample(45_000)] + [f'_:b <{EX.p.value}> "{i}"' for i in range(30_000)]
+    store.replace_statements(ONE, statements)
+    rows = store.select(f"SELECT (COUNT(DISTINCT ?s) AS ?n) (COUNT(*) AS ?t) WHERE {{ ?s <{EX.p.value}> ?o }}")
+    assert (rows[0]["n"].value, rows[0]["t"].value) == ("1", "30000")
+    assert len(labels(store)) == 45_000
+
+
+def test_a_bad_chunk_stops_the_write_early_and_leaves_the_old_graph(store: Store) -> None:
+    """The writer thread's error (the parser's own) is raised to the caller, which stops making chunks."""
+    store.replace_graph(ONE, sample(10))
+    before = store.active_graphs()
+    made = [0]
+
+    def statements() -> Iterator[str]:
+        yield "<not an IRI> <x> <y>"
+        for triple in sample(400_000, "new"):  # 20 chunks
+            made[0] += 1
+            yield str(triple)
+
+    with pytest.raises(SyntaxError):
+        store.replace_statements(ONE, statements())
+    assert store.active_graphs() == before
+    assert labels(store) == {f"v{i}" for i in range(10)}
+    assert physical_graphs(store) == expected_graphs(store)
+    if isinstance(store, EmbeddedStore) and store.path is None:  # a chunk a load: at most a few chunks ahead
+        assert made[0] < 200_000
+
+
+def test_an_import_is_written_as_checked_text_the_mapper_vouches_for(store: Store) -> None:
+    """store_batch tells the store its text is checked (no IRI checks, no blank nodes): the mapper's statements for
+    awkward ids must then parse strictly, name no blank node, and land as exactly those triples."""
+    from expgraph.catalog import store_batch
+    from expgraph.mapping import map_batch
+    from expgraph.records import ImportBatch, ParameterSetting, Run, RunStatus
+    from expgraph.synthetic import make_batch
+
+    awkward = ["a/b", "ü ñ", "x?y#z", "<script>", "%41", " ", "日本", 'q"uote', "_:b", "back\\slash"]
+    runs = tuple(Run(name, "0", RunStatus.FINISHED, name=name, params=(ParameterSetting(name, name),))
+                 for name in awkward)
+    synthetic = make_batch(200, seed=3)
+    batch = ImportBatch("mlflow", "/data/ü mlruns", experiments=synthetic.experiments,
+                        runs=synthetic.runs + runs, results=synthetic.results)
+    expected = set(map_batch(batch))  # strict parse: raises on any invalid IRI
+    assert not any(isinstance(term, BlankNode) for t in expected for term in (t.subject, t.object))
+    outcome = store_batch(store, batch, location="test")
+    store.replace_graph(TWO, expected)  # the same triples as terms, as the store keeps them ("0.0" as "0")
+    assert set(store.triples(outcome.graph)) == set(store.triples(TWO))
+    assert outcome.triples == store.active_graphs()[outcome.graph.value].triples >= len(expected) > 20_000
 
 
 def test_a_known_digest_is_not_even_read(store: Store) -> None:

@@ -122,13 +122,6 @@ def store_batch(store: Store, batch: ImportBatch, *, location: str, base: str = 
 
     started = datetime.now(UTC)
     graph = source_graph(batch.tracker, batch.source, base)
-    counted: list[int] = [0]
-
-    def statements():
-        for statement in batch_statements(batch, base):
-            counted[0] += 1
-            yield statement
-
     audit = map_import_activity(
         batch,
         started=started,
@@ -138,11 +131,14 @@ def store_batch(store: Store, batch: ImportBatch, *, location: str, base: str = 
         location=location,
         base=base,
     )
-    changed = store.replace_statements(graph, statements(), audit=audit)
+    # checked: the mapper builds every IRI from pyoxigraph terms (or from one and percent-encoded path segments)
+    changed = store.replace_statements(graph, batch_statements(batch, base), audit=audit, checked=True)
+    # The registry counts the statements as they are written (unchanged content has the same count): counting them
+    # here again in a generator of our own cost 4% of an import at 10k runs.
     return ImportOutcome(
         graph=graph,
         changed=changed,
-        triples=counted[0],
+        triples=store.active_graphs()[graph.value].triples,
         experiments=len(batch.experiments),
         runs=len(batch.runs),
         failures=sum(1 for run in batch.runs if run.status.is_failure),

@@ -189,8 +189,9 @@ class RemoteStore(Store):
     def _write_graph(self, graph: NamedNode, triples: Iterable[Triple]) -> None:
         self._upload(graph, _ntriples(triples))
 
-    def _write_text(self, graph: NamedNode, chunks: Iterable[bytes]) -> None:
-        """The mapper's N-Triples text uploaded as it comes, without parsing it into terms and printing it again."""
+    def _write_text(self, graph: NamedNode, chunks: Iterable[bytes], *, checked: bool = False) -> None:
+        """The mapper's N-Triples text uploaded as it comes, without parsing it into terms and printing it again (the
+        server checks it all the same)."""
         self._upload(graph, chunks)
 
     def _upload(self, graph: NamedNode, chunks: Iterable[bytes]) -> None:
