@@ -102,6 +102,17 @@ def test_already_failed_given_key_values(store):
     assert rows(store, "already-failed") == []  # neither run nor config: nothing to compare with
 
 
+def test_already_failed_spells_parameter_names_as_the_mapper_does():
+    """The query names the given keys as configurations name them; a synonym known to one only would never match."""
+    from expgraph.mapping import PARAMETER_SYNONYMS, UNCOMPARED_PARAMETERS
+
+    text = get_query("already-failed").text
+    for spelling, name in PARAMETER_SYNONYMS.items():
+        assert f'"{spelling}"' in text and f'"{name}"' in text, spelling
+    for name in UNCOMPARED_PARAMETERS:
+        assert f'?key != "{name}"' in text
+
+
 def test_runs_missing_provenance(store):
     got = {r["run"]: (r["no_commit"], r["no_checksum"], r["no_environment"])
            for r in rows(store, "runs-missing-provenance")}
