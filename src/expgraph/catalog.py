@@ -5,8 +5,12 @@ These are built on the store interface only, so they work the same on the embedd
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import getpass
 import hashlib
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -156,6 +160,33 @@ def _user() -> str:
 
 def run_import(store: Store, importer: Importer, *, base: str = DEFAULT_BASE) -> ImportOutcome:
     """Read a tracker's source completely, then write it atomically; bad input raises before anything lands."""
-    classifier = FailureClassifier.from_store(store)
-    batch = build_batch(importer, classifier)
-    return store_batch(store, batch, location=importer.source, base=base)
+    with collector_paused():
+        classifier = FailureClassifier.from_store(store)
+        batch = build_batch(importer, classifier)
+        return store_batch(store, batch, location=importer.source, base=base)
+
+
+_pause_lock = threading.Lock()
+_pauses = 0
+_was_enabled = True
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the duration, as it was before afterwards (also when imports in
+    several threads overlap). An import builds millions of objects that all live until it ends, and the collector
+    rescanned them again and again: 12-17% of an import of 10k MLflow runs (1.3-1.8 s), 1.2x faster without. The
+    few cycles it leaves (61k objects on that file store) are collected once it is back on."""
+    global _pauses, _was_enabled
+    with _pause_lock:
+        if _pauses == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pauses -= 1
+            if _pauses == 0 and _was_enabled:
+                gc.enable()
