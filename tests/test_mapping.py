@@ -130,6 +130,21 @@ def test_a_configuration_is_described_once_per_batch_with_its_settings() -> None
     triples = list(map_batch(ImportBatch("mlflow", "/a", experiments=(Experiment("0", "exp"),), runs=runs)))
     node = next(t.object for t in triples if t.predicate.value.endswith("#hasConfiguration"))
     described = [t for t in triples if t.subject == node]
-    texts = sorted(t.object.value for t in described if t.predicate.value.endswith("#settingText"))
-    assert texts == ["flag=true", "learning_rate=0.001", "n=32", 'name=say "hi"']
     assert len(described) == len(set(described)) == 6  # type, label and four settings, once for three runs
+    settings = {t.object for t in described if t.predicate.value.endswith("#hasSetting")}
+    about = {(t.subject, t.predicate.value.rsplit("#", 1)[1]): t.object for t in triples if t.subject in settings}
+    assert len(about) == len([t for t in triples if t.subject in settings])  # each setting described once
+    pairs = sorted((about[s, "settingKey"].value, about[s, "settingValue"]) for s in settings)
+    assert pairs == [("flag", scalar(True)), ("learning_rate", scalar(0.001)), ("n", scalar(32)),
+                     ("name", scalar('say "hi"'))]
+    assert sorted(about[s, "label"].value for s in settings) == ["flag=true", "learning_rate=0.001", "n=32",
+                                                                'name=say "hi"']
+
+
+def test_settings_of_other_types_are_other_settings() -> None:
+    """32 and "32" are different values to a run's parameters (mls:hasValue), so they are to configurations."""
+    def run(native_id: str, value: object) -> Run:
+        return Run(native_id, "0", RunStatus.FAILED, params=(ParameterSetting("n", value),))
+
+    found = _configurations((run("int", 32), run("text", "32"), run("again", 32)))
+    assert found["int"] == found["again"] != found["text"]

@@ -132,6 +132,7 @@ def test_hyperparameter_ranges_treat_lr_aliases_as_one(store):
     assert got == {"failed": (3, 0.001, 0.01), "finished": (3, 0.001, 0.1)}
     batch = {r["outcome"]: float(r["maximum"]) for r in rows(store, "hyperparameter-ranges", key="batch_size")}
     assert batch == {"failed": 32.0, "finished": 64.0}
+    assert rows(store, "hyperparameter-ranges", key="seed") == []  # configurations leave the seed out
 
 
 def test_negative_results_by_hypothesis(store):

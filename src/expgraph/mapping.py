@@ -252,10 +252,11 @@ def _lexical(value: Scalar) -> str:
     return str(value)
 
 
-def setting_texts(params: Iterable[ParameterSetting]) -> list[str]:
-    """A run's comparable settings as sorted ``name=value`` texts: synonyms named alike, the seed left out."""
-    return sorted({f"{PARAMETER_SYNONYMS.get(p.key, p.key)}={_lexical(p.value)}"
-                   for p in params if p.key not in UNCOMPARED_PARAMETERS})
+def comparable_settings(params: Iterable[ParameterSetting]) -> list[tuple[str, Scalar]]:
+    """A run's settings as a configuration compares them: synonyms named alike, the seed left out, sorted."""
+    settings = {(PARAMETER_SYNONYMS.get(p.key, p.key), _scalar(p.value)): p.value
+                for p in params if p.key not in UNCOMPARED_PARAMETERS}
+    return [(key, settings[(key, written)]) for key, written in sorted(settings)]
 
 
 def environment_digest(environment: Environment) -> str:
@@ -370,23 +371,31 @@ class _Emitter:
         yield f"{parameter} {RDFS.label} {_text(setting.key)}"
 
     def configuration(self, run: str, params: Iterable[ParameterSetting]) -> Iterator[str]:
-        """The run's configuration, a node shared by every run with the same settings in any source, so that "has
-        this failed elsewhere?" and "same set-up, different outcome" are index lookups rather than a comparison of
-        every run's settings (seconds at 100k runs). Described once per batch."""
-        texts = setting_texts(params)
-        if not texts:
+        """The run's configuration, a node shared by every run with the same settings in any source, made of
+        setting nodes (one per name and value) also shared; so that "has this failed elsewhere?", "same set-up,
+        different outcome" and "the values of one parameter" are index lookups from a few nodes rather than a
+        pass over every run's parameters (seconds at 100k runs). Each node is described once per batch."""
+        settings = [(key, _scalar(value), f"{key}={_lexical(value)}") for key, value in comparable_settings(params)]
+        if not settings:
             return
-        node = self.shared("configuration", hashlib.sha256("\n".join(texts).encode()).hexdigest()[:32])
+        identity = "\n".join(f"{key}={written}" for key, written, _ in settings)
+        node = self.shared("configuration", hashlib.sha256(identity.encode()).hexdigest()[:32])
         yield f"{run} {EG.hasConfiguration} {node}"
         if node in self._described:
             return
         self._described.add(node)
-        label = ", ".join(texts)
+        label = ", ".join(text for _, _, text in settings)
         if len(label) > _CONFIGURATION_LABEL:
-            label = f"{label[:_CONFIGURATION_LABEL].rsplit(', ', 1)[0]}, ... ({len(texts)} settings)"
+            label = f"{label[:_CONFIGURATION_LABEL].rsplit(', ', 1)[0]}, ... ({len(settings)} settings)"
         yield from self.labelled(node, [EG.Configuration], label)
-        for setting in texts:
-            yield f"{node} {EG.settingText} {_text(setting)}"
+        for key, written, text in settings:
+            setting = self.shared("setting", hashlib.sha256(f"{key}\n{written}".encode()).hexdigest()[:32])
+            yield f"{node} {EG.hasSetting} {setting}"
+            if setting not in self._described:
+                self._described.add(setting)
+                yield from self.labelled(setting, [EG.Setting], text)
+                yield f"{setting} {EG.settingKey} {_text(key)}"
+                yield f"{setting} {EG.settingValue} {written}"
 
     def metric(self, run: str, metric: MetricValue) -> Iterator[str]:
         node = _below(run, "metric", metric.key)
