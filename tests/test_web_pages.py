@@ -123,6 +123,16 @@ def test_run_page_html_shows_error_and_failure_mode(client) -> None:
     assert 'rel="alternate" type="text/turtle"' in html
 
 
+def test_run_page_leads_to_runs_of_the_same_configuration(client) -> None:
+    configuration = data(client, page(R2))["configuration"]
+    assert configuration.startswith(DEFAULT_BASE + "configuration/")
+    html = client.get(page(R2)).text
+    assert f'href="/queries/already-failed?run={quote(R2)}"' in html
+    assert f'href="{page(configuration)}"' in html
+    configuration_page = client.get(page(configuration))  # the shared node, with the runs that have it
+    assert configuration_page.status_code == 200 and f'href="{page(R2)}"' in configuration_page.text
+
+
 def test_completeness_shown_when_quality_graph_exists(client, memory_store) -> None:
     measurement = NamedNode(GRAPHS + "quality/measurement/test")
     memory_store.replace_graph(NamedNode(GRAPHS + "quality"), [

@@ -117,6 +117,8 @@ def run(store: Store, iri: NamedNode, statements: list[dict[str, Term]] | None =
         "runtime_seconds": plain(row.get("runtime")), "seed": plain(row.get("seed")),
         "tracker": plain(row.get("tracker")), "description": plain(row.get("description")),
         "parent": node(row, "parent"),
+        # the way into "has this already failed elsewhere?": runs of the same settings meet on this node
+        "configuration": plain(own.first(iri, EG.hasConfiguration)),
     }
     params = [{"spec": spec, "value": value, **({"original": original} if original is not None else {})}
               for setting in _unique(own.all(iri, MLS.hasInput))
