@@ -9,8 +9,20 @@ import pytest
 from pyoxigraph import Literal
 
 from expgraph.mapping import Minter, _text, batch_statements, date_time, double, map_batch, scalar, source_graph
-from expgraph.namespaces import XSD
-from expgraph.records import Experiment, ImportBatch, MetricValue, ParameterSetting, Run, RunStatus
+from expgraph.namespaces import EG, PROV, SCHEMA, SPDX, XSD
+from expgraph.records import (
+    Agent,
+    Checksum,
+    CodeVersion,
+    DatasetSnapshot,
+    Environment,
+    Experiment,
+    ImportBatch,
+    MetricValue,
+    ParameterSetting,
+    Run,
+    RunStatus,
+)
 
 
 def batch(source: str = "/data/mlruns") -> ImportBatch:
@@ -148,3 +160,21 @@ def test_settings_of_other_types_are_other_settings() -> None:
 
     found = _configurations((run("int", 32), run("text", "32"), run("again", 32)))
     assert found["int"] == found["again"] != found["text"]
+
+
+def _lacks(run: Run) -> set[str]:
+    triples = map_batch(ImportBatch("mlflow", "/a", experiments=(Experiment("0", "exp"),), runs=(run,)))
+    return {t.object for t in triples if t.predicate == EG.lacks}
+
+
+def test_a_run_states_what_its_record_lacks() -> None:
+    bare = Run("bare", "0", RunStatus.RUNNING)
+    assert _lacks(bare) == {SCHEMA.SoftwareSourceCode, SPDX.Checksum, EG.Environment, PROV.Agent, PROV.End}
+    checked = DatasetSnapshot("mnist", Checksum("md5", "aa" * 16))
+    whole = Run("whole", "0", RunStatus.FINISHED, ended=datetime(2024, 1, 1), agent=Agent("ana"),
+                code=CodeVersion("c1" * 20), environment=Environment(python_version="3.11"), datasets=(checked,))
+    assert _lacks(whole) == set()
+    half_checked = Run("half", "0", RunStatus.FINISHED, ended=datetime(2024, 1, 1), agent=Agent("ana"),
+                       code=CodeVersion("c1" * 20), environment=Environment(python_version="3.11"),
+                       datasets=(checked, DatasetSnapshot("cifar", version="v1")))
+    assert _lacks(half_checked) == {SPDX.Checksum}  # one dataset without a checksum is enough

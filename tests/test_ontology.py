@@ -100,6 +100,7 @@ DATATYPE_PROPERTIES = {
 }
 #: Outside terms the mapper writes; alignment.ttl must declare each with a type and a label.
 OUTSIDE_TERMS = [
+    PROV.End,
     PROV.startedAtTime,
     PROV.endedAtTime,
     PROV.wasAssociatedWith,

@@ -259,6 +259,22 @@ def comparable_settings(params: Iterable[ParameterSetting]) -> list[tuple[str, S
     return [(key, settings[(key, written)]) for key, written in sorted(settings)]
 
 
+def _lacking(run: Run) -> list[str]:
+    """The kinds of provenance the run's record has none of (``eg:lacks``), each named by its class."""
+    lacking = []
+    if run.code is None:
+        lacking.append(SCHEMA.SoftwareSourceCode)
+    if not run.datasets or any(dataset.checksum is None for dataset in run.datasets):
+        lacking.append(SPDX.Checksum)
+    if run.environment is None:
+        lacking.append(EG.Environment)
+    if run.agent is None:
+        lacking.append(PROV.Agent)
+    if run.ended is None:
+        lacking.append(PROV.End)
+    return lacking
+
+
 def environment_digest(environment: Environment) -> str:
     parts = [
         environment.python_version or "",
@@ -514,6 +530,8 @@ class _Emitter:
             yield f"{node} {EG.deleted} {_BOOLEAN[True]}"
         for key, value in sorted(run.tags.items()):
             yield f"{node} {EG.tag} {_text(f'{key}={value}')}"
+        for missing in _lacking(run):
+            yield f"{node} {EG.lacks} {missing}"
         for setting in run.params:
             yield from self.parameter(node, setting)
         yield from self.configuration(node, run.params)
