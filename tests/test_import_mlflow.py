@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import math
 import os
@@ -13,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -325,3 +327,62 @@ def test_a_tracking_server_gives_what_its_sqlite_store_gives(tracking_server: tu
     assert {r.native_id: content(r) for r in served.runs} == {r.native_id: content(r) for r in local.runs}
     assert {e.native_id: e for e in served.experiments} == {e.native_id: e for e in local.experiments}
     assert {m.key: m.value for m in run(served, "baseline").metrics}["grad_norm"] == math.inf
+
+
+def _sql_against_summarise(database: Path) -> dict[tuple[str, str], Any]:
+    """Each metric as the sqlite path summarises it in SQL, checked against ``summarise`` over every raw row."""
+    from collections import defaultdict
+
+    from expgraph.importers.mlflow import summarise
+
+    ours = {(r.native_id, m.key): m for r in _batch(f"sqlite:///{database}").runs for m in r.metrics}
+    histories: dict[tuple[str, str], list] = defaultdict(list)
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        for run_id, key, timestamp, step, value, is_nan in connection.execute(
+                "SELECT run_uuid, key, timestamp, step, value, is_nan FROM metrics"):
+            histories[run_id, key].append((timestamp, step, math.nan if is_nan else value))
+    assert set(ours) == set(histories)
+    for (run_id, key), points in histories.items():  # repr: NaN == NaN
+        assert repr(ours[run_id, key]) == repr(summarise(key, points)), (run_id, key, points)
+    return ours
+
+
+def test_sql_summaries_are_summarise_over_every_value(moved: Path) -> None:
+    """The fixture: NaN and infinities, values re-logged out of order, two values at one step."""
+    keys = {key for _, key in _sql_against_summarise(moved / "sqlite" / "mlflow.db")}
+    assert {"loss", "accuracy", "val_loss", "grad_norm", "neg"} <= keys
+
+
+def test_sql_summaries_of_edge_cases(moved: Path, tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric
+
+    shutil.copytree(moved / "sqlite", tmp_path / "sqlite")
+    database = tmp_path / "sqlite" / "mlflow.db"
+    client = MlflowClient(f"sqlite:///{database}")
+    run_id = client.create_run(client.search_experiments()[0].experiment_id, run_name="edges").info.run_id
+    nan, inf = math.nan, math.inf
+    logged = {
+        "all_nan": [(1, 0, nan), (2, 1, nan), (3, 1, nan)],
+        "nan_ties": [(1, 0, nan), (1, 0, 2.5), (5, 3, 1.5), (5, 3, nan), (4, 2, 9.0)],
+        "nan_and_zero": [(7, 1, nan), (7, 1, 0.0)],
+        "infinities": [(1, 0, inf), (2, 1, -inf), (3, 2, 1.0), (3, 2, -inf)],
+        "inf_last": [(1, 0, 3.0), (2, 1, inf)],
+        "ties_by_value": [(1, 0, 4.0), (1, 0, 3.0), (9, 5, 1.0), (9, 5, 2.0)],
+    }
+    client.log_batch(run_id, metrics=[Metric(key, value, timestamp, step) for key, points in logged.items()
+                                      for timestamp, step, value in points])
+    metrics = {key: metric for (run, key), metric in _sql_against_summarise(database).items() if run == run_id}
+    assert set(metrics) == set(logged)
+    history = metrics["all_nan"].history
+    assert math.isnan(metrics["all_nan"].value) and history.count == 3
+    assert math.isnan(history.first) and math.isnan(history.minimum) and math.isnan(history.maximum)
+    ties = metrics["nan_ties"]
+    assert (ties.value, ties.step, ties.history.first, ties.history.minimum, ties.history.maximum) == (1.5, 3, 2.5,
+                                                                                                        1.5, 9.0)
+    assert (metrics["nan_and_zero"].value, metrics["nan_and_zero"].history.first) == (0.0, 0.0)
+    infinities = metrics["infinities"]
+    assert (infinities.value, infinities.history.first) == (1.0, inf)
+    assert (infinities.history.minimum, infinities.history.maximum) == (-inf, inf)
+    assert (metrics["inf_last"].value, metrics["inf_last"].history.maximum) == (inf, inf)
+    assert (metrics["ties_by_value"].value, metrics["ties_by_value"].history.first) == (2.0, 3.0)

@@ -21,7 +21,6 @@ import math
 import os
 import sqlite3
 import sys
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -110,17 +109,28 @@ def latest(history: Sequence[Point]) -> Point:
     return max(history, key=lambda p: (p[1], p[0], not math.isnan(p[2]), p[2]))
 
 
+def first(history: Sequence[Point]) -> Point:
+    """The first value: earliest timestamp, then lowest step (a full tie: a number over NaN, then the lowest)."""
+    return min(history, key=lambda p: (p[0], p[1], math.isnan(p[2]), p[2]))
+
+
 def summarise(key: str, history: Sequence[Point]) -> MetricValue:
     """Final value plus first/min/max/count; min and max ignore NaN unless every value is NaN."""
-    timestamp, step, value = latest(history)
-    first = min(history, key=lambda p: (p[0], p[1]))
-    values = [_value(p[2]) for p in history if not math.isnan(p[2])] or [math.nan]
+    values = [p[2] for p in history if not math.isnan(p[2])]
+    return _summary(key, history, min(values, default=math.nan), max(values, default=math.nan), len(history))
+
+
+def _summary(key: str, candidates: Sequence[Point], minimum: float, maximum: float, count: int) -> MetricValue:
+    """A metric from the points its latest and first values are among (all of them, or those a SQL store
+    picked), and its minimum, maximum and count."""
+    timestamp, step, value = latest(candidates)
     return MetricValue(
         key=key,
         value=_value(value),
         step=step,
         timestamp=_time(timestamp),
-        history=MetricHistory(first=_value(first[2]), minimum=min(values), maximum=max(values), count=len(history)),
+        history=MetricHistory(first=_value(first(candidates)[2]), minimum=_value(minimum), maximum=_value(maximum),
+                              count=count),
     )
 
 
@@ -184,7 +194,7 @@ class _Read:
     info: Any
     params: dict[str, str]
     tags: dict[str, str]
-    metrics: dict[str, list[Point]]  # every logged value per key
+    metrics: dict[str, list[Point] | MetricValue]  # every logged value per key, or (SQL stores) the summary
     datasets: list[Any] = field(default_factory=list)  # mlflow.entities.DatasetInput
     model_ids: list[str] = field(default_factory=list)  # logged models this run output
 
@@ -368,7 +378,7 @@ class MlflowImporter(Importer):
         """Every run of a SQL store in a few queries over MLflow's table models (``search_runs`` loads ORM
         objects, and ``get_metric_history`` is one query per run and metric)."""
         from mlflow.entities import RunInfo
-        from mlflow.store.tracking.dbmodels.models import SqlMetric, SqlParam, SqlRun, SqlTag
+        from mlflow.store.tracking.dbmodels.models import SqlParam, SqlRun, SqlTag
         from sqlalchemy import select
 
         runs: dict[str, _Read] = {}
@@ -389,14 +399,9 @@ class MlflowImporter(Importer):
             for run_id, key, value in session.execute(select(SqlTag.run_uuid, SqlTag.key, SqlTag.value)):
                 if run_id in runs:
                     runs[run_id].tags[key] = value
-            histories: dict[tuple[str, str], list[Point]] = defaultdict(list)
-            for run_id, key, timestamp, step, value, is_nan in session.execute(
-                    select(SqlMetric.run_uuid, SqlMetric.key, SqlMetric.timestamp, SqlMetric.step, SqlMetric.value,
-                           SqlMetric.is_nan)):
-                histories[run_id, key].append((timestamp, step, math.nan if is_nan else value))
-            for (run_id, key), points in histories.items():
+            for (run_id, key), (candidates, minimum, maximum, count) in self._sql_metrics(session).items():
                 if run_id in runs:
-                    runs[run_id].metrics[key] = points
+                    runs[run_id].metrics[key] = _summary(key, candidates, minimum, maximum, count)
             ids = list(runs)
             for start in range(0, len(ids), _CHUNK):  # MLflow's own bulk readers, as search_runs uses them
                 chunk = ids[start:start + _CHUNK]
@@ -405,6 +410,35 @@ class MlflowImporter(Importer):
                 for run_id, outputs in store._get_model_outputs_bulk(chunk, session).items():
                     runs[run_id].model_ids = [output.model_id for output in outputs]
         return list(runs.values())
+
+    @staticmethod
+    def _sql_metrics(session: Any) -> dict[tuple[str, str], tuple[list[Point], float, float, int]]:
+        """Per (run, key): the rows that can be its latest or first value (those at its highest step or earliest
+        timestamp: ``latest`` and ``first`` choose among them), the minimum and maximum of its numbers (NaN when
+        there are none) and the number of values. Summarised by the database, in one query with window
+        aggregates, instead of reading every value of every history. MLflow stores NaN as ``is_nan`` (value 0)."""
+        from mlflow.store.tracking.dbmodels.models import SqlMetric
+        from sqlalchemy import case, false, func, or_, select
+
+        group = {"partition_by": (SqlMetric.run_uuid, SqlMetric.key)}
+        number = case((SqlMetric.is_nan == false(), SqlMetric.value))  # NULL for NaN: MIN and MAX skip it
+        ranked = select(SqlMetric.run_uuid, SqlMetric.key, SqlMetric.timestamp, SqlMetric.step, SqlMetric.value,
+                        SqlMetric.is_nan, func.count().over(**group).label("count"),
+                        func.min(number).over(**group).label("minimum"),
+                        func.max(number).over(**group).label("maximum"),
+                        func.max(SqlMetric.step).over(**group).label("last_step"),
+                        func.min(SqlMetric.timestamp).over(**group).label("first_time")).subquery()
+        query = select(ranked).where(or_(ranked.c.step == ranked.c.last_step,
+                                         ranked.c.timestamp == ranked.c.first_time))
+        metrics: dict[tuple[str, str], tuple[list[Point], float, float, int]] = {}
+        for row in session.execute(query):
+            point = (row.timestamp, row.step, math.nan if row.is_nan else row.value)
+            if (row.run_uuid, row.key) in metrics:
+                metrics[row.run_uuid, row.key][0].append(point)
+            else:
+                metrics[row.run_uuid, row.key] = ([point], math.nan if row.minimum is None else row.minimum,
+                                                  math.nan if row.maximum is None else row.maximum, row.count)
+        return metrics
 
     def _from_client(self, client: Any, run: Any) -> _Read:
         """An MLflow ``Run`` from ``search_runs``/``get_run``, with each metric's history fetched."""
@@ -512,7 +546,7 @@ class MlflowImporter(Importer):
             agent=Agent(user) if user else None,
             parent_id=tags.get("mlflow.parentRunId"),
             params=tuple(parameter(key, value) for key, value in sorted(run.params.items())),
-            metrics=tuple(summarise(key, run.metrics[key]) for key in sorted(run.metrics)),
+            metrics=tuple(self._metric(key, run.metrics[key]) for key in sorted(run.metrics)),
             datasets=tuple(sorted((self._dataset(item) for item in run.datasets),
                                   key=lambda d: (d.name, d.version or ""))),
             code=code,
@@ -523,6 +557,10 @@ class MlflowImporter(Importer):
             runtime_seconds=(info.end_time - info.start_time) / 1000 if info.end_time and info.start_time else None,
             deleted=info.lifecycle_stage == "deleted",
         )
+
+    @staticmethod
+    def _metric(key: str, read: list[Point] | MetricValue) -> MetricValue:
+        return read if isinstance(read, MetricValue) else summarise(key, read)
 
     def _history(self, client: Any, info: Any, key: str) -> list[Point]:
         """Every value logged for a metric. On a file store the run's folder is known, so its metric file is
