@@ -252,11 +252,12 @@ def _lexical(value: Scalar) -> str:
     return str(value)
 
 
-def comparable_settings(params: Iterable[ParameterSetting]) -> list[tuple[str, Scalar]]:
-    """A run's settings as a configuration compares them: synonyms named alike, the seed left out, sorted."""
+def comparable_settings(params: Iterable[ParameterSetting]) -> list[tuple[str, str, str]]:
+    """A run's settings as a configuration compares them, sorted and each once: (name, value in N-Triples,
+    ``name=value`` as text), synonyms named alike, the seed left out."""
     settings = {(PARAMETER_SYNONYMS.get(p.key, p.key), _scalar(p.value)): p.value
                 for p in params if p.key not in UNCOMPARED_PARAMETERS}
-    return [(key, settings[(key, written)]) for key, written in sorted(settings)]
+    return [(key, written, f"{key}={_lexical(settings[key, written])}") for key, written in sorted(settings)]
 
 
 def _lacking(run: Run) -> list[str]:
@@ -391,7 +392,7 @@ class _Emitter:
         setting nodes (one per name and value) also shared; so that "has this failed elsewhere?", "same set-up,
         different outcome" and "the values of one parameter" are index lookups from a few nodes rather than a
         pass over every run's parameters (seconds at 100k runs). Each node is described once per batch."""
-        settings = [(key, _scalar(value), f"{key}={_lexical(value)}") for key, value in comparable_settings(params)]
+        settings = comparable_settings(params)
         if not settings:
             return
         identity = "\n".join(f"{key}={written}" for key, written, _ in settings)
