@@ -241,23 +241,12 @@ UNCOMPARED_PARAMETERS = frozenset({"seed"})
 _CONFIGURATION_LABEL = 160
 
 
-def _lexical(value: Scalar) -> str:
-    """A parameter value as its typed literal spells it (``0.001``, ``32``, ``true``, ``adam``)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(int(value))
-    if isinstance(value, float):
-        return _double_lexical(value)
-    return str(value)
-
-
-def comparable_settings(params: Iterable[ParameterSetting]) -> list[tuple[str, str, str]]:
-    """A run's settings as a configuration compares them, sorted and each once: (name, value in N-Triples,
-    ``name=value`` as text), synonyms named alike, the seed left out."""
+def comparable_settings(params: Iterable[ParameterSetting]) -> list[tuple[str, str, Scalar]]:
+    """A run's settings as a configuration compares them, sorted and each once: (name, value in N-Triples, value),
+    synonyms named alike, the seed left out."""
     settings = {(PARAMETER_SYNONYMS.get(p.key, p.key), _scalar(p.value)): p.value
                 for p in params if p.key not in UNCOMPARED_PARAMETERS}
-    return [(key, written, f"{key}={_lexical(settings[key, written])}") for key, written in sorted(settings)]
+    return [(key, written, settings[key, written]) for key, written in sorted(settings)]
 
 
 def _lacking(run: Run) -> list[str]:
@@ -401,11 +390,12 @@ class _Emitter:
         if node in self._described:
             return
         self._described.add(node)
-        label = ", ".join(text for _, _, text in settings)
+        texts = [f"{key}={scalar(value).value}" for key, _, value in settings]  # 0.001, 32, true, adam
+        label = ", ".join(texts)
         if len(label) > _CONFIGURATION_LABEL:
             label = f"{label[:_CONFIGURATION_LABEL].rsplit(', ', 1)[0]}, ... ({len(settings)} settings)"
         yield from self.labelled(node, [EG.Configuration], label)
-        for key, written, text in settings:
+        for (key, written, _), text in zip(settings, texts, strict=True):
             setting = self.shared("setting", hashlib.sha256(f"{key}\n{written}".encode()).hexdigest()[:32])
             yield f"{node} {EG.hasSetting} {setting}"
             if setting not in self._described:
