@@ -48,7 +48,7 @@ def median_ms(samples: list[float]) -> float:
 
 def saved_queries(store: EmbeddedStore, repeats: int, timeout: float) -> dict[str, dict[str, object]]:
     failed_run = store.select(FAILED_RUN)[0]["run"].value
-    runner = QueryRunner(store, size=1, timeout=timeout, cache=False)  # every run really runs
+    runner = QueryRunner(store, size=1, timeout=timeout, cache_mb=0)  # every run really runs
     out: dict[str, dict[str, object]] = {}
     try:
         for name, query in load_queries().items():

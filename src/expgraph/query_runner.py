@@ -1,23 +1,33 @@
 """Running queries where they can really be stopped: worker processes with a wall-clock limit.
 
 pyoxigraph has no timeout and a Python thread cannot be killed, so for an embedded store each query runs in one
-of ``max_concurrent_queries`` worker processes, and a query over its limit is stopped by killing its worker (a
-fresh one replaces it). The server process keeps the store open for writing; a worker opens the on-disk store
-read-only (RocksDB allows any number of read-only openers beside the one writer) and reopens it when the set of
-active graph versions changes, so it always sees the latest swap. An in-memory store (tests, the demo) cannot be
+of ``max_concurrent_queries`` worker processes, and a query over its time limit is stopped by killing its worker (a
+fresh one replaces it). Each worker's memory is capped by the kernel (``RLIMIT_DATA``, setting ``query_memory_mb``):
+an allocation over it aborts the worker, which is replaced, and the query is answered 503. The data limit counts
+the worker's own heap, not the files RocksDB reads or maps, nor address space merely reserved (an opened on-disk
+store reserves ~1 GB of address space with ~80 MB of data), so it caps what a query really makes.
+
+The server process keeps the store open for writing; a worker opens the on-disk store read-only (RocksDB allows
+any number of read-only openers beside the one writer) and reopens it when the set of active graph versions
+changes, so it always sees the latest swap. An in-memory store (tests, the demo) cannot be
 shared, so its workers receive a copy (N-Quads) whenever it changes.
 
 A remote store does its work on another server: its queries run in threads with the same limits on waiting;
 the remote server is expected to enforce its own timeout.
 
 The blocking :meth:`QueryRunner.run` is meant for a thread pool; :meth:`QueryRunner.run_async` puts it on the
-runner's own pool, so the event loop never blocks and at most ``size`` queries run at once while others queue.
+runner's own pool, so the event loop never blocks. Who runs next, and who is refused with 503 and ``Retry-After``,
+is decided by the :class:`~expgraph.query_scheduler.Scheduler`: a bounded queue, fair between clients.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import multiprocessing
+import os
+import resource
+import signal
 import threading
 import time
 from collections import OrderedDict
@@ -31,10 +41,15 @@ from typing import Any
 import pyoxigraph
 from pyoxigraph import NamedNode, QueryTriples, RdfFormat
 
+from expgraph.query_scheduler import Busy, Scheduler
 from expgraph.sparql_formats import GRAPH_TYPES, RESULT_TYPES, negotiate, serialize
 from expgraph.sparql_guard import QueryRefused, check_query
 from expgraph.store import EmbeddedStore, Store, StoreError
 from expgraph.store.base import Term
+
+#: The client name of callers that do not say who they are (the CLI, tests, benchmarks).
+LOCAL = "(local)"
+MB = 2**20
 
 #: The IRI rdflib's ``SPARQLStore`` sends as ``default-graph-uri`` for a plain ``Graph``'s default graph.
 RDFLIB_DEFAULT = "urn:x-rdflib:default"
@@ -51,6 +66,7 @@ class QueryJob:
     named_graphs: tuple[str, ...] | None = None
     untrusted: bool = True  # check with the guard (saved queries are ours and skip it)
     max_rows: int = 10_000
+    max_bytes: int = 32 * MB  # the serialised result's cap
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,7 @@ class QueryOutcome:
     message: str = ""
     seconds: float = 0.0
     cached: bool = False
+    retry_after: int | None = None  # seconds, when refused for lack of a free worker
 
 
 def _error(status: int, message: str) -> QueryOutcome:
@@ -86,6 +103,9 @@ def execute(store: Store, job: QueryJob) -> QueryOutcome:
         # SPARQLStore ask for results formats even for CONSTRUCT and read the Content-Type of what comes back.
         media_type = negotiate(job.accept, offered) or next(iter(offered))
         out = serialize(result, media_type, job.max_rows)
+        if len(out.body) > job.max_bytes:
+            return _error(503, f"query stopped: its result is larger than the {job.max_bytes / MB:g} MB limit "
+                               "(setting max_result_mb); select fewer rows or shorter values")
     except QueryRefused as refused:
         return _error(refused.status, str(refused))
     except SyntaxError as error:
@@ -184,9 +204,24 @@ def _die_with_parent() -> None:
         pass
 
 
-def _worker_main(conn: Connection) -> None:
-    """A worker's loop: (re)open the snapshot when told, run jobs, until the server closes the pipe."""
+def _limit_memory(memory_mb: int) -> None:
+    """Cap this process's data segment (heap and private writable mappings); 0 leaves it unlimited."""
+    if memory_mb > 0:
+        limit = memory_mb * MB
+        _soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+
+
+def _worker_main(conn: Connection, memory_mb: int = 0) -> None:
+    """A worker's loop: (re)open the snapshot when told, run jobs, until the server closes the pipe.
+
+    Over the memory limit, pyoxigraph's allocator aborts the process; Python's MemoryError does the same here, so
+    that the server sees one kind of death for both and replaces the worker, whose heap may be in a bad state.
+    """
     _die_with_parent()
+    _limit_memory(memory_mb)
     store: Store | None = None
     while True:
         try:
@@ -202,13 +237,17 @@ def _worker_main(conn: Connection) -> None:
                 conn.send(_error(503, f"cannot open the store for reading: {error}"))
                 continue
         assert store is not None
-        conn.send(execute(store, job))
+        try:
+            conn.send(execute(store, job))
+        except MemoryError:
+            os.abort()
 
 
 class _Worker:
-    def __init__(self, context: Any) -> None:
+    def __init__(self, context: Any, memory_mb: int) -> None:
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child,), daemon=True, name="expgraph-query")
+        self.process = context.Process(target=_worker_main, args=(child, memory_mb), daemon=True,
+                                       name="expgraph-query")
         self.process.start()
         child.close()
         self.generation: tuple[str, ...] | None = None
@@ -223,52 +262,74 @@ class ResultCache:
     """Recent successful outcomes, valid while the store's content (its generation) stays the same.
 
     Saved queries over a large catalog take seconds (aggregates over every run); the catalog changes only when
-    something is imported, so the second ask of the same query is answered from here. Bounded by entries and bytes.
+    something is imported, so the second ask of the same query is answered from here. Keys are digests, so a
+    long query text is not kept; the budget counts every entry's body and message plus a fixed overhead.
     """
 
-    def __init__(self, entries: int = 256, max_bytes: int = 64 * 2**20) -> None:
-        self.entries, self.max_bytes = entries, max_bytes
-        self._items: OrderedDict[tuple, QueryOutcome] = OrderedDict()
+    OVERHEAD = 512  # bytes per entry for the key, the outcome object and the dictionary slot
+
+    def __init__(self, max_bytes: int = 64 * MB) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[bytes, QueryOutcome] = OrderedDict()
         self._bytes = 0
-        self._generation: tuple[str, ...] | None = None
+        self._generation: bytes | None = None
         self._lock = threading.Lock()
 
     @staticmethod
-    def key(job: QueryJob, current: tuple[str, ...]) -> tuple:
-        bindings = tuple(sorted((name, str(term)) for name, term in job.bindings.items()))
-        return (current, job.sparql, job.accept, bindings, job.default_graphs, job.named_graphs, job.untrusted,
-                job.max_rows)
+    def key(job: QueryJob, current: tuple[str, ...]) -> bytes:
+        """A digest of the store's generation and everything about the job that changes its answer."""
+        bindings = sorted((name, str(term)) for name, term in job.bindings.items())
+        parts = (current, job.sparql, job.accept, bindings, job.default_graphs, job.named_graphs, job.untrusted,
+                 job.max_rows, job.max_bytes)
+        return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).digest()
 
-    def get(self, key: tuple) -> QueryOutcome | None:
+    @staticmethod
+    def _size(outcome: QueryOutcome) -> int:
+        return len(outcome.body) + len(outcome.message) + ResultCache.OVERHEAD
+
+    def get(self, key: bytes) -> QueryOutcome | None:
         with self._lock:
             outcome = self._items.get(key)
             if outcome is not None:
                 self._items.move_to_end(key)
             return outcome
 
-    def put(self, key: tuple, outcome: QueryOutcome) -> None:
-        if outcome.status != 200 or len(outcome.body) > self.max_bytes // 8 or not self.entries:
+    def put(self, key: bytes, generation_: tuple[str, ...], outcome: QueryOutcome) -> None:
+        size = self._size(outcome)
+        if outcome.status != 200 or size > self.max_bytes // 8:
             return
+        marker = hashlib.sha256(repr(generation_).encode()).digest()
         with self._lock:
-            if key[0] != self._generation:  # the store changed: everything remembered is stale
+            if marker != self._generation:  # the store changed: everything remembered is stale
                 self._items.clear()
-                self._bytes, self._generation = 0, key[0]
+                self._bytes, self._generation = 0, marker
+            if key in self._items:
+                self._bytes -= self._size(self._items.pop(key))
             self._items[key] = outcome
-            self._bytes += len(outcome.body)
-            while len(self._items) > self.entries or self._bytes > self.max_bytes:
+            self._bytes += size
+            while self._bytes > self.max_bytes:
                 _, dropped = self._items.popitem(last=False)
-                self._bytes -= len(dropped.body)
+                self._bytes -= self._size(dropped)
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
 
 
 class QueryRunner:
-    """Runs :class:`QueryJob` s on a store with a wall-clock limit, ``size`` at a time, remembering recent results."""
+    """Runs :class:`QueryJob` s on a store within time and memory limits, ``size`` at a time, fairly between
+    clients, remembering recent results."""
 
-    def __init__(self, store: Store, *, size: int = 2, timeout: float = 30.0, cache: bool = True) -> None:
+    def __init__(self, store: Store, *, size: int = 2, timeout: float = 30.0, cache_mb: int = 64,
+                 memory_mb: int = 0, queue: int = 32, wait: float = 10.0) -> None:
         self.store = store
-        self.cache = ResultCache(entries=256 if cache else 0)
+        self.cache = ResultCache(max(0, cache_mb) * MB)
         self.size = max(1, size)
         self.timeout = timeout
-        self.executor = ThreadPoolExecutor(self.size, thread_name_prefix="expgraph-query")
+        self.memory_mb = memory_mb
+        self.scheduler = Scheduler(self.size, max_waiting=queue, max_wait=wait)
+        # Threads for the queries running and those waiting (the scheduler bounds both), and one spare.
+        self.executor = ThreadPoolExecutor(self.size + max(0, queue) + 1, thread_name_prefix="expgraph-query")
         self.uses_processes = isinstance(store, EmbeddedStore)
         self._context = multiprocessing.get_context("spawn")
         self._idle: SimpleQueue[_Worker] = SimpleQueue()
@@ -287,7 +348,7 @@ class QueryRunner:
             self._idle.put(worker)
 
     def _spawn(self) -> _Worker:
-        return self._spawner.submit(_Worker, self._context).result()
+        return self._spawner.submit(_Worker, self._context, self.memory_mb).result()
 
     def _spec(self, worker: _Worker, current: tuple[str, ...]) -> tuple[str, Any] | None:
         """What the worker must reopen to see store version ``current``; None when it already does."""
@@ -299,36 +360,52 @@ class QueryRunner:
             return ("path", str(self.store.path))
         return ("nquads", self.store.ox.dump(format=RdfFormat.N_QUADS))
 
-    def run(self, job: QueryJob, timeout: float | None = None) -> QueryOutcome:
-        """Run a job now, blocking (call from a worker thread); stops it at the limit."""
+    def run(self, job: QueryJob, timeout: float | None = None, client: str = LOCAL) -> QueryOutcome:
+        """Run a job now, blocking (call from a worker thread); stops it at the limits.
+
+        ``client`` names the caller for the scheduler (the web app passes the remote address;
+        :data:`~expgraph.query_scheduler.BACKGROUND` for the warm-up)."""
         if self._closed:
             return _error(503, "the query runner is shut down")
         if not self.uses_processes:  # a remote store may change behind our back: nothing is cached
-            return execute(self.store, job)
+            return self._scheduled(client, lambda: execute(self.store, job))
         current = generation(self.store)
         key = self.cache.key(job, current)
         cached = self.cache.get(key)
         if cached is not None:
             return replace(cached, seconds=0.0, cached=True)
-        outcome = self._run_in_worker(job, current, self.timeout if timeout is None else timeout)
-        self.cache.put(key, outcome)
+        limit = self.timeout if timeout is None else timeout
+        outcome = self._scheduled(client, lambda: self._run_in_worker(job, current, limit))
+        self.cache.put(key, current, outcome)
         return outcome
 
+    def _scheduled(self, client: str, action: Any) -> QueryOutcome:
+        try:
+            with self.scheduler.slot(client):
+                return action()
+        except Busy as busy:
+            return replace(_error(503, str(busy)), retry_after=busy.retry_after)
+
     def _run_in_worker(self, job: QueryJob, current: tuple[str, ...], limit: float) -> QueryOutcome:
-        worker = self._idle.get()
+        worker = self._idle.get()  # the scheduler hands out one place per worker: one is idle
         try:
             worker.conn.send((self._spec(worker, current), job))
             if worker.conn.poll(limit):
                 outcome: QueryOutcome = worker.conn.recv()
-                if outcome.status == 503:
+                if outcome.status == 503 and outcome.message.startswith("cannot open"):
                     worker.generation = None  # opening failed: try again next time
                 return outcome
             worker = self._replace(worker)
             return _error(503, f"query stopped: it ran longer than the {limit:g} s limit "
                                "(setting query_timeout); narrow it down or add LIMIT")
         except (EOFError, OSError, BrokenPipeError) as error:
+            dead = worker
             worker = self._replace(worker)
-            return _error(500, f"query worker died ({error or 'no reason given'}); it has been restarted")
+            if dead.process.exitcode == -signal.SIGABRT and self.memory_mb > 0:
+                return _error(503, f"query stopped: it needed more than the {self.memory_mb} MB memory limit "
+                                   "(setting query_memory_mb); narrow it down or add LIMIT")
+            return _error(500, f"query worker died ({error or 'no reason given'}, exit code "
+                               f"{dead.process.exitcode}); it has been restarted")
         finally:
             self._idle.put(worker)
 
@@ -341,21 +418,27 @@ class QueryRunner:
             self._workers = [w for w in self._workers if w is not worker] + [fresh]
         return fresh
 
-    async def run_async(self, job: QueryJob, timeout: float | None = None) -> QueryOutcome:
+    def worker_pids(self) -> list[int]:
+        """The worker processes' ids (the load benchmark measures their memory)."""
+        with self._lock:
+            return [worker.process.pid for worker in self._workers if worker.process.pid is not None]
+
+    async def run_async(self, job: QueryJob, timeout: float | None = None, client: str = LOCAL) -> QueryOutcome:
         """Run a job on the runner's thread pool: the event loop stays free, excess jobs queue."""
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self.executor, self.run, job, timeout)
+        future = loop.run_in_executor(self.executor, self.run, job, timeout, client)
         if self.uses_processes:
             return await future
         limit = self.timeout if timeout is None else timeout
         try:  # a remote query cannot be killed from here; stop waiting for it at least
-            return await asyncio.wait_for(asyncio.shield(future), limit)
+            return await asyncio.wait_for(asyncio.shield(future), limit + self.scheduler.max_wait)
         except (TimeoutError, FutureTimeout):
             return _error(503, f"query stopped waiting after the {limit:g} s limit (setting query_timeout)")
 
     def close(self) -> None:
         """Stop the workers and the pool (queries still running are killed)."""
         self._closed = True
+        self.scheduler.close()
         with self._lock:
             workers, self._workers = self._workers, []
         for worker in workers:
@@ -363,3 +446,14 @@ class QueryRunner:
         self.executor.shutdown(wait=False, cancel_futures=True)
         self._spawner.shutdown(wait=False)
 
+
+def outcome_headers(outcome: QueryOutcome) -> dict[str, str]:
+    """HTTP headers an outcome calls for: ``Retry-After`` when it was refused for want of a worker."""
+    return {"Retry-After": str(outcome.retry_after)} if outcome.retry_after else {}
+
+
+def runner_for(store: Store, settings: Any) -> QueryRunner:
+    """A runner with the limits of the settings (``max_concurrent_queries``, ``query_timeout`` and the rest)."""
+    return QueryRunner(store, size=settings.max_concurrent_queries, timeout=settings.query_timeout,
+                       cache_mb=settings.query_cache_mb, memory_mb=settings.query_memory_mb,
+                       queue=settings.query_queue, wait=settings.query_wait)

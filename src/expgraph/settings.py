@@ -36,6 +36,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("query_timeout", 30.0, float, "Wall-clock limit in seconds for one query on the public endpoint."),
     Setting("max_rows", 10000, int, "Most result rows the public endpoint returns for one query."),
     Setting("max_concurrent_queries", 2, int, "Queries the public endpoint runs at once; more wait their turn."),
+    Setting("query_memory_mb", 2048, int, "Memory in MB one query worker may use (data segment limit); a query "
+            "over it is stopped with 503 and the worker replaced. 0: no limit."),
+    Setting("max_result_mb", 32, int, "Largest result in MB the public endpoint sends for one query (503 beyond)."),
+    Setting("query_queue", 32, int, "Queries that may wait for a worker (one client at most half of them); "
+            "beyond, 503 with Retry-After."),
+    Setting("query_wait", 10.0, float, "Seconds a query may wait for a worker before 503 with Retry-After."),
+    Setting("query_cache_mb", 64, int, "Memory in MB for remembered query results (keyed by digest). 0: no cache."),
+    Setting("max_body_kb", 1024, int, "Largest request body in KB (direct POST, forms); 413 beyond."),
+    Setting("max_url_length", 8192, int, "Longest request target (path and query string) in bytes; 414 beyond."),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}

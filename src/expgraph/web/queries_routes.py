@@ -15,10 +15,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from expgraph.queries import SavedQuery, SavedQueryError, load_queries
-from expgraph.query_runner import QueryJob
+from expgraph.query_runner import MB, QueryJob, QueryOutcome, outcome_headers
 from expgraph.settings import Settings
 from expgraph.web.render import href, templates, wants_json
-from expgraph.web.sparql import query_runner
+from expgraph.web.sparql import client_of, query_runner
 
 router = APIRouter()
 _DOWNLOADS = {"csv": "text/csv", "tsv": "text/tab-separated-values", "srj": "application/sparql-results+json"}
@@ -41,7 +41,7 @@ def queries_page(request: Request) -> Response:
 def saved_job(text: str, settings: Settings, download: str | None = None) -> QueryJob:
     """The job for a bound saved query; the same for the page and the warm-up, so both share cached results."""
     return QueryJob(text, accept=download or "application/sparql-results+json", untrusted=False,
-                    max_rows=settings.max_rows)
+                    max_rows=settings.max_rows, max_bytes=settings.max_result_mb * MB)
 
 
 @router.get("/queries/{name}", summary="Run a saved query with its parameters")
@@ -59,9 +59,9 @@ async def query_page(request: Request, name: str) -> Response:
     settings = request.app.state.settings
     download = _DOWNLOADS.get(fmt)
     job = saved_job(text, settings, download)
-    outcome = await query_runner(request.app).run_async(job)
+    outcome = await query_runner(request.app).run_async(job, client=client_of(request))
     if outcome.status != 200:
-        return _fail(request, saved, outcome.status, outcome.message, raw)
+        return _fail(request, saved, outcome.status, outcome.message, raw, outcome)
     if download:
         suffix = {"srj": "json"}.get(fmt, fmt)
         return Response(outcome.body, media_type=outcome.media_type, headers={
@@ -88,13 +88,14 @@ def _form(saved: SavedQuery, raw: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def _fail(request: Request, saved: SavedQuery | None, status: int, message: str,
-          raw: dict[str, str] | None = None) -> Response:
+          raw: dict[str, str] | None = None, outcome: QueryOutcome | None = None) -> Response:
     data: dict[str, Any] = {"error": message, "status": status}
+    headers = outcome_headers(outcome) if outcome else None
     if saved is not None:
         data |= {"query": saved.as_dict(), "parameters": _form(saved, raw or {}), "columns": [], "rows": []}
     if wants_json(request) or saved is None or request.query_params.get("format") in _DOWNLOADS:
-        return JSONResponse(data, status_code=status)
-    return templates.TemplateResponse(request, "query.html", {"data": data}, status_code=status)
+        return JSONResponse(data, status_code=status, headers=headers)
+    return templates.TemplateResponse(request, "query.html", {"data": data}, status_code=status, headers=headers)
 
 
 def _chart(saved: SavedQuery, columns: list[str], cells: list[list[dict[str, str] | None]]) -> dict[str, Any] | None:

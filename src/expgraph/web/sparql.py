@@ -20,7 +20,7 @@ from pyoxigraph import BlankNode, NamedNode, Triple
 from starlette.concurrency import run_in_threadpool
 
 from expgraph.namespaces import RDF, SD, sparql_prologue
-from expgraph.query_runner import QueryJob, QueryOutcome, QueryRunner
+from expgraph.query_runner import MB, QueryJob, QueryOutcome, QueryRunner, outcome_headers, runner_for
 from expgraph.sparql_formats import GRAPH_TYPES, RESULT_TYPES, negotiate
 from expgraph.web.render import href, templates
 
@@ -41,9 +41,7 @@ def query_runner(app: FastAPI) -> QueryRunner:
         with _lock:
             runner = getattr(app.state, "query_runner", None)
             if runner is None:
-                settings = app.state.settings
-                runner = QueryRunner(app.state.store, size=settings.max_concurrent_queries,
-                                     timeout=settings.query_timeout)
+                runner = runner_for(app.state.store, app.state.settings)
                 app.state.query_runner = runner
     return runner
 
@@ -95,6 +93,11 @@ async def sparql_post(request: Request) -> Response:
                       "(application/x-www-form-urlencoded)")
 
 
+def client_of(request: Request) -> str:
+    """Who is asking, for the fair scheduling of queries: the peer's address."""
+    return request.client.host if request.client else "unknown"
+
+
 def _text(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     return Response(message + "\n", status_code=status, media_type="text/plain; charset=utf-8", headers=headers)
 
@@ -117,11 +120,12 @@ async def _answer(request: Request, query: str, defaults: list[str], named: list
         default_graphs=tuple(defaults) if defaults or named else None,
         named_graphs=tuple(named) if defaults or named else None,
         max_rows=settings.max_rows,
+        max_bytes=settings.max_result_mb * MB,
     )
-    outcome = await query_runner(request.app).run_async(job)
+    outcome = await query_runner(request.app).run_async(job, client=client_of(request))
     if html:
         return _page(request, query, outcome)
-    headers = {"Vary": "Accept"}
+    headers = {"Vary": "Accept", **outcome_headers(outcome)}
     if outcome.truncated:
         headers["X-Expgraph-Truncated"] = f"results cut at max_rows={settings.max_rows}"
     if outcome.status != 200:
