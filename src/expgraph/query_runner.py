@@ -214,7 +214,7 @@ def _limit_memory(memory_mb: int) -> None:
         resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
 
 
-def _worker_main(conn: Connection, memory_mb: int = 0) -> None:
+def _worker_main(conn: Connection, memory_mb: int = 0, spec: tuple[str, Any] | None = None) -> None:
     """A worker's loop: (re)open the snapshot when told, run jobs, until the server closes the pipe.
 
     Over the memory limit, pyoxigraph's allocator aborts the process; Python's MemoryError does the same here, so
@@ -223,6 +223,12 @@ def _worker_main(conn: Connection, memory_mb: int = 0) -> None:
     _die_with_parent()
     _limit_memory(memory_mb)
     store: Store | None = None
+    if spec is not None:  # a replacement opens the store before its first job, not during it
+        try:
+            store = _open_snapshot(spec)
+            store.active_graphs()
+        except Exception:
+            store = None
     while True:
         try:
             message = conn.recv()
@@ -236,7 +242,9 @@ def _worker_main(conn: Connection, memory_mb: int = 0) -> None:
                 store = None
                 conn.send(_error(503, f"cannot open the store for reading: {error}"))
                 continue
-        assert store is not None
+        if store is None:
+            conn.send(_error(503, "cannot open the store for reading"))
+            continue
         try:
             conn.send(execute(store, job))
         except MemoryError:
@@ -244,13 +252,14 @@ def _worker_main(conn: Connection, memory_mb: int = 0) -> None:
 
 
 class _Worker:
-    def __init__(self, context: Any, memory_mb: int) -> None:
+    def __init__(self, context: Any, memory_mb: int, spec: tuple[str, Any] | None = None,
+                 current: tuple[str, ...] | None = None) -> None:
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child, memory_mb), daemon=True,
+        self.process = context.Process(target=_worker_main, args=(child, memory_mb, spec), daemon=True,
                                        name="expgraph-query")
         self.process.start()
         child.close()
-        self.generation: tuple[str, ...] | None = None
+        self.generation: tuple[str, ...] | None = current if spec is not None else None
 
     def kill(self) -> None:
         self.process.kill()
@@ -343,12 +352,15 @@ class QueryRunner:
         if not self.uses_processes:
             return
         for _ in range(self.size):  # started now: a spawned worker needs ~0.5 s to import before its first job
-            worker = self._spawn()
+            worker = self._spawn(generation(store))
             self._workers.append(worker)
             self._idle.put(worker)
 
-    def _spawn(self) -> _Worker:
-        return self._spawner.submit(_Worker, self._context, self.memory_mb).result()
+    def _spawn(self, current: tuple[str, ...] | None = None) -> _Worker:
+        """A new worker; given the store's generation, an on-disk store is opened before the first job."""
+        assert isinstance(self.store, EmbeddedStore)
+        spec = ("path", str(self.store.path)) if current is not None and self.store.path is not None else None
+        return self._spawner.submit(_Worker, self._context, self.memory_mb, spec, current).result()
 
     def _spec(self, worker: _Worker, current: tuple[str, ...]) -> tuple[str, Any] | None:
         """What the worker must reopen to see store version ``current``; None when it already does."""
@@ -395,12 +407,12 @@ class QueryRunner:
                 if outcome.status == 503 and outcome.message.startswith("cannot open"):
                     worker.generation = None  # opening failed: try again next time
                 return outcome
-            worker = self._replace(worker)
+            worker = self._replace(worker, current)
             return _error(503, f"query stopped: it ran longer than the {limit:g} s limit "
                                "(setting query_timeout); narrow it down or add LIMIT")
         except (EOFError, OSError, BrokenPipeError) as error:
             dead = worker
-            worker = self._replace(worker)
+            worker = self._replace(worker, current)
             if dead.process.exitcode == -signal.SIGABRT and self.memory_mb > 0:
                 return _error(503, f"query stopped: it needed more than the {self.memory_mb} MB memory limit "
                                    "(setting query_memory_mb); narrow it down or add LIMIT")
@@ -409,11 +421,11 @@ class QueryRunner:
         finally:
             self._idle.put(worker)
 
-    def _replace(self, worker: _Worker) -> _Worker:
+    def _replace(self, worker: _Worker, current: tuple[str, ...]) -> _Worker:
         worker.kill()
         if self._closed:  # close() stopped a query in flight: no new worker
             return worker
-        fresh = self._spawn()
+        fresh = self._spawn(current)
         with self._lock:
             self._workers = [w for w in self._workers if w is not worker] + [fresh]
         return fresh
