@@ -50,6 +50,7 @@ from expgraph.store.base import Term
 #: The client name of callers that do not say who they are (the CLI, tests, benchmarks).
 LOCAL = "(local)"
 MB = 2**20
+READY = "ready"  # a worker's first message
 
 #: The IRI rdflib's ``SPARQLStore`` sends as ``default-graph-uri`` for a plain ``Graph``'s default graph.
 RDFLIB_DEFAULT = "urn:x-rdflib:default"
@@ -229,6 +230,7 @@ def _worker_main(conn: Connection, memory_mb: int = 0, spec: tuple[str, Any] | N
             store.active_graphs()
         except Exception:
             store = None
+    conn.send(READY)
     while True:
         try:
             message = conn.recv()
@@ -260,6 +262,13 @@ class _Worker:
         self.process.start()
         child.close()
         self.generation: tuple[str, ...] | None = current if spec is not None else None
+        self.ready = False
+
+    def wait_ready(self, limit: float) -> bool:
+        """Take the worker's first message, sent once it has started (and opened the store, if told to)."""
+        if not self.ready and self.conn.poll(limit):
+            self.ready = self.conn.recv() == READY
+        return self.ready
 
     def kill(self) -> None:
         self.process.kill()
@@ -401,6 +410,9 @@ class QueryRunner:
     def _run_in_worker(self, job: QueryJob, current: tuple[str, ...], limit: float) -> QueryOutcome:
         worker = self._idle.get()  # the scheduler hands out one place per worker: one is idle
         try:
+            if not worker.wait_ready(limit):
+                worker = self._replace(worker, current)
+                return _error(503, f"no query worker started within {limit:g} s; try again")
             worker.conn.send((self._spec(worker, current), job))
             if worker.conn.poll(limit):
                 outcome: QueryOutcome = worker.conn.recv()
@@ -426,6 +438,7 @@ class QueryRunner:
         if self._closed:  # close() stopped a query in flight: no new worker
             return worker
         fresh = self._spawn(current)
+        fresh.wait_ready(60)  # on the stopped query's time, so the next query finds it ready
         with self._lock:
             self._workers = [w for w in self._workers if w is not worker] + [fresh]
         return fresh
