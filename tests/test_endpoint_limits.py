@@ -126,6 +126,22 @@ def test_waiting_clients_take_turns() -> None:
     assert log == ["a1", "b1", "a2", "a3"]
 
 
+def test_a_client_that_used_the_workers_least_goes_first() -> None:
+    scheduler = Scheduler(1, max_waiting=8, max_wait=60)
+    scheduler.acquire("heavy")
+    scheduler.release("heavy", seconds=30)  # as after a query that ran into the time limit
+    scheduler.acquire("x")
+    log: list[str] = []
+    heavy = _acquire_in_thread(scheduler, "heavy", log, "heavy")
+    _wait_until_waiting(scheduler, 1)
+    light = _acquire_in_thread(scheduler, "light", log, "light")  # came later, but used nothing
+    _wait_until_waiting(scheduler, 2)
+    scheduler.release("x")
+    heavy.join(60)
+    light.join(60)
+    assert log == ["light", "heavy"]
+
+
 def test_a_full_queue_is_refused_with_a_retry_time() -> None:
     scheduler = Scheduler(1, max_waiting=4, max_wait=60)
     scheduler.acquire("x")

@@ -5,7 +5,9 @@ Queries used to wait first come, first served, without bound: with two heavy que
 
 - A client (the caller's address) runs at most ``slots - 1`` queries at once (at least one), so a worker is
   always left for somebody else: a client sending heavy queries slows itself down, not the others.
-- Waiting clients are served in turn, one query each, in the order they started waiting.
+- Of the waiting clients, the one that used the workers least lately goes first (worker-seconds, halved every
+  ``HALF_LIFE`` seconds), ties in the order they started waiting; so a client of light queries overtakes clients
+  whose queries ran long, and waiting clients take turns.
 - At most ``max_waiting`` queries wait, one client at most half of them; a query that cannot queue, or that waits
   longer than ``max_wait`` seconds, is refused with :class:`Busy` (the endpoint answers 503 with ``Retry-After``).
 - Background work (the server's warm-up, client :data:`BACKGROUND`) starts only when no request waits and a
@@ -27,6 +29,8 @@ from contextlib import contextmanager
 
 #: The client name of background work: lowest priority, never refused.
 BACKGROUND = "(background)"
+#: Seconds over which a client's past use of the workers counts half as much.
+HALF_LIFE = 60.0
 
 
 class Busy(Exception):
@@ -48,16 +52,18 @@ class Scheduler:
         self._cond = threading.Condition()
         self._running: Counter[str] = Counter()
         self._waiting: OrderedDict[str, deque[object]] = OrderedDict()  # clients in the order they are served
+        self._usage: dict[str, tuple[float, float]] = {}  # client: (worker-seconds, when last updated)
         self._closed = False
 
     @contextmanager
     def slot(self, client: str) -> Iterator[None]:
         """Hold a place while the block runs; raises :class:`Busy` when refused."""
         self.acquire(client)
+        started = time.monotonic()
         try:
             yield
         finally:
-            self.release(client)
+            self.release(client, time.monotonic() - started)
 
     def acquire(self, client: str) -> None:
         retry_after = max(1, math.ceil(self.max_wait))
@@ -90,12 +96,21 @@ class Scheduler:
             self._running[client] += 1
             self._cond.notify_all()  # another waiting client may be able to start too
 
-    def release(self, client: str) -> None:
+    def release(self, client: str, seconds: float = 0.0) -> None:
+        """Give a place back; ``seconds`` it was held count against the client's priority for a while."""
         with self._cond:
             self._running[client] -= 1
             if self._running[client] <= 0:
                 del self._running[client]
+            now = time.monotonic()
+            self._usage[client] = (self._used(client, now) + seconds, now)
+            if len(self._usage) > 1000:  # forget clients whose use has faded
+                self._usage = {name: entry for name, entry in self._usage.items() if self._used(name, now) > 0.01}
             self._cond.notify_all()
+
+    def _used(self, client: str, now: float) -> float:
+        used, when = self._usage.get(client, (0.0, now))
+        return used * 0.5 ** ((now - when) / HALF_LIFE)
 
     def close(self) -> None:
         """Refuse everything from now on; waiting callers get :class:`Busy`."""
@@ -112,13 +127,12 @@ class Scheduler:
         free = self.slots - sum(self._running.values())
         if free <= 0:
             return None
-        foreground_waits = False
-        for client, tickets in self._waiting.items():
-            if client == BACKGROUND:
-                continue
-            foreground_waits = True
+        foreground = [client for client in self._waiting if client != BACKGROUND]
+        now = time.monotonic()
+        for client in sorted(foreground, key=lambda name: self._used(name, now)):  # stable: ties keep their order
             if self._running[client] < self.per_client:
-                return tickets[0]
+                return self._waiting[client][0]
+        foreground_waits = bool(foreground)
         background = self._waiting.get(BACKGROUND)
         if background and not self._running[BACKGROUND] and not foreground_waits and (
                 free >= 2 or self.slots == 1):
