@@ -210,6 +210,27 @@ def test_no_free_worker_is_503_with_retry_after(small_app) -> None:
     assert client.get("/sparql", params={"query": COUNT_RUNS}, headers={"Accept": "text/csv"}).text == "n\r\n6\r\n"
 
 
+def test_behind_a_proxy_the_named_address_is_the_client(memory_store) -> None:
+    settings = Settings({"max_concurrent_queries": 2, "query_wait": 0.0, "client_header": "X-Forwarded-For"})
+    app = create_app(fill(memory_store), settings)
+    try:
+        with TestClient(app) as client:
+            runner = query_runner(app)
+            runner.scheduler.acquire("10.0.0.1")  # that visitor already runs its one query
+            try:
+                def ask(chain: str) -> int:
+                    return client.get("/sparql", params={"query": f"{COUNT_RUNS} # {chain}"},  # never cached
+                                      headers={"X-Forwarded-For": chain}).status_code
+
+                assert ask("10.0.0.1") == 503
+                assert ask("10.0.0.1, 10.0.0.2") == 200  # the proxy's own entry, not one the visitor wrote
+                assert ask("10.0.0.2, 10.0.0.1") == 503
+            finally:
+                runner.scheduler.release("10.0.0.1")
+    finally:
+        close_runner(app)
+
+
 def test_request_size_limits(small_app) -> None:
     client, _ = small_app
     padding = " " * 5000

@@ -45,6 +45,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("query_cache_mb", 64, int, "Memory in MB for remembered query results (keyed by digest). 0: no cache."),
     Setting("max_body_kb", 1024, int, "Largest request body in KB (direct POST, forms); 413 beyond."),
     Setting("max_url_length", 8192, int, "Longest request target (path and query string) in bytes; 414 beyond."),
+    Setting("client_header", "", str, "Behind a reverse proxy: the header naming the visitor's address (e.g. "
+            "X-Forwarded-For; its last entry is used), so that queries are shared fairly per visitor."),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}

@@ -94,7 +94,11 @@ async def sparql_post(request: Request) -> Response:
 
 
 def client_of(request: Request) -> str:
-    """Who is asking, for the fair scheduling of queries: the peer's address."""
+    """Who is asking, for the fair scheduling of queries: the peer's address, or behind a reverse proxy the
+    address it names in the ``client_header`` setting (the last entry: the one the proxy itself added)."""
+    header = request.app.state.settings.client_header
+    if header and (named := request.headers.get(header, "").split(",")[-1].strip()):
+        return named
     return request.client.host if request.client else "unknown"
 
 
