@@ -15,6 +15,7 @@ from rich.markup import escape
 from expgraph.catalog import LoadError, load_file
 from expgraph.cli.common import CliError, err, print_json, print_result, print_table, state
 from expgraph.namespaces import sparql_prologue
+from expgraph.sparql_guard import QueryRefused, check_query, explain_syntax_error
 
 
 class ResultFormat(StrEnum):
@@ -107,10 +108,14 @@ def sparql(
         except OSError as error:
             raise CliError(f"{path}: {error.strerror}") from None
     prologue = sparql_prologue() if prefixes else ""
-    try:
-        result = state(ctx).store().query(prologue + query)
+    lines = prologue.count(chr(10))
+    try:  # the same guard as the endpoint: the same refusals and wording, and the checked text is what runs
+        checked = check_query(prologue + query)
+        result = state(ctx).store().query(checked.text)
+    except QueryRefused as refused:
+        raise CliError(_shift_lines(str(refused), lines)) from None
     except SyntaxError as error:
-        raise CliError(f"SPARQL syntax error: {_shift_lines(str(error), prologue.count(chr(10)))}") from None
+        raise CliError(_shift_lines(explain_syntax_error(checked, str(error)), lines)) from None
     print_result(result, fmt.value)
 
 
@@ -120,10 +125,10 @@ def _shift_lines(message: str, lines: int) -> str:
         line = int(match[1]) - lines
         return f"line {line}, column {match[2]}" if line > 0 else match[0]
 
-    return " ".join(_POSITION.sub(shift, message).split())
+    return _POSITION.sub(shift, message)
 
 
-_POSITION = re.compile(r"\b(\d+):(\d+)\b")
+_POSITION = re.compile(r"\bline (\d+), column (\d+)\b")
 
 
 STATS_QUERY = """
