@@ -168,17 +168,16 @@ def explain_syntax_error(checked: CheckedQuery, message: str) -> str:
     if "variable that is unbound" in detail:
         return f"malformed query: {_unbound_message(checked.text)}"
     if "IRI parsing failed" in detail:
-        detail = "not a valid IRI (relative IRIs need a BASE)"
+        detail = "not a valid IRI"
     elif len(detail) > 100 or "expected one of" in detail:
         detail = "unexpected text"
     if not match or not checked.spans:
         return f"malformed query: {detail}"
     column = int(match[2]) - 1
-    before = [source for at, source in checked.spans if at <= column]
-    offset = before[-1] if before else 0
     if column >= len(checked.text):
-        offset = len(checked.source.rstrip())
-    return f"malformed query: {detail} at {_where(checked.source, offset)}"
+        return f"malformed query: {detail} at the end of the query (is something missing?)"
+    before = [source for at, source in checked.spans if at <= column]
+    return f"malformed query: {detail} at {_where(checked.source, before[-1] if before else 0)}"
 
 
 def _unbound_message(text: str) -> str:

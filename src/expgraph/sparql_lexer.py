@@ -103,7 +103,20 @@ def string_value(token: Token) -> tuple[str, str]:
 def canonical_string(value: str, suffix: str = "") -> str:
     """A string as a short double-quoted literal: only backslash, quote, LF and CR escaped; one line."""
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    return f'"{escaped}"{suffix}'
+    return f'"{keep_backslash_u(escaped)}"{suffix}'
+
+
+_BACKSLASH_U = re.compile(r"\\\\([uU])|\\.", re.S)
+
+
+def keep_backslash_u(escaped: str) -> str:
+    """Escaped string content in which an escaped backslash followed by ``u`` or ``U`` stays that text for every
+    reader: the letter is written ``\\u0075`` (``\\u0055``), so a reader that replaces codepoint escapes first (as
+    SPARQL says) and one that decodes them inside strings (pyoxigraph) both read a backslash and the letter, and
+    neither reads ``\\\\u0022`` as an escaped quote."""
+    if "\\u" not in escaped and "\\U" not in escaped:
+        return escaped
+    return _BACKSLASH_U.sub(lambda m: "\\\\\\u00" + ("75" if m[1] == "u" else "55") if m[1] else m[0], escaped)
 
 
 def canonical(token: Token) -> str:

@@ -33,6 +33,7 @@ from pyoxigraph import (
 )
 
 from expgraph.namespaces import GRAPHS, XSD, Namespace
+from expgraph.sparql_lexer import keep_backslash_u
 
 #: Terms the store keeps about its own graphs; not part of the public ontology.
 STORE = Namespace("https://w3id.org/expgraph/store#")
@@ -67,10 +68,15 @@ class GraphInfo:
 
 
 def sparql_term(term: Term) -> str:
-    """A term in SPARQL syntax. pyoxigraph's N-Triples form escapes quotes, newlines and IRIs safely."""
+    """A term in SPARQL syntax. pyoxigraph's N-Triples form escapes quotes, newlines and IRIs safely; a backslash
+    before ``u`` in a literal is kept from reading as a codepoint escape (see :func:`keep_backslash_u`)."""
     if isinstance(term, NamedNode) and not _SAFE_IRI.match(term.value):
         raise StoreError(f"not a valid IRI: {term.value!r}")
-    return str(term)
+    text = str(term)
+    if isinstance(term, Literal) and "\\" in term.value:
+        end = text.rindex('"')
+        text = text[0] + keep_backslash_u(text[1:end]) + text[end:]
+    return text
 
 
 #: Statements per chunk of N-Triples text; the embedded store writes a graph of one chunk in one transaction.
