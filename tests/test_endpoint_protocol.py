@@ -5,6 +5,7 @@ that stay parsable (control characters, CR), q=0 honoured, no links to non-http(
 from __future__ import annotations
 
 import io
+import json
 import xml.dom.minidom
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 import rdflib
+from pyoxigraph import NamedNode
 from SPARQLWrapper import JSON, XML, SPARQLWrapper
 
 from expgraph.settings import Settings
@@ -119,3 +121,41 @@ def cli_store(cli, tmp_path: Path) -> Path:
     path = tmp_path / "cli-store"
     fill(EmbeddedStore(path)).close()
     return path
+
+
+def _described_graphs(endpoint: str) -> set[str]:
+    description = rdflib.Graph().parse(data=httpx.get(endpoint, timeout=60).text, format="turtle")
+    return {str(name) for name in description.objects(None, rdflib.URIRef("http://www.w3.org/ns/sparql-service-description#name"))}
+
+
+def _select(endpoint: str, query: str) -> list[dict]:
+    client = SPARQLWrapper(endpoint)
+    client.setQuery(query)
+    client.setReturnFormat(JSON)
+    return client.query().convert()["results"]["bindings"]
+
+
+def test_graphs_go_by_the_names_the_service_description_lists(endpoint):
+    names = _described_graphs(endpoint)
+    assert len(names) >= 3
+    found = _select(endpoint, "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")
+    assert {row["g"]["value"] for row in found} == names  # no /version/ IRIs
+    for name in names:
+        rows = _select(endpoint, f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{name}> {{ ?s ?p ?o }} }}")
+        same = _select(endpoint, "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } "
+                                 f"FILTER(?g = <{name}>) }}")
+        assert int(rows[0]["n"]["value"]) > 0 and rows == same
+    prefix, local = sorted(names)[0].rsplit("/", 1)
+    rows = _select(endpoint, f"PREFIX gr: <{prefix}/> SELECT ?g WHERE {{ VALUES ?g {{ gr:{local} }} GRAPH ?g {{ }} }}")
+    assert rows == [{"g": {"type": "uri", "value": f"{prefix}/{local}"}}]
+
+
+def test_the_cli_names_graphs_as_the_endpoint_does(cli_store):
+    result = expgraph("sparql", "--format", "json", "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")
+    found = {row["g"]["value"] for row in json.loads(result.stdout)["results"]["bindings"]}
+    with EmbeddedStore(cli_store) as store:
+        assert found == set(store.active_graphs()) and not any("/version/" in name for name in found)
+        name = sorted(found)[0]
+        expected = sum(1 for _ in store.triples(NamedNode(name)))
+    result = expgraph("sparql", "--format", "csv", f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{name}> {{ ?s ?p ?o }} }}")
+    assert result.stdout.split() == ["n", str(expected)]

@@ -77,7 +77,8 @@ def execute(store: Store, job: QueryJob) -> QueryOutcome:
     checked: CheckedQuery | None = None
     try:
         checked = check_query(job.sparql, job.base) if job.untrusted else None
-        sparql = checked.text if checked else job.sparql  # exactly the text the guard checked
+        # exactly the text the guard checked, with logical graph names mapped to the active versions
+        sparql = store.scoped(checked.text if checked else job.sparql)
         default, named = _dataset(store, job, checked.from_graphs if checked else (),
                                   checked.from_named if checked else ())
         if default is None or named is None:
@@ -88,7 +89,7 @@ def execute(store: Store, job: QueryJob) -> QueryOutcome:
         # Nothing acceptable: answer in the default format rather than 406, as clients such as rdflib's
         # SPARQLStore ask for results formats even for CONSTRUCT and read the Content-Type of what comes back.
         media_type = acceptable_default(job.accept, offered)
-        out = serialize(result, media_type, job.max_rows)
+        out = serialize(result, media_type, job.max_rows, rename=store.version_names())
     except QueryRefused as refused:
         return _error(refused.status, str(refused))
     except SyntaxError as error:

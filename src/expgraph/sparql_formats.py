@@ -11,8 +11,9 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph
@@ -117,14 +118,18 @@ def _matches(pattern: str, media: str) -> bool:
     return pattern == media
 
 
-def serialize(result: QuerySolutions | QueryBoolean | QueryTriples, media_type: str, max_rows: int) -> Serialized:
-    """Write a result in the given (negotiated) media type, taking at most ``max_rows`` rows or triples."""
+def serialize(result: QuerySolutions | QueryBoolean | QueryTriples, media_type: str, max_rows: int,
+              rename: Mapping[str, NamedNode] | None = None) -> Serialized:
+    """Write a result in the given (negotiated) media type, taking at most ``max_rows`` rows or triples.
+
+    ``rename`` maps IRIs to the IRIs to show instead (a graph version to its logical name)."""
+    swap = _renamer(rename)
     if isinstance(result, QueryTriples):
         triples = []
         for triple in result:
             if len(triples) == max_rows:
                 return _graph(triples, media_type, truncated=True)
-            triples.append(triple)
+            triples.append(pyoxigraph.Triple(*map(swap, triple)) if rename else triple)
         return _graph(triples, media_type, truncated=False)
     fmt = RESULT_TYPES[media_type]
     if isinstance(result, QueryBoolean):
@@ -136,9 +141,29 @@ def serialize(result: QuerySolutions | QueryBoolean | QueryTriples, media_type: 
         if len(rows) == max_rows:
             truncated = True
             break
-        rows.append([solution[name] for name in variables])
+        rows.append([swap(solution[name]) for name in variables] if rename else [solution[name] for name in variables])
     body = {"json": _json, "xml": _xml, "csv": _csv, "tsv": _tsv}[fmt](variables, rows)
     return Serialized(body, _CANONICAL[fmt], truncated, len(rows))
+
+
+def _renamer(rename: Mapping[str, NamedNode] | None) -> Callable[[Any], Any]:
+    def swap(term: Any) -> Any:
+        return rename.get(term.value, term) if rename and isinstance(term, NamedNode) else term
+
+    return swap
+
+
+def rename_result(result: QuerySolutions | QueryBoolean | QueryTriples,
+                  rename: Mapping[str, NamedNode]) -> QuerySolutions | QueryBoolean | QueryTriples:
+    """The whole result again with IRIs renamed, as pyoxigraph objects (for printers that take those)."""
+    if isinstance(result, QueryBoolean) or not rename:
+        return result
+    if isinstance(result, QueryTriples):
+        store = pyoxigraph.Store()
+        store.extend(pyoxigraph.Quad(*map(_renamer(rename), triple)) for triple in result)
+        return store.query("CONSTRUCT WHERE { ?s ?p ?o }")  # type: ignore[return-value]
+    body = serialize(result, "application/sparql-results+json", max_rows=2**62, rename=rename).body
+    return pyoxigraph.parse_query_results(body, pyoxigraph.QueryResultsFormat.JSON)  # type: ignore[return-value]
 
 
 def _graph(triples: list[pyoxigraph.Triple], media_type: str, truncated: bool) -> Serialized:

@@ -15,6 +15,7 @@ from rich.markup import escape
 from expgraph.catalog import LoadError, load_file
 from expgraph.cli.common import CliError, err, print_json, print_result, print_table, state
 from expgraph.namespaces import sparql_prologue
+from expgraph.sparql_formats import rename_result
 from expgraph.sparql_guard import QueryRefused, check_query, explain_syntax_error
 
 
@@ -111,7 +112,8 @@ def sparql(
     lines = prologue.count(chr(10))
     try:  # the same guard as the endpoint: the same refusals and wording, and the checked text is what runs
         checked = check_query(prologue + query)
-        result = state(ctx).store().query(checked.text)
+        store = state(ctx).store()  # graphs by their logical names, as the endpoint does
+        result = rename_result(store.query(store.scoped(checked.text)), store.version_names())
     except QueryRefused as refused:
         raise CliError(_shift_lines(str(refused), lines)) from None
     except SyntaxError as error:
