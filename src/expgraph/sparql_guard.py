@@ -174,8 +174,9 @@ def explain_syntax_error(checked: CheckedQuery, message: str) -> str:
     if not match or not checked.spans:
         return f"malformed query: {detail}"
     column = int(match[2]) - 1
-    if column >= len(checked.text):
-        return f"malformed query: {detail} at the end of the query (is something missing?)"
+    if column >= len(checked.text):  # at the last token, as sent
+        return (f"malformed query: {detail} at the end of the query (is something missing?), "
+                f"{_where(checked.source, checked.spans[-1][1])}")
     before = [source for at, source in checked.spans if at <= column]
     return f"malformed query: {detail} at {_where(checked.source, before[-1] if before else 0)}"
 
