@@ -12,6 +12,7 @@ from expgraph.queries import SavedQueryError, parse_query_file, run_saved
 from expgraph.sparql_guard import check_query
 from expgraph.sparql_template import SparqlTemplate, TemplateError
 from expgraph.store import EmbeddedStore
+from expgraph.store.base import logical_to_versions, sparql_term
 
 HOSTILE = [
     '" } SERVICE <http://127.0.0.1:1/> { "',
@@ -77,3 +78,19 @@ def test_saved_queries_pass_the_guard(tmp_path):
     saved = parse_query_file(_saved(tmp_path, "SELECT * WHERE { #\r SERVICE <http://127.0.0.1:1/> { ?s ?p ?o } }"))
     with pytest.raises(SavedQueryError, match="SERVICE is refused"):
         run_saved(EmbeddedStore(), saved)
+
+
+@pytest.mark.parametrize("value", [*HOSTILE, "C:\\Users\\u0041", "\\\\u0022", "\\U00000041", "é\u2028\x0c\t", ""])
+def test_a_literal_round_trips_through_the_escaping_function_the_guard_and_the_engine(value):
+    """A value bound by sparql_term, checked and rebuilt by the guard, reads back as itself in pyoxigraph."""
+    text = check_query(f"SELECT ?x WHERE {{ BIND({sparql_term(Literal(value))} AS ?x) }}").text
+    assert [row["x"].value for row in pyoxigraph.Store().query(text)] == [value]
+
+
+def test_graph_names_are_mapped_in_iris_and_prefixed_names_with_escapes_kept():
+    versions = {"urn:g": NamedNode("urn:g/version/1"), "http://x/A": NamedNode("http://x/A/version/2")}
+    query = ('PREFIX x: <http://x/> SELECT ("\\\\\\u0075" AS ?s) WHERE { GRAPH <urn:g> {} GRAPH x:\\u0041 {} '
+             'GRAPH <urn:gg> {} BIND(<urn:g> AS ?g) }')
+    assert logical_to_versions(query, versions) == (
+        'PREFIX x: <http://x/> SELECT ("\\\\\\u0075" AS ?s) WHERE { GRAPH <urn:g/version/1> {} '
+        'GRAPH <http://x/A/version/2> {} GRAPH <urn:gg> {} BIND(<urn:g/version/1> AS ?g) }')

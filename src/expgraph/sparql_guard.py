@@ -71,7 +71,7 @@ def _check_cached(text: str, base: str | None) -> CheckedQuery:
     except LexError as error:
         raise QueryRefused(f"malformed query: {_where(unescape_safe(text), error.offset)}: {error}") from None
     for token in found:
-        if token.kind in ("word", "pname", "bnode") and "service" in token.text.lower():
+        if token.kind in ("word", "pname", "bnode") and "service" in token.text.casefold():
             raise QueryRefused(NO_SERVICE)
     prefixes, declared_base, body = _prologue(found)
     keyword = body[0].text.upper() if body and body[0].kind == "word" else ""

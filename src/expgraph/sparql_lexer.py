@@ -16,7 +16,8 @@ codepoint escapes first could only ever turn one into an escaped character, neve
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 
@@ -74,7 +75,24 @@ def unescape_codepoints(text: str) -> str:
             raise LexError(f"bad codepoint escape {match[0]!r}: it names no character", match.start())
         return chr(code)
 
-    return _CODEPOINT.sub(replace, text) if "\\u" in text or "\\U" in text else text
+    return _CODEPOINT.sub(replace, text) if "\\u" in text or "\\U" in text else text  # the same scan as below
+
+
+def original_offsets(text: str) -> Callable[[int], int]:
+    """For text with codepoint escapes: where an offset of the unescaped text is in ``text`` itself."""
+    starts: list[int] = []  # offsets (unescaped) just after each escape
+    extras: list[int] = []  # characters the escapes up to there took beyond the one they stand for
+    extra = 0
+    for match in _CODEPOINT.finditer(text):
+        extra += len(match[0]) - 1
+        starts.append(match.start() - (extra - len(match[0]) + 1) + 1)
+        extras.append(extra)
+
+    def to_original(offset: int) -> int:
+        index = bisect_right(starts, offset)
+        return offset + (extras[index - 1] if index else 0)
+
+    return to_original
 
 
 def tokens(text: str) -> Iterator[Token]:

@@ -33,7 +33,7 @@ from pyoxigraph import (
 )
 
 from expgraph.namespaces import GRAPHS, XSD, Namespace
-from expgraph.sparql_lexer import LexError, keep_backslash_u, tokens, unescape_codepoints
+from expgraph.sparql_lexer import LexError, keep_backslash_u, original_offsets, tokens, unescape_codepoints
 
 #: Terms the store keeps about its own graphs; not part of the public ontology.
 STORE = Namespace("https://w3id.org/expgraph/store#")
@@ -427,9 +427,9 @@ def logical_to_versions(sparql: str, versions: Mapping[str, NamedNode]) -> str:
     values. Text that does not lex is returned as it is, for the engine to report."""
     try:
         found = list(tokens(unescape_codepoints(sparql)))
-        text = unescape_codepoints(sparql)
     except LexError:
         return sparql
+    to_original = original_offsets(sparql)  # edits go into the text as given, its escapes (in strings) kept
     prefixes: dict[str, str] = {}
     edits = []
     for position, token in enumerate(found):
@@ -445,14 +445,13 @@ def logical_to_versions(sparql: str, versions: Mapping[str, NamedNode]) -> str:
             prefix, local = token.text.split(":", 1)
             iri = prefixes[prefix] + re.sub(r"\\(.)", r"\1", local)
         if iri in versions:
-            edits.append((token.offset, token.offset + len(token.text), sparql_term(versions[iri])))
-    if not edits:
-        return sparql
+            edits.append((to_original(token.offset), to_original(token.offset + len(token.text)),
+                          sparql_term(versions[iri])))
     out, at = [], 0
     for start, end, replacement in edits:
-        out += [text[at:start], replacement]
+        out += [sparql[at:start], replacement]
         at = end
-    return "".join(out) + text[at:]
+    return "".join(out) + sparql[at:]
 
 
 def _now() -> Literal:
