@@ -82,9 +82,11 @@ def acceptable_default(accept: str | None, offered: Iterable[str]) -> str:
     chosen = negotiate(accept, offered)
     if chosen is not None:
         return chosen
-    refused = {candidate for candidate in offered if accept and _preference(accept, candidate)[2] >= 0
-               and _preference(accept, candidate)[0] <= 0}
-    return next((candidate for candidate in offered if candidate not in refused), offered[0])
+    def refused(candidate: str) -> bool:
+        q, _, position = _preference(accept or "", candidate)
+        return position >= 0 and q <= 0
+
+    return next((candidate for candidate in offered if not refused(candidate)), offered[0])
 
 
 def _preference(accept: str, media_type: str) -> tuple[float, int, int]:

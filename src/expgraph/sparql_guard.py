@@ -50,7 +50,7 @@ class CheckedQuery:
 
 _FORMS = ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")
 _UPDATES = ("INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH")
-_RELATIVE_OK = re.compile(r"^<[^<>\"{}|^`\\\x00-\x20]*>$")
+_IRIREF = re.compile(r"^<[^<>\"{}|^`\\\x00-\x20]*>$")
 
 
 def check_query(text: str, base: str | None = None) -> CheckedQuery:
@@ -60,16 +60,19 @@ def check_query(text: str, base: str | None = None) -> CheckedQuery:
     """
     if not text.strip():
         raise QueryRefused("empty query")
-    return _check_cached(text, base)
+    # Remembered for short texts only: 512 large bodies would hold gigabytes (and lexing 1 MB takes about 1 s).
+    return _check_cached(text, base) if len(text) <= _CACHED_CHARS else _check(text, base)
 
 
-@lru_cache(maxsize=512)
-def _check_cached(text: str, base: str | None) -> CheckedQuery:
+_CACHED_CHARS = 64 * 1024
+
+
+def _check(text: str, base: str | None) -> CheckedQuery:
     try:
         unescaped = unescape_codepoints(text)
         found = [token for token in tokens(unescaped) if token.kind != "comment"]
     except LexError as error:
-        raise QueryRefused(f"malformed query: {_where(unescape_safe(text), error.offset)}: {error}") from None
+        raise QueryRefused(f"malformed query: {_where(_unescape_safe(text), error.offset)}: {error}") from None
     for token in found:
         if token.kind in ("word", "pname", "bnode") and "service" in token.text.casefold():
             raise QueryRefused(NO_SERVICE)
@@ -89,7 +92,7 @@ def _check_cached(text: str, base: str | None) -> CheckedQuery:
                                f"at {_where(unescaped, token.offset)}")
     effective_base = urljoin(base or "", declared_base) if declared_base is not None else base
     default, named = _dataset(body, prefixes, effective_base or "")
-    head = f"BASE <{base}> " if base and declared_base is None and _RELATIVE_OK.match(f"<{base}>") else ""
+    head = f"BASE <{base}> " if base and declared_base is None and _IRIREF.match(f"<{base}>") else ""
     spans, parts, length, end = [], [head], len(head), None
     for token in found:
         if end is not None and token.offset > end:  # whitespace or a comment between: one space
@@ -102,7 +105,10 @@ def _check_cached(text: str, base: str | None) -> CheckedQuery:
     return CheckedQuery(keyword, default, named, "".join(parts), tuple(spans), unescaped)
 
 
-def unescape_safe(text: str) -> str:
+_check_cached = lru_cache(maxsize=512)(_check)
+
+
+def _unescape_safe(text: str) -> str:
     try:
         return unescape_codepoints(text)
     except LexError:

@@ -127,7 +127,7 @@ def _shift_lines(message: str, lines: int) -> str:
         line = int(match[1]) - lines
         return f"line {line}, column {match[2]}" if line > 0 else match[0]
 
-    return _POSITION.sub(shift, message)
+    return " ".join(_POSITION.sub(shift, message).split())
 
 
 _POSITION = re.compile(r"\bline (\d+), column (\d+)\b")
