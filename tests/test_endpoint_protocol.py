@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 import rdflib
-from pyoxigraph import NamedNode
+from pyoxigraph import NamedNode, Triple
 from SPARQLWrapper import JSON, XML, SPARQLWrapper
 
 from expgraph.settings import Settings
@@ -159,3 +159,20 @@ def test_the_cli_names_graphs_as_the_endpoint_does(cli_store):
         expected = sum(1 for _ in store.triples(NamedNode(name)))
     result = expgraph("sparql", "--format", "csv", f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{name}> {{ ?s ?p ?o }} }}")
     assert result.stdout.split() == ["n", str(expected)]
+
+
+def test_saved_query_tables_never_link_a_non_http_iri():
+    """A run whose IRI is ``javascript:`` (as a loaded RDF file may hold) is listed as text on /queries pages."""
+    store = fill(EmbeddedStore())
+    eg, hostile = "https://w3id.org/expgraph#", NamedNode("javascript:alert(1)")
+    store.replace_graph(NamedNode("https://example.org/graph/hostile"), [
+        Triple(hostile, NamedNode(eg + "lacks"), NamedNode("http://spdx.org/rdf/terms#Checksum")),
+        Triple(hostile, NamedNode(eg + "inExperiment"), NamedNode("https://example.org/x")),
+        Triple(NamedNode("https://example.org/x"), NamedNode(eg + "inProject"), NamedNode("https://example.org/p")),
+    ])
+    app = create_app(store, Settings({"query_timeout": 60, "max_concurrent_queries": 1}))
+    with serve(app) as base:
+        response = httpx.get(base + "/queries/runs-missing-provenance", timeout=60)
+    close_runner(app)
+    assert response.status_code == 200 and "javascript:alert(1)" in response.text
+    assert 'href="javascript:' not in response.text
