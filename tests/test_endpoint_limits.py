@@ -60,7 +60,8 @@ def test_a_query_over_the_memory_limit_is_stopped_and_the_worker_replaced(low_me
 
 
 def test_an_ordinary_query_runs_under_the_memory_limit(low_memory_runner):
-    outcome = low_memory_runner.run(QueryJob("SELECT ?s ?p ?o WHERE { ?s ?p ?o } ORDER BY ?o", accept=JSON))
+    query = "SELECT ?s ?p ?o WHERE { ?s ?p ?o } ORDER BY STR(?o)"  # (ORDER BY ?o: pyoxigraph 0.5.13 panics)
+    outcome = low_memory_runner.run(QueryJob(query, accept=JSON))
     assert outcome.status == 200 and outcome.rows > 1000
 
 

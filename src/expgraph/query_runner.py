@@ -28,6 +28,7 @@ import multiprocessing
 import os
 import resource
 import signal
+import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -42,8 +43,8 @@ import pyoxigraph
 from pyoxigraph import NamedNode, QueryTriples, RdfFormat
 
 from expgraph.query_scheduler import Busy, Scheduler
-from expgraph.sparql_formats import GRAPH_TYPES, RESULT_TYPES, negotiate, serialize
-from expgraph.sparql_guard import QueryRefused, check_query
+from expgraph.sparql_formats import GRAPH_TYPES, RESULT_TYPES, acceptable_default, serialize
+from expgraph.sparql_guard import CheckedQuery, QueryRefused, check_query, explain_syntax_error
 from expgraph.store import EmbeddedStore, Store, StoreError
 from expgraph.store.base import Term
 
@@ -65,7 +66,8 @@ class QueryJob:
     bindings: dict[str, Term] = field(default_factory=dict)
     default_graphs: tuple[str, ...] | None = None
     named_graphs: tuple[str, ...] | None = None
-    untrusted: bool = True  # check with the guard (saved queries are ours and skip it)
+    untrusted: bool = True  # check with the guard (everything from outside the process, saved queries too)
+    base: str | None = None  # the IRI relative IRIs resolve against when the query has no BASE (the endpoint's)
     max_rows: int = 10_000
     max_bytes: int = 32 * MB  # the serialised result's cap
 
@@ -91,26 +93,29 @@ def execute(store: Store, job: QueryJob) -> QueryOutcome:
     """Check, run and serialise one query on a store; every error becomes an outcome with its HTTP status."""
     started = time.perf_counter()
     result = None
+    checked: CheckedQuery | None = None
     try:
-        checked = check_query(job.sparql) if job.untrusted else None
+        checked = check_query(job.sparql, job.base) if job.untrusted else None
+        # exactly the text the guard checked, with logical graph names mapped to the active versions
+        sparql = store.scoped(checked.text if checked else job.sparql)
         default, named = _dataset(store, job, checked.from_graphs if checked else (),
                                   checked.from_named if checked else ())
         if default is None or named is None:
-            result = store.query(job.sparql, bindings=job.bindings)
+            result = store.query(sparql, bindings=job.bindings)
         else:
-            result = store._query(job.sparql, default_graphs=default, named_graphs=named, bindings=job.bindings)
+            result = store._query(sparql, default_graphs=default, named_graphs=named, bindings=job.bindings)
         offered = GRAPH_TYPES if isinstance(result, QueryTriples) else RESULT_TYPES
         # Nothing acceptable: answer in the default format rather than 406, as clients such as rdflib's
         # SPARQLStore ask for results formats even for CONSTRUCT and read the Content-Type of what comes back.
-        media_type = negotiate(job.accept, offered) or next(iter(offered))
-        out = serialize(result, media_type, job.max_rows)
+        media_type = acceptable_default(job.accept, offered)
+        out = serialize(result, media_type, job.max_rows, rename=store.version_names())
         if len(out.body) > job.max_bytes:
             return _error(503, f"query stopped: its result is larger than the {job.max_bytes / MB:g} MB limit "
                                "(setting max_result_mb); select fewer rows or shorter values")
     except QueryRefused as refused:
         return _error(refused.status, str(refused))
     except SyntaxError as error:
-        return _error(400, f"malformed query: {error}")
+        return _error(400, explain_syntax_error(checked, str(error)) if checked else f"malformed query: {error}")
     except (StoreError, OSError, ValueError, RuntimeError) as error:
         return _error(500, f"query failed: {error}")
     finally:
@@ -215,13 +220,17 @@ def _limit_memory(memory_mb: int) -> None:
         resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
 
 
-def _worker_main(conn: Connection, memory_mb: int = 0, spec: tuple[str, Any] | None = None) -> None:
+def _worker_main(conn: Connection, memory_mb: int = 0, spec: tuple[str, Any] | None = None,
+                 stderr_path: str | None = None) -> None:
     """A worker's loop: (re)open the snapshot when told, run jobs, until the server closes the pipe.
 
-    Over the memory limit, pyoxigraph's allocator aborts the process; Python's MemoryError does the same here, so
-    that the server sees one kind of death for both and replaces the worker, whose heap may be in a bad state.
+    Over the memory limit, pyoxigraph's allocator aborts the process ("memory allocation of N bytes failed" on
+    stderr); Python's MemoryError does the same here. A Rust panic in the engine aborts it too, so the server tells
+    them apart by the last words on the worker's stderr, which goes to ``stderr_path``.
     """
     _die_with_parent()
+    if stderr_path is not None:
+        os.dup2(os.open(stderr_path, os.O_WRONLY | os.O_APPEND), 2)
     _limit_memory(memory_mb)
     store: Store | None = None
     if spec is not None:  # a replacement opens the store before its first job, not during it
@@ -250,6 +259,7 @@ def _worker_main(conn: Connection, memory_mb: int = 0, spec: tuple[str, Any] | N
         try:
             conn.send(execute(store, job))
         except MemoryError:
+            os.write(2, b"memory allocation failed (MemoryError)\n")
             os.abort()
 
 
@@ -257,8 +267,11 @@ class _Worker:
     def __init__(self, context: Any, memory_mb: int, spec: tuple[str, Any] | None = None,
                  current: tuple[str, ...] | None = None) -> None:
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child, memory_mb, spec), daemon=True,
-                                       name="expgraph-query")
+        handle, self.stderr_path = tempfile.mkstemp(prefix="expgraph-query-", suffix=".log")
+        os.close(handle)
+        self.process = context.Process(target=_worker_main, args=(child, memory_mb, spec, self.stderr_path),
+                                       daemon=True, name="expgraph-query")
+        self.last_words = ""
         self.process.start()
         child.close()
         self.generation: tuple[str, ...] | None = current if spec is not None else None
@@ -271,9 +284,24 @@ class _Worker:
         return self.ready
 
     def kill(self) -> None:
+        """Stop the process and keep the end of what it wrote to stderr (why it died, if it did)."""
         self.process.kill()
         self.process.join(5)
         self.conn.close()
+        try:
+            with open(self.stderr_path, "rb") as log:
+                log.seek(max(0, os.fstat(log.fileno()).st_size - 4096))
+                self.last_words = log.read().decode("utf-8", "replace")
+            os.unlink(self.stderr_path)
+        except OSError:
+            pass
+
+    def out_of_memory(self) -> bool:
+        return self.process.exitcode == -signal.SIGABRT and "memory allocation" in self.last_words
+
+    def death(self) -> str:
+        lines = [line for line in self.last_words.splitlines() if line.strip() and not line.startswith(" ")]
+        return lines[0][:300] if lines else f"exit code {self.process.exitcode}"
 
 
 class ResultCache:
@@ -298,7 +326,7 @@ class ResultCache:
         """A digest of the store's generation and everything about the job that changes its answer."""
         bindings = sorted((name, str(term)) for name, term in job.bindings.items())
         parts = (current, job.sparql, job.accept, bindings, job.default_graphs, job.named_graphs, job.untrusted,
-                 job.max_rows, job.max_bytes)
+                 job.base, job.max_rows, job.max_bytes)
         return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).digest()
 
     @staticmethod
@@ -425,11 +453,11 @@ class QueryRunner:
         except (EOFError, OSError, BrokenPipeError) as error:
             dead = worker
             worker = self._replace(worker, current)
-            if dead.process.exitcode == -signal.SIGABRT and self.memory_mb > 0:
+            if dead.out_of_memory():
                 return _error(503, f"query stopped: it needed more than the {self.memory_mb} MB memory limit "
                                    "(setting query_memory_mb); narrow it down or add LIMIT")
-            return _error(500, f"query worker died ({error or 'no reason given'}, exit code "
-                               f"{dead.process.exitcode}); it has been restarted")
+            return _error(500, f"the query engine failed on this query and its worker was restarted "
+                               f"({dead.death() or error})")
         finally:
             self._idle.put(worker)
 
