@@ -290,7 +290,7 @@ class _Worker:
         self.conn.close()
         try:
             with open(self.stderr_path, "rb") as log:
-                log.seek(max(0, os.fstat(log.fileno()).st_size - 4096))
+                log.seek(max(0, os.fstat(log.fileno()).st_size - 256 * 1024))  # backtraces are long
                 self.last_words = log.read().decode("utf-8", "replace")
             os.unlink(self.stderr_path)
         except OSError:
@@ -300,8 +300,10 @@ class _Worker:
         return self.process.exitcode == -signal.SIGABRT and "memory allocation" in self.last_words
 
     def death(self) -> str:
-        lines = [line for line in self.last_words.splitlines() if line.strip() and not line.startswith(" ")]
-        return lines[0][:300] if lines else f"exit code {self.process.exitcode}"
+        """The line saying why the worker died: a Rust panic's message, else its last line, else its exit code."""
+        lines = [line.strip() for line in self.last_words.splitlines() if line.strip()]
+        said = [line for line in lines if "panicked at" in line or "memory allocation" in line]
+        return (said or lines or [f"exit code {self.process.exitcode}"])[-1][:300]
 
 
 class ResultCache:
