@@ -214,6 +214,10 @@ class Minter:
     def import_source(self) -> NamedNode:
         return NamedNode(self.source_base.rstrip("/"))
 
+    def default_project(self) -> NamedNode:
+        """The project of this source's experiments that name none (see ``_Emitter.default_project``)."""
+        return NamedNode(f"{self.source_base}project")
+
     def snapshot(self, dataset: DatasetSnapshot) -> NamedNode:
         if dataset.checksum is not None:
             algorithm = dataset.checksum.algorithm.lower()
@@ -330,6 +334,22 @@ class _Emitter:
         if project.description:
             yield f"{node} {DCT.description} {_text(project.description)}"
 
+    def default_project(self) -> Iterator[str]:
+        """Experiments that name no project (MLflow without a ``project`` tag, Sacred, TensorBoard) go into one
+        project per import source, labelled after the source and typed ``eg:DefaultProject``: so every experiment
+        has a project, and the per-project answers (saved queries, lists, facets, scores) count these runs under
+        where they came from instead of leaving them out, with no OPTIONAL in the queries. Described once."""
+        node = str(self.mint.default_project())
+        if node in self._described:
+            return
+        self._described.add(node)
+        label = f"no project ({self.mint.tracker} {self.mint.source})"
+        yield from self.labelled(node, [EG.Project, EG.DefaultProject], label)
+        description = f"The experiments of the {self.mint.tracker} source {self.mint.source} that name no project."
+        yield f"{node} {DCT.title} {_text(label)}"
+        yield f"{node} {DCT.description} {_text(description)}"
+        yield f"{node} {EG.tracker} {self.tracker}"
+
     def hypothesis(self, node: str, hypothesis: Hypothesis) -> Iterator[str]:
         yield from self.labelled(node, [EG.Hypothesis], hypothesis.text)
         if hypothesis.expected_outcome:
@@ -342,6 +362,9 @@ class _Emitter:
         yield f"{node} {EG.tracker} {self.tracker}"
         if experiment.project:
             yield f"{node} {EG.inProject} {self.shared('project', experiment.project)}"
+        else:
+            yield f"{node} {EG.inProject} {self.mint.default_project()}"
+            yield from self.default_project()
         if experiment.description:
             yield f"{node} {DCT.description} {_text(experiment.description)}"
         if experiment.research_question:

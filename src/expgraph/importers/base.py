@@ -12,7 +12,7 @@ import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import ClassVar
@@ -134,10 +134,13 @@ class Importer(ABC):
     #: What the CLI says the SOURCE argument is.
     source_help: ClassVar[str] = "Path of the tracker's store."
 
-    def __init__(self, source: str, *, collector: Collector | None = None, progress: Progress | None = None):
+    def __init__(self, source: str, *, collector: Collector | None = None, progress: Progress | None = None,
+                 project: str | None = None):
         self.source = source
         self.collector = collector or Collector()
         self.progress = progress or (lambda done, total: None)
+        #: ``--project``: every experiment of the source goes into this project, whatever the source says.
+        self.project = project
 
     def identity(self) -> str:
         """A stable identity of the source (absolute path or normalised URI): the IRIs derive from it.
@@ -207,7 +210,10 @@ def _walk(root: Path, folder: str, prefix: str, collector: Collector) -> Iterato
 
 
 def build_batch(importer: Importer, classifier: FailureClassifier) -> ImportBatch:
-    """Read everything, then add a negative result for each failed or killed run that has none of its own."""
+    """Read everything, then add a negative result for each failed or killed run that has none of its own.
+
+    With ``importer.project`` every experiment (and a records file's own concepts) goes into that project; an
+    experiment that names no project otherwise goes into its source's default project (the mapper's)."""
     projects: dict[str, Project] = {}
     experiments: dict[str, Experiment] = {}
     runs: list[Run] = []
@@ -217,6 +223,8 @@ def build_batch(importer: Importer, classifier: FailureClassifier) -> ImportBatc
         if isinstance(record, Project):
             projects.setdefault(record.name, record)
         elif isinstance(record, Experiment):
+            if importer.project:
+                record = replace(record, project=importer.project)
             experiments[record.native_id] = record
             if record.project and record.project not in projects:
                 projects[record.project] = Project(record.project)
@@ -225,7 +233,11 @@ def build_batch(importer: Importer, classifier: FailureClassifier) -> ImportBatc
         elif isinstance(record, Result):
             results.append(record)
         elif isinstance(record, Concept):
+            if importer.project:
+                record = replace(record, project=importer.project)
             concepts.setdefault((record.scheme, record.notation), record)
+    if importer.project:  # the source's own projects give way to the one asked for (kept if it is the same)
+        projects = {importer.project: projects.get(importer.project, Project(importer.project))}
     explained = {run_id for result in results for run_id in result.runs}
     for run in runs:
         if run.status.is_failure and run.native_id not in explained:
