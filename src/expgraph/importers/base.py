@@ -8,6 +8,7 @@ negative result for every failed or killed run that has none, so each importer g
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import re
 from abc import ABC, abstractmethod
@@ -81,12 +82,16 @@ def parameter(key: str, value: object) -> ParameterSetting:
     """A parameter typed where the type is certain; a tracker's string keeps its original spelling.
 
     ``"128"`` becomes 128, ``"5e-4"`` 0.0005 (original kept), ``"True"`` True; ``"nan"``, ``"1_000"`` or
-    ``"007"`` stay strings. Non-scalar values (lists, dicts, None) are kept as their JSON-ish text.
+    ``"007"`` stay strings. Non-scalar values (lists, dicts, None) are kept as their JSON text (the spelling of
+    the JSON and YAML configs they come from), or Python's when JSON has none.
     """
     if isinstance(value, bool | int | float):
         return ParameterSetting(key, value)
     if not isinstance(value, str):
-        return ParameterSetting(key, "null" if value is None else repr(value))
+        try:
+            return ParameterSetting(key, json.dumps(value, ensure_ascii=False))
+        except (TypeError, ValueError):
+            return ParameterSetting(key, repr(value))
     typed: Scalar = value
     if _INT.fullmatch(value):
         typed = int(value)
