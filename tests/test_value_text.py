@@ -223,3 +223,31 @@ def test_stored_text_is_what_the_store_gives_back() -> None:
 def test_original_value_is_kept_only_when_the_store_would_read_otherwise(value, original, kept) -> None:
     value = float(value) if isinstance(value, str) and value[0].isdigit() else value
     assert original_value(value, original) == kept
+
+
+def test_mlflow_parameters_named_as_a_seed_are_the_runs_seed(tmp_path: Path, memory_store: Store,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small store written by MLflow itself: seed, random_seed and rng_seed params become eg:seed, and
+    ``validate`` no longer warns "random seed" for those runs."""
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    from mlflow.tracking import MlflowClient
+
+    from expgraph.completeness import SHAPES
+    from expgraph.validation import validate
+
+    client = MlflowClient(tracking_uri=str(tmp_path / "mlruns"))
+    experiment = client.create_experiment("seeds")
+    logged = {}
+    for name, value in [("seed", "7"), ("random_seed", "8"), ("rng_seed", "9"), ("seed", "none"), (None, None)]:
+        run = client.create_run(experiment)
+        if name:
+            client.log_param(run.info.run_id, name, value)
+        client.log_param(run.info.run_id, "lr", "0.1")
+        client.set_terminated(run.info.run_id)
+        logged[run.info.run_id] = int(value) if value and value.isdigit() else None
+    run_import(memory_store, IMPORTERS["mlflow"](str(tmp_path / "mlruns"), collector=Collector()))
+    seeds = {row["run"].value: int(row["seed"].value) for row in memory_store.select(SEEDS)}
+    assert seeds == {run: seed for run, seed in logged.items() if seed is not None}
+    warned = {result.focus.rsplit("/", 1)[-1] for result in validate(memory_store).results
+              if result.shape == f"{SHAPES}Run-seed"}
+    assert warned == {run for run, seed in logged.items() if seed is None}

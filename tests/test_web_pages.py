@@ -141,9 +141,9 @@ def test_completeness_shown_when_quality_graph_exists(client, memory_store) -> N
         Triple(measurement, DQV.value, double(0.75)),
     ])
     run = data(client, page(R2))
-    assert run["completeness"] == {"score": 0.75, "missing": []}
+    assert run["completeness"] == {"score": 0.75, "missing": ["random seed"]}  # what its eg:lacks states
     assert data(client, page(iri("run", "r5")))["completeness"]["missing"] == [
-        "code version", "environment"]
+        "code version", "environment", "random seed", "end time"]  # finished, with no end time
     assert data(client, "/")["completeness"] == []
 
 

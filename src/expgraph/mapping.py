@@ -26,6 +26,7 @@ import pyoxigraph
 from pyoxigraph import Literal, NamedNode, RdfFormat, Triple
 
 from expgraph import namespaces as ns
+from expgraph.completeness import SEED_PARAMETERS, lacking, run_seed
 from expgraph.records import (
     Artifact,
     Checksum,
@@ -292,7 +293,7 @@ def concept(scheme: ns.Namespace, value: str) -> NamedNode:
 #: Parameter names trackers and projects spell differently for the same thing; a configuration compares them as one.
 PARAMETER_SYNONYMS = {"lr": "learning_rate", "learning-rate": "learning_rate"}
 #: Parameters a configuration leaves out: they change between repeats of one set-up.
-UNCOMPARED_PARAMETERS = frozenset({"seed"})
+UNCOMPARED_PARAMETERS = frozenset(SEED_PARAMETERS)
 _CONFIGURATION_LABEL = 160
 
 
@@ -302,22 +303,6 @@ def comparable_settings(params: Iterable[ParameterSetting]) -> list[tuple[str, s
     settings = {(PARAMETER_SYNONYMS.get(p.key, p.key), _scalar(p.value)): p.value
                 for p in params if p.key not in UNCOMPARED_PARAMETERS}
     return [(key, written, settings[key, written]) for key, written in sorted(settings)]
-
-
-def _lacking(run: Run) -> list[str]:
-    """The kinds of provenance the run's record has none of (``eg:lacks``), each named by its class."""
-    lacking = []
-    if run.code is None:
-        lacking.append(SCHEMA.SoftwareSourceCode)
-    if not run.datasets or any(dataset.checksum is None for dataset in run.datasets):
-        lacking.append(SPDX.Checksum)
-    if run.environment is None:
-        lacking.append(EG.Environment)
-    if run.agent is None:
-        lacking.append(PROV.Agent)
-    if run.ended is None:
-        lacking.append(PROV.End)
-    return lacking
 
 
 def environment_digest(environment: Environment) -> str:
@@ -591,14 +576,14 @@ class _Emitter:
             yield f"{node} {EG.exitCode} {_integer(run.exit_code)}"
         if run.runtime_seconds is not None:
             yield f"{node} {EG.runtimeSeconds} {_double(run.runtime_seconds)}"
-        if run.seed is not None:
-            yield f"{node} {EG.seed} {_integer(run.seed)}"
+        if (seed := run_seed(run)) is not None:  # the tracker's seed, or a parameter named as one
+            yield f"{node} {EG.seed} {_integer(seed)}"
         if run.deleted:
             yield f"{node} {EG.deleted} {_BOOLEAN[True]}"
         for key, value in sorted(run.tags.items()):
             yield f"{node} {EG.tag} {_text(f'{key}={value}')}"
-        for missing in _lacking(run):
-            yield f"{node} {EG.lacks} {missing}"
+        for need in lacking(run):  # what the should-shapes will warn about, stated so audits count statements
+            yield f"{node} {EG.lacks} {need.term}"
         for setting in run.params:
             yield from self.parameter(node, setting)
         yield from self.configuration(node, run.params)
