@@ -85,3 +85,22 @@ def test_project_option_moves_a_records_files_own_concepts_too(memory_store: Sto
     rows = memory_store.select("""PREFIX eg: <https://w3id.org/expgraph#>
         SELECT DISTINCT ?project WHERE { ?x eg:inProject ?project }""")
     assert [row["project"].value for row in rows] == ["https://w3id.org/expgraph/id/project/moved"]
+
+
+def test_web_lists_and_facets_show_the_default_project(memory_store: Store) -> None:
+    from fastapi.testclient import TestClient
+
+    from expgraph.mapping import Minter
+    from expgraph.settings import load_settings
+    from expgraph.web.app import create_app
+
+    importer = IMPORTERS["sacred"](str(FIXTURES / "sacred" / "runs"), collector=Collector())
+    outcome = run_import(memory_store, importer)
+    default = Minter("sacred", importer.identity()).default_project().value
+    with TestClient(create_app(memory_store, load_settings(environ={}))) as client:
+        projects = client.get("/projects", params={"format": "json"}).json()
+        assert [item["iri"] for item in projects["items"]] == [default]
+        runs = client.get("/runs", params={"format": "json", "project": default}).json()
+        assert runs["total"] == outcome.runs
+        experiments = client.get("/experiments", params={"format": "json"}).json()
+        assert experiments["total"] == outcome.experiments
