@@ -251,3 +251,24 @@ def test_mlflow_parameters_named_as_a_seed_are_the_runs_seed(tmp_path: Path, mem
     warned = {result.focus.rsplit("/", 1)[-1] for result in validate(memory_store).results
               if result.shape == f"{SHAPES}Run-seed"}
     assert warned == {run for run, seed in logged.items() if seed is None}
+
+
+def test_metric_values_come_back_with_the_trackers_text(tmp_path: Path, memory_store: Store,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A metric's final value as MLflow gives it (a float, written to its files as Python prints it), read back from
+    the catalog (``1.0`` would stay ``1.0``, not the store's ``1``: see the cases below)."""
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    from mlflow.entities import ViewType
+    from mlflow.tracking import MlflowClient
+
+    source = str(FIXTURES / "mlflow" / "mlruns")
+    run_import(memory_store, IMPORTERS["mlflow"](source, collector=Collector()))
+    client = MlflowClient(tracking_uri=source)
+    experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+    expected = {(run.info.run_id, key): _text(value)
+                for run in client.search_runs(experiments, run_view_type=ViewType.ALL, max_results=1000)
+                for key, value in run.data.metrics.items()}
+    rows = memory_store.select(TEXTS.replace("mls:hasInput", "mls:hasOutput"))
+    found = {(row["run"].value, row["key"].value): (row["original"] if "original" in row else row["value"]).value
+             for row in rows}
+    assert expected and found == expected
