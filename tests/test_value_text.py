@@ -24,7 +24,7 @@ import pytest
 import contract_trackers as ct
 from expgraph.catalog import run_import
 from expgraph.importers import IMPORTERS, Collector
-from expgraph.mapping import original_value, stored_text
+from expgraph.lexical import original_value, stored_text
 from expgraph.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -14,12 +14,10 @@ back into triples for callers that want terms.
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from urllib.parse import quote
 
 import pyoxigraph
@@ -27,6 +25,8 @@ from pyoxigraph import Literal, NamedNode, RdfFormat, Triple
 
 from expgraph import namespaces as ns
 from expgraph.completeness import SEED_PARAMETERS, lacking, run_seed
+from expgraph.lexical import double_lexical as _double_lexical
+from expgraph.lexical import original_value
 from expgraph.records import (
     Artifact,
     Checksum,
@@ -69,15 +69,6 @@ def source_graph(tracker: str, source: str, base: str = DEFAULT_BASE) -> NamedNo
 # -- typed literals ---------------------------------------------------------------------------------------------
 
 
-def _double_lexical(value: float) -> str:
-    """XML Schema spells NaN and the infinities NaN, INF, -INF."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "INF" if value > 0 else "-INF"
-    return repr(float(value))
-
-
 def _date_time_lexical(value: datetime) -> str:
     """UTC; naive datetimes are taken to be UTC already."""
     value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -115,56 +106,6 @@ def scalar(value: Scalar) -> Literal:
     if isinstance(value, float):
         return double(value)
     return text(str(value))
-
-
-def stored_text(value: Scalar) -> str:
-    """The lexical form the store gives back for ``scalar(value)``. pyoxigraph keeps a number as a number and prints
-    it canonically (``"0.0"^^xsd:double`` comes back ``"0"``, ``1e-05`` as ``"0.00001"``, ``"007"^^xsd:integer`` as
-    ``"7"``), so a text is only recoverable from the literal when this equals it (a test checks this against the
-    store for thousands of doubles)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return _double_lexical(value)
-        written = repr(value)  # the shortest digits that read back as the value, as the store prints them
-        if len(written) < 17 and "e" not in written:  # too few digits for a tie between two shortest spellings
-            return written.removesuffix(".0")
-        return _positional(value, written)
-    return str(value)
-
-
-def _positional(value: float, written: str) -> str:
-    """The store's spelling of a double Python writes ``written``: positional, no exponent (1e-05 -> 0.00001), and
-    where the value lies exactly half-way between two shortest spellings that both read back as it, the one further
-    from zero (Python picks the even digit: 3315417811956.15625 is 3315417811956.1562 to Python, ...1563 to the
-    store)."""
-    digits, exact = Decimal(written), Decimal(value)
-    if exact != digits:
-        unit = Decimal(1).scaleb(digits.as_tuple().exponent)  # one in the last place written
-        other = digits + unit if exact > digits else digits - unit
-        if abs(exact - digits) == abs(exact - other) and abs(other) > abs(digits) and float(other) == value:
-            digits = other
-    return format(digits.normalize(), "f")
-
-
-def given_text(value: Scalar, original: str | None) -> str | None:
-    """The tracker's own text of a value: what it wrote (``original``), else for a float the shortest text that
-    reads back as it (what a JSON or YAML writer and MLflow's metric files print); None when there is no text to
-    keep (strings, integers and booleans the tracker gave typed)."""
-    if original is not None:
-        return original
-    if isinstance(value, float) and math.isfinite(value):
-        return repr(value)
-    return None
-
-
-def original_value(value: Scalar, original: str | None = None) -> str | None:
-    """The text to keep as ``eg:originalValue``: the tracker's own, when the store would give back another."""
-    given = given_text(value, original)
-    return given if given is not None and given != stored_text(value) else None
 
 
 # The same literals written as N-Triples terms. Numbers, booleans and dates never need escaping; a string is written
