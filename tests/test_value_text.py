@@ -199,7 +199,8 @@ def _doubles() -> list[float]:
     rng = random.Random(7)
     fixed = [0.0, -0.0, 1.0, -3.0, 1e-05, 2.5e-07, 0.1, 1e16, 1e20, 1e21, 1e22, 1.5e300, 5e-324, 123456789.125]
     return fixed + [struct.unpack("<d", struct.pack("<Q", rng.getrandbits(64)))[0] for _ in range(2000)] \
-        + [10 ** rng.randint(-30, 30) * rng.random() for _ in range(1000)]
+        + [10 ** rng.randint(-30, 30) * rng.random() for _ in range(1000)] \
+        + [rng.getrandbits(53) / 2 ** rng.randint(1, 40) for _ in range(2000)]  # few exact digits: half-way ties
 
 
 def test_stored_text_is_what_the_store_gives_back() -> None:

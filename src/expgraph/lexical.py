@@ -35,24 +35,30 @@ def stored_text(value: Scalar) -> str:
         if not math.isfinite(value):
             return double_lexical(value)
         written = repr(value)  # the shortest digits that read back as the value, as the store prints them
-        if len(written) < 17 and "e" not in written:  # too few digits for a tie between two shortest spellings
-            return written.removesuffix(".0")
-        return _positional(value, written)
+        if len(written) >= 17 and (rounded := _rounded_away(value, written)) is not None:  # 16+ digits: a tie?
+            return rounded
+        if "e" in written:
+            return format(Decimal(written).normalize(), "f")  # positional, no exponent: 1e-05 -> 0.00001
+        return written.removesuffix(".0")
     return str(value)
 
 
-def _positional(value: float, written: str) -> str:
-    """The store's spelling of a double Python writes ``written``: positional, no exponent (1e-05 -> 0.00001), and
-    where the value lies exactly half-way between two shortest spellings that both read back as it, the one further
-    from zero (Python picks the even digit: 3315417811956.15625 is 3315417811956.1562 to Python, ...1563 to the
-    store)."""
-    digits, exact = Decimal(written), Decimal(value)
-    if exact != digits:
-        unit = Decimal(1).scaleb(digits.as_tuple().exponent)  # one in the last place written
-        other = digits + unit if exact > digits else digits - unit
-        if abs(exact - digits) == abs(exact - other) and abs(other) > abs(digits) and float(other) == value:
-            digits = other
-    return format(digits.normalize(), "f")
+def _rounded_away(value: float, written: str) -> str | None:
+    """Where the value lies exactly half-way between two shortest spellings that both read back as it, the store
+    writes the one further from zero, Python the even one (3315417811956.15625 is ...1563 to the store, ...1562 to
+    Python); None when that is not the case. Only a value with at most 18 exact digits can lie half-way, which
+    rules out nearly every double cheaply."""
+    exact = Decimal(value)
+    if len(exact.as_tuple().digits) > 18:
+        return None
+    digits = Decimal(written)
+    if exact == digits:
+        return None
+    unit = Decimal(1).scaleb(digits.as_tuple().exponent)  # one in the last place written
+    other = digits + unit if exact > digits else digits - unit
+    if abs(exact - digits) == abs(exact - other) and abs(other) > abs(digits) and float(other) == value:
+        return format(other.normalize(), "f")
+    return None
 
 
 def given_text(value: Scalar, original: str | None) -> str | None:
