@@ -140,14 +140,13 @@ def test_already_failed_finds_each_failed_run_by_its_own_configuration(catalog: 
     assert failed
     for batch, run in failed:
         pairs = ",".join(f"{key}={value}" for key, _, value in comparable_settings(run.params)
-                         if "," not in str(value) and "=" not in str(value) and value != "nan")
+                         if "," not in str(value) and "=" not in str(value))
         if not pairs:
             continue
         found = {row["other"] for row in select(catalog, "already-failed", config=pairs, tolerance="0")}
         assert _iri(batch, run) in found, run.native_id
 
 
-@pytest.mark.xfail(strict=True, reason="queries.typed_value reads 'nan' as a double; importers keep it as text")
 def test_already_failed_types_a_config_value_as_the_importers_do(catalog: Catalog) -> None:
     """Sacred run 2 has the parameter outcome="nan" (a string): looking for outcome=nan should find it."""
     batch, run = next((b, r) for b, r in catalog.runs() if b.tracker == "sacred" and r.native_id == "2")

@@ -8,9 +8,26 @@ when the two differ: :func:`original_value`.
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 
 from expgraph.records import Scalar
+
+_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+_FLOAT = re.compile(r"[-+]?(([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+)")
+
+
+def typed_text(text: str) -> Scalar:
+    """A tracker's text typed where the type is certain, the one rule for parameters on import and for values a
+    saved query is given to compare with them: ``"128"`` is 128, ``"5e-4"`` 0.0005, ``"True"`` True; ``"nan"``,
+    ``"1_000"`` or ``"007"`` stay text (returned as the same object)."""
+    if _INT.fullmatch(text):
+        return int(text)
+    if _FLOAT.fullmatch(text):
+        return float(text)
+    if text in ("True", "False", "true", "false"):
+        return text.lower() == "true"
+    return text
 
 
 def double_lexical(value: float) -> str:

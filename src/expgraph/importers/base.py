@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -19,6 +18,7 @@ from types import ModuleType
 from typing import ClassVar
 
 from expgraph.failures import FailureClassifier, negative_result_for
+from expgraph.lexical import typed_text
 from expgraph.records import (
     Concept,
     Experiment,
@@ -28,7 +28,6 @@ from expgraph.records import (
     Result,
     Run,
     RunStatus,
-    Scalar,
 )
 
 Record = Project | Experiment | Run | Result | Concept
@@ -74,10 +73,6 @@ def map_status(value: str | None, table: Mapping[str, RunStatus], *, where: str 
     return table.get(value.strip().upper(), table.get(value.strip(), RunStatus.UNKNOWN))
 
 
-_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
-_FLOAT = re.compile(r"[-+]?(([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+)")
-
-
 def parameter(key: str, value: object) -> ParameterSetting:
     """A parameter typed where the type is certain; a tracker's string keeps its original spelling.
 
@@ -92,13 +87,7 @@ def parameter(key: str, value: object) -> ParameterSetting:
             return ParameterSetting(key, json.dumps(value, ensure_ascii=False))
         except (TypeError, ValueError):
             return ParameterSetting(key, repr(value))
-    typed: Scalar = value
-    if _INT.fullmatch(value):
-        typed = int(value)
-    elif _FLOAT.fullmatch(value):
-        typed = float(value)
-    elif value in ("True", "False", "true", "false"):
-        typed = value.lower() == "true"
+    typed = typed_text(value)
     return ParameterSetting(key, typed, original=value if typed is not value else None)
 
 
