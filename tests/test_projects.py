@@ -104,3 +104,15 @@ def test_web_lists_and_facets_show_the_default_project(memory_store: Store) -> N
         assert runs["total"] == outcome.runs
         experiments = client.get("/experiments", params={"format": "json"}).json()
         assert experiments["total"] == outcome.experiments
+
+
+def test_importing_the_same_source_with_another_project_moves_its_experiments(memory_store: Store) -> None:
+    """The project is part of what an import writes: an unchanged source imported with another ``--project`` (or
+    none) is not "unchanged"."""
+    source = str(FIXTURES / "sacred" / "runs")
+    labels = []
+    for project in ("first", "second", None):
+        outcome = _import(memory_store, "sacred", source, project=project)
+        assert outcome.changed
+        labels.append({label for label, _ in _projects(memory_store).values()})
+    assert labels == [{"first"}, {"second"}, {f"no project (sacred {Path(source).resolve()})"}]
