@@ -6,7 +6,6 @@ directory for each test), how to break one of its files, and optionally how to p
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -21,6 +20,7 @@ import contract_trackers as ct
 from expgraph.catalog import run_import
 from expgraph.importers import IMPORTERS, Collector, SourceError
 from expgraph.store import Store
+from source_snapshot import changes, snapshot
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -177,28 +177,9 @@ def test_paths_never_escape_the_source(case: Case, copy: Path, tmp_path: Path, m
     assert b"secret-outside" not in _dump(memory_store)
 
 
-def _snapshot(root: Path) -> dict[str, tuple[object, ...]]:
-    """Every entry under ``root`` (and ``root`` itself): its kind, mode, modification time and content digest
-    (a symlink's target). A new file (a journal, a lock, ``.trash``, ``__pycache__``) or a touched folder shows."""
-    entries = {}
-    for path in [root, *sorted(root.rglob("*"))]:
-        info = path.lstat()
-        if path.is_symlink():
-            content: object = os.readlink(path)
-        elif path.is_file():
-            content = hashlib.sha256(path.read_bytes()).hexdigest()
-        else:
-            content = "dir"
-        entries[path.relative_to(root).as_posix()] = (content, info.st_mode, info.st_mtime_ns, info.st_size)
-    return entries
-
-
 def test_import_leaves_the_source_byte_identical(case: Case, copy: Path, memory_store: Store) -> None:
     """Importers only read: no migration, journal, lock, cache or default folder is left in the user's store."""
     source = case.source(copy)  # (unpacks the DVC repository first: that is the fixture, not the import)
-    before = _snapshot(copy)
-    importer = IMPORTERS[case.tracker](source, collector=Collector())
-    run_import(memory_store, importer)
-    after = _snapshot(copy)
-    changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
-    assert changed == []
+    before = snapshot(copy)
+    run_import(memory_store, IMPORTERS[case.tracker](source, collector=Collector()))
+    assert changes(before, snapshot(copy)) == []
