@@ -22,7 +22,7 @@ from expgraph.failures import FailureClassifier
 from expgraph.importers.base import Importer, build_batch
 from expgraph.mapping import DEFAULT_BASE, batch_statements, map_import_activity, source_graph
 from expgraph.namespaces import GRAPHS
-from expgraph.records import ImportBatch
+from expgraph.records import ImportBatch, Liveness
 from expgraph.resources import ontology_files
 from expgraph.store import Store
 
@@ -158,11 +158,13 @@ def _user() -> str:
         return "unknown"
 
 
-def run_import(store: Store, importer: Importer, *, base: str = DEFAULT_BASE) -> ImportOutcome:
-    """Read a tracker's source completely, then write it atomically; bad input raises before anything lands."""
+def run_import(store: Store, importer: Importer, *, base: str = DEFAULT_BASE,
+               liveness: Liveness | None = None) -> ImportOutcome:
+    """Read a tracker's source completely, then write it atomically; bad input raises before anything lands.
+    Runs still running are judged by ``liveness`` (default: no sign of life for 24 hours before now)."""
     with collector_paused():
         classifier = FailureClassifier.from_store(store)
-        batch = build_batch(importer, classifier)
+        batch = build_batch(importer, classifier, liveness or Liveness(datetime.now(UTC)))
         return store_batch(store, batch, location=importer.source, base=base)
 
 

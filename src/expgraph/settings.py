@@ -36,6 +36,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("query_timeout", 30.0, float, "Wall-clock limit in seconds for one query on the public endpoint."),
     Setting("max_rows", 10000, int, "Most result rows the public endpoint returns for one query."),
     Setting("max_concurrent_queries", 2, int, "Queries the public endpoint runs at once; more wait their turn."),
+    Setting("presumed_dead_after", 24.0, float, "Hours without a sign of life (heartbeat, metric, log) after which "
+            "a run its tracker still calls running is presumed dead at import (eg:inferredStatus)."),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}

@@ -22,6 +22,7 @@ from expgraph.records import (
     Concept,
     Experiment,
     ImportBatch,
+    Liveness,
     ParameterSetting,
     Project,
     Result,
@@ -206,8 +207,9 @@ def _walk(root: Path, folder: str, prefix: str, collector: Collector) -> Iterato
         yield from _walk(root, entry.path, f"{prefix}{entry.name}/", collector)
 
 
-def build_batch(importer: Importer, classifier: FailureClassifier) -> ImportBatch:
-    """Read everything, then add a negative result for each failed or killed run that has none of its own."""
+def build_batch(importer: Importer, classifier: FailureClassifier, liveness: Liveness | None = None) -> ImportBatch:
+    """Read everything, then add a negative result for each failed, killed or (by ``liveness``) presumed dead run
+    that has none of its own."""
     projects: dict[str, Project] = {}
     experiments: dict[str, Experiment] = {}
     runs: list[Run] = []
@@ -228,8 +230,12 @@ def build_batch(importer: Importer, classifier: FailureClassifier) -> ImportBatc
             concepts.setdefault((record.scheme, record.notation), record)
     explained = {run_id for result in results for run_id in result.runs}
     for run in runs:
-        if run.status.is_failure and run.native_id not in explained:
+        if run.native_id in explained:
+            continue
+        if run.status.is_failure:
             results.append(negative_result_for(run, classifier))
+        elif liveness is not None and liveness.presumed_dead(run):
+            results.append(negative_result_for(run, classifier, last_sign=liveness.last_sign(run)))
     return ImportBatch(
         tracker=importer.tracker,
         source=importer.identity(),
@@ -239,6 +245,7 @@ def build_batch(importer: Importer, classifier: FailureClassifier) -> ImportBatc
         results=tuple(results),
         warnings=tuple(importer.collector.warnings),
         concepts=tuple(concepts.values()),
+        liveness=liveness,
     )
 
 

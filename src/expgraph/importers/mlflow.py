@@ -535,6 +535,7 @@ class MlflowImporter(Importer):
             code = CodeVersion(tags["mlflow.source.git.commit"], repository=tags.get("mlflow.source.git.repoURL"),
                                branch=tags.get("mlflow.source.git.branch"))
         user = tags.get("mlflow.user") or info.user_id
+        metrics = tuple(self._metric(key, run.metrics[key]) for key in sorted(run.metrics))
         return Run(
             native_id=info.run_id,
             experiment_id=info.experiment_id,
@@ -545,7 +546,7 @@ class MlflowImporter(Importer):
             agent=Agent(user) if user else None,
             parent_id=tags.get("mlflow.parentRunId"),
             params=tuple(parameter(key, value) for key, value in sorted(run.params.items())),
-            metrics=tuple(self._metric(key, run.metrics[key]) for key in sorted(run.metrics)),
+            metrics=metrics,
             datasets=tuple(sorted((self._dataset(item) for item in run.datasets),
                                   key=lambda d: (d.name, d.version or ""))),
             code=code,
@@ -555,6 +556,8 @@ class MlflowImporter(Importer):
             error_text=next((tags[key] for key in ERROR_TAGS if tags.get(key)), None),
             runtime_seconds=(info.end_time - info.start_time) / 1000 if info.end_time and info.start_time else None,
             deleted=info.lifecycle_stage == "deleted",
+            # MLflow has no heartbeat: a run's newest logged value is its last sign of life
+            last_seen=max((metric.timestamp for metric in metrics if metric.timestamp), default=None),
         )
 
     @staticmethod
