@@ -16,7 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from expgraph.catalog import run_import
-from expgraph.importers import IMPORTERS
+from expgraph.failures import FailureClassifier
+from expgraph.importers import IMPORTERS, build_batch
 from expgraph.importers.sacred import _time
 from expgraph.mapping import DEFAULT_BASE, Minter, source_key
 from expgraph.queries import get_query, run_saved
@@ -116,3 +117,17 @@ def test_the_import_command_takes_the_threshold_from_the_setting(cli, tmp_path: 
     code, out, err = cli("import", "sacred", str(tmp_path / "runs"), "--no-validate", "--format", "json")
     assert code == 0, err
     assert json.loads(out)["negative_results"] == 5
+
+
+def test_a_sigkilled_wandb_run_without_exit_record_is_presumed_dead_a_day_after_its_last_row(
+        memory_store: Store) -> None:
+    source = str(FIXTURES / "wandb" / "wandb")
+    [killed] = [r for r in build_batch(IMPORTERS["wandb"](source), FailureClassifier([])).runs
+                if r.native_id == "kill0001"]
+    assert killed.last_seen is not None
+    run_import(memory_store, IMPORTERS["wandb"](source), liveness=Liveness(killed.last_seen + timedelta(hours=23)))
+    assert _inferred(memory_store) == {}
+    run_import(memory_store, IMPORTERS["wandb"](source), liveness=Liveness(killed.last_seen + timedelta(hours=25)))
+    [(name, (status, inferred, seen))] = _inferred(memory_store).items()
+    assert (name, status, inferred) == ("killed", "running", "presumed-dead")
+    assert datetime.fromisoformat(seen) == killed.last_seen

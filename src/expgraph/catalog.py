@@ -106,6 +106,7 @@ class ImportOutcome:
     failures: int
     negative_results: int
     warnings: tuple[str, ...]
+    presumed_dead: int = 0  # runs still running by their tracker's word, presumed dead at this import
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -116,6 +117,7 @@ class ImportOutcome:
             "runs": self.runs,
             "failures": self.failures,
             "negative_results": self.negative_results,
+            "presumed_dead": self.presumed_dead,
             "warnings": list(self.warnings),
         }
 
@@ -148,6 +150,7 @@ def store_batch(store: Store, batch: ImportBatch, *, location: str, base: str = 
         failures=sum(1 for run in batch.runs if run.status.is_failure),
         negative_results=sum(1 for result in batch.results if result.negative),
         warnings=batch.warnings,
+        presumed_dead=sum(1 for run in batch.runs if batch.liveness and batch.liveness.presumed_dead(run)),
     )
 
 

@@ -72,7 +72,8 @@ def _summarise(outcome: ImportOutcome, collector: Collector, fmt: SummaryFormat,
         return
     verb = "imported" if outcome.changed else "unchanged, nothing written:"
     out.print(
-        f"{verb} {outcome.experiments} experiments, {outcome.runs} runs ({outcome.failures} failed or killed), "
+        f"{verb} {outcome.experiments} experiments, {outcome.runs} runs ({outcome.failures} failed or killed"
+        f"{f', {outcome.presumed_dead} presumed dead' if outcome.presumed_dead else ''}), "
         f"{outcome.negative_results} negative results, {outcome.triples} triples into <{outcome.graph.value}>",
         highlight=False,
     )
