@@ -52,13 +52,14 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     return run
 
 
-# Git keeps no empty folders, but an MLflow file store has one per run for metrics, params, tags and artifacts,
-# and MLflow refuses to find a run whose folder lacks them. Put back what the tracker wrote before any test copies
-# the fixture.
+# Git keeps no empty folders, but an MLflow file store has one per run for metrics, params, tags and artifacts
+# (and a .trash folder), and MLflow refuses to find a run whose folder lacks them. Put back what the tracker wrote
+# before any test copies the fixture.
 _MLFLOW_RUN_FOLDERS = ("metrics", "params", "tags", "artifacts")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    (FIXTURES / "mlflow" / "mlruns" / ".trash").mkdir(exist_ok=True)  # MLflow makes it when it opens a file store
     for meta in (FIXTURES / "mlflow" / "mlruns").glob("*/*/meta.yaml"):
         for folder in _MLFLOW_RUN_FOLDERS:
             (meta.parent / folder).mkdir(exist_ok=True)

@@ -20,6 +20,7 @@ from expgraph.records import (
     Experiment,
     Hypothesis,
     ImportBatch,
+    Liveness,
     ParameterSetting,
     Project,
     Result,
@@ -32,6 +33,7 @@ H1 = Hypothesis("Dropout 0.3 beats dropout 0.1", "val loss lower")
 ENV = Environment(python_version="3.11.9", packages=("torch==2.3.1",))
 ALPHA = ImportBatch(tracker="mlflow", source="file:///lab/alpha/mlruns")
 BETA = ImportBatch(tracker="wandb", source="/lab/beta/wandb")
+GAMMA = ImportBatch(tracker="sacred", source="/lab/gamma/runs")
 
 
 def when(month: int, day: int) -> datetime:
@@ -96,6 +98,21 @@ def beta_batch() -> ImportBatch:
     )
     return ImportBatch(tracker=BETA.tracker, source=BETA.source, projects=(Project("beta"),),
                        experiments=(Experiment("beta/e3", "beta e3", project="beta"),), runs=runs, results=results)
+
+
+def gamma_batch() -> ImportBatch:
+    """A Sacred source without a project: one run whose process died (RUNNING, heartbeat stopped on April 1st),
+    imported on April 3rd, so presumed dead, and one still alive then. Not part of ``fill``: added where needed."""
+    runs = (
+        Run("g1", "gamma", RunStatus.RUNNING, started=when(4, 1), last_seen=when(4, 1)),
+        Run("g2", "gamma", RunStatus.RUNNING, started=when(4, 1), last_seen=when(4, 3)),
+    )
+    results = (
+        Result("run-g1", "execution-failure", negative=True, runs=("g1",), experiment_id="gamma",
+               failure_mode="killed"),
+    )
+    return ImportBatch(tracker=GAMMA.tracker, source=GAMMA.source, experiments=(Experiment("gamma", "gamma"),),
+                       runs=runs, results=results, liveness=Liveness(when(4, 3)))
 
 
 def fill(store: Store) -> Store:

@@ -14,7 +14,7 @@ from expgraph.catalog import prepare
 from expgraph.failures import FailureClassifier
 from expgraph.importers import Collector, SourceError, build_batch
 from expgraph.importers.sacred import SacredImporter, _time
-from expgraph.records import ImportBatch, Run, RunStatus
+from expgraph.records import ImportBatch, Liveness, Run, RunStatus
 from expgraph.store import EmbeddedStore
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sacred" / "runs"
@@ -24,11 +24,15 @@ def _start_of_killed_run() -> datetime:
     return _time(json.loads((FIXTURE / "7" / "run.json").read_text())["start_time"])
 
 
+def _liveness(minutes_after_start: float) -> Liveness:
+    """Judged some minutes after the killed run started, with a 10-minute threshold (Sacred beats every 10 s)."""
+    return Liveness(_start_of_killed_run() + timedelta(minutes=minutes_after_start), timedelta(minutes=10))
+
+
 def _batch(source: Path, *, minutes_after_start: float = 60, skip_invalid: bool = False) -> ImportBatch:
-    now = _start_of_killed_run() + timedelta(minutes=minutes_after_start)
-    importer = SacredImporter(str(source), now=now, collector=Collector(skip_invalid=skip_invalid))
+    importer = SacredImporter(str(source), collector=Collector(skip_invalid=skip_invalid))
     with prepare(EmbeddedStore()) as store:
-        return build_batch(importer, FailureClassifier.from_store(store))
+        return build_batch(importer, FailureClassifier.from_store(store), _liveness(minutes_after_start))
 
 
 @pytest.fixture(scope="module")
@@ -50,15 +54,29 @@ def test_statuses(batch: ImportBatch) -> None:
     statuses = {r.native_id: r.status for r in batch.runs}
     assert statuses == {"1": RunStatus.FINISHED, "2": RunStatus.FAILED, "3": RunStatus.FAILED,
                         "4": RunStatus.KILLED, "5": RunStatus.FAILED, "6": RunStatus.QUEUED,
-                        "7": RunStatus.KILLED, "8": RunStatus.FINISHED}
+                        "7": RunStatus.RUNNING, "8": RunStatus.FINISHED}
 
 
-def test_a_running_run_is_dead_only_once_its_heartbeat_is_stale() -> None:
+def test_a_sigkilled_run_stays_running_and_is_presumed_dead_only_once_its_last_sign_of_life_is_stale() -> None:
+    """Run 7's process was SIGKILLed before its first heartbeat: Sacred says RUNNING forever; its start is the last
+    sign of life. The status stays what Sacred said; the negative result comes from the inference."""
     fresh = _batch(FIXTURE, minutes_after_start=1)
     assert run(fresh, "7").status is RunStatus.RUNNING
+    assert not _liveness(1).presumed_dead(run(fresh, "7"))
+    assert not [r for r in fresh.results if r.runs == ("7",)]
     stale = _batch(FIXTURE, minutes_after_start=11)
-    assert run(stale, "7").status is RunStatus.KILLED
-    assert "died" in run(stale, "7").error_text
+    assert run(stale, "7").status is RunStatus.RUNNING and run(stale, "7").error_text is None
+    assert _liveness(11).presumed_dead(run(stale, "7"))
+    [result] = [r for r in stale.results if r.runs == ("7",)]
+    assert result.negative and result.title.startswith("presumed dead")
+    assert _start_of_killed_run().isoformat() in result.observed_outcome
+
+
+def test_the_heartbeat_is_the_last_sign_of_life() -> None:
+    beats = {folder.name: json.loads((folder / "run.json").read_text()).get("heartbeat")
+             for folder in FIXTURE.iterdir() if (folder / "run.json").is_file()}
+    batch = _batch(FIXTURE)
+    assert {r.native_id: r.last_seen for r in batch.runs} == {key: _time(value) for key, value in beats.items()}
 
 
 def test_fail_trace_is_kept_and_classified(batch: ImportBatch) -> None:
@@ -155,8 +173,7 @@ lab:nan-after-warmup a skos:Concept ;
 
     with prepare(EmbeddedStore()) as store:
         load_file(store, rules)
-        importer = SacredImporter(str(FIXTURE), now=_start_of_killed_run() + timedelta(hours=1))
-        batch = build_batch(importer, FailureClassifier.from_store(store))
+        batch = build_batch(SacredImporter(str(FIXTURE)), FailureClassifier.from_store(store), _liveness(60))
     modes = {r.runs[0]: r.failure_mode for r in batch.results}
     assert modes["2"] == "https://example.org/our-lab/failure-mode/nan-after-warmup"
     assert modes["3"] == "out-of-memory"

@@ -75,6 +75,7 @@ def test_session_status_failure_and_running():
     assert negative.failure_mode == "numerical-instability"
     running = runs(result)["still-running"]
     assert running.status is RunStatus.RUNNING and running.ended is None
+    assert running.last_seen is not None and running.last_seen >= running.started  # its newest event
     assert runs(result)["group/plain"].status is RunStatus.UNKNOWN  # no hparams session: no claim
 
 
@@ -124,4 +125,5 @@ def test_no_event_files(tmp_path: Path):
 def test_cli_import(cli):
     code, out, _ = cli("import", "tensorboard", str(LOGDIR))
     assert code == 0, out
-    assert "5 runs (1 failed or killed)" in out
+    # still-running's session says RUNNING and its last event is weeks old at any import from now on
+    assert "5 runs (1 failed or killed, 1 presumed dead)" in out

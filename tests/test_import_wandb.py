@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from expgraph.importers import Collector
 from expgraph.importers.base import SourceError, build_batch
 from expgraph.importers.wandb import WandbImporter
 from expgraph.importers.wandb_log import BLOCK, chunks, replay
-from expgraph.records import RunStatus
+from expgraph.records import Liveness, RunStatus
 from expgraph.store import EmbeddedStore
 
 pytest.importorskip("wandb.proto.wandb_internal_pb2")
@@ -92,13 +93,21 @@ def test_crashed_run_is_failed_with_its_traceback():
     assert negative.negative and negative.failure_mode == "out-of-memory"
 
 
-def test_killed_run_has_no_exit_record_and_is_never_finished():
+def test_killed_run_has_no_exit_record_stays_running_and_is_presumed_dead_once_silent():
+    """Its process was SIGKILLed: W&B writes no exit record and shows the run running; its newest history row is
+    its last sign of life, and a day later it is presumed dead (a negative result, failure mode killed)."""
     result, collector = batch(FIXTURE)
     run = runs_by_id(result)["kill0001"]
-    assert run.status is RunStatus.KILLED and run.exit_code is None and run.ended is None
+    assert run.status is RunStatus.RUNNING and run.exit_code is None and run.ended is None
     assert {m.key: m for m in run.metrics}["loss"].history.count == 150
     assert any("kill0001" in w and "no exit record" in w for w in collector.warnings)
-    assert any(r.runs == ("kill0001",) and r.failure_mode == "killed" for r in result.results)
+    assert run.last_seen == max(m.timestamp for m in run.metrics if m.timestamp) and run.last_seen > run.started
+    assert not [r for r in result.results if r.runs == ("kill0001",)]  # no liveness given: nothing inferred
+    soon = Liveness(run.last_seen + timedelta(hours=1))
+    later = Liveness(run.last_seen + timedelta(hours=25))
+    assert not soon.presumed_dead(run) and later.presumed_dead(run)
+    judged = build_batch(WandbImporter(str(FIXTURE)), classifier(), later)
+    assert [r.failure_mode for r in judged.results if r.runs == ("kill0001",)] == ["killed"]
 
 
 def test_resumed_run_merges_its_directories_by_step():
@@ -116,7 +125,7 @@ def test_torn_tail_is_a_warning_and_keeps_the_complete_records(copy: Path):
     log.write_bytes(data[:-5])
     result, collector = batch(copy)
     run = runs_by_id(result)["fin00001"]
-    assert run.status is RunStatus.KILLED  # the exit record was in the torn tail
+    assert run.status is RunStatus.RUNNING  # the exit record was in the torn tail: as W&B itself would show it
     assert {m.key for m in run.metrics} >= {"loss", "acc"}
     assert any("torn tail" in w and str(log) in w for w in collector.warnings)
 
@@ -221,6 +230,6 @@ def test_no_run_directories(tmp_path: Path):
 def test_cli_import_is_idempotent(cli):
     code, out, _ = cli("import", "wandb", str(FIXTURE / "wandb"))
     assert code == 0, out
-    assert "4 runs" in out and "(2 failed or killed)" in out
+    assert "4 runs" in out and "(1 failed or killed, 1 presumed dead)" in out  # the fixture is from 2026-11-23
     code, out, _ = cli("import", "wandb", str(FIXTURE / "wandb"))
     assert code == 0 and "unchanged" in out

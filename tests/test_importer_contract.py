@@ -20,6 +20,7 @@ import contract_trackers as ct
 from expgraph.catalog import run_import
 from expgraph.importers import IMPORTERS, Collector, SourceError
 from expgraph.store import Store
+from source_snapshot import changes, snapshot
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -174,3 +175,11 @@ def test_paths_never_escape_the_source(case: Case, copy: Path, tmp_path: Path, m
     else:
         assert any("outside" in warning for warning in importer.collector.warnings)
     assert b"secret-outside" not in _dump(memory_store)
+
+
+def test_import_leaves_the_source_byte_identical(case: Case, copy: Path, memory_store: Store) -> None:
+    """Importers only read: no migration, journal, lock, cache or default folder is left in the user's store."""
+    source = case.source(copy)  # (unpacks the DVC repository first: that is the fixture, not the import)
+    before = snapshot(copy)
+    run_import(memory_store, IMPORTERS[case.tracker](source, collector=Collector()))
+    assert changes(before, snapshot(copy)) == []

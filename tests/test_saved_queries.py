@@ -14,7 +14,7 @@ from expgraph.catalog import prepare, store_batch
 from expgraph.namespaces import SKOS
 from expgraph.queries import SavedQueryError, get_query, load_queries, parse_query_file, run_saved
 from expgraph.store import EmbeddedStore, Store, open_store
-from query_fixtures import ALPHA, BETA, alpha_batch, experiment_iri, fill, project_iri, run_iri
+from query_fixtures import ALPHA, BETA, GAMMA, alpha_batch, experiment_iri, fill, gamma_batch, project_iri, run_iri
 
 REQUIRED = {"failures-by-mode", "failure-rate-by-dataset", "already-failed", "runs-missing-provenance"}
 FM = "https://w3id.org/expgraph/vocab/failure-mode/"
@@ -245,6 +245,7 @@ def test_shared_labels_stated_by_several_sources_never_repeat_a_row():
     second = replace(alpha_batch(), source="file:///lab/alpha-rerun/mlruns")
     with fill(prepare(EmbeddedStore())) as store:
         store_batch(store, second, location=second.source)
+        store_batch(store, gamma_batch(), location=GAMMA.source)  # a presumed dead run, for presumed-dead-runs
         for name, query in load_queries().items():
             params = {"run": run_iri(ALPHA, "a2")} if name == "already-failed" else {}
             result = run_saved(store, query, params)

@@ -24,6 +24,7 @@ from expgraph.records import (
     Experiment,
     Hypothesis,
     ImportBatch,
+    Liveness,
     MetricValue,
     ParameterSetting,
     Project,
@@ -70,15 +71,22 @@ def complete_batch(source: str = "/fixtures/complete") -> ImportBatch:
             complete_run("r1"),
             complete_run("r2", RunStatus.FAILED, parent_id="r1", exit_code=137),
             complete_run("r3", RunStatus.QUEUED, started=None, ended=None),
+            complete_run("r4", RunStatus.RUNNING, ended=None, runtime_seconds=None, exit_code=None,
+                         last_seen=T0 + timedelta(minutes=5)),  # its process died: presumed dead a day later
         ),
         results=(
             Result("neg-1", "execution-failure", negative=True, title="OOM at batch 512", runs=("r2",),
                    experiment_id="exp-1", hypothesis=hypothesis, failure_mode="out-of-memory",
                    suspected_cause="gpu-usage", lessons=("Use gradient accumulation",), informs=("exp-2",),
                    description="Killed by the OOM killer", observed_outcome="crash after 3 epochs"),
+            Result("run-r4", "execution-failure", negative=True, title="presumed dead: run r4", runs=("r4",),
+                   hypothesis=hypothesis,
+                   experiment_id="exp-1", failure_mode="killed", suspected_cause="gpu-usage",
+                   lessons=("Watch the memory",), observed_outcome="no sign of life after 09:05"),
             Result("pos-1", "supports", title="Cosine wins", runs=("r1",), experiment_id="exp-1",
                    observed_outcome="+1.2% accuracy"),
         ),
+        liveness=Liveness(T0 + timedelta(days=2)),
     )
 
 

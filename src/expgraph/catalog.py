@@ -22,7 +22,7 @@ from expgraph.failures import FailureClassifier
 from expgraph.importers.base import Importer, build_batch
 from expgraph.mapping import DEFAULT_BASE, batch_statements, map_import_activity, source_graph
 from expgraph.namespaces import GRAPHS
-from expgraph.records import ImportBatch
+from expgraph.records import ImportBatch, Liveness
 from expgraph.resources import ontology_files
 from expgraph.store import Store
 
@@ -106,6 +106,7 @@ class ImportOutcome:
     failures: int
     negative_results: int
     warnings: tuple[str, ...]
+    presumed_dead: int = 0  # runs still running by their tracker's word, presumed dead at this import
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -116,6 +117,7 @@ class ImportOutcome:
             "runs": self.runs,
             "failures": self.failures,
             "negative_results": self.negative_results,
+            "presumed_dead": self.presumed_dead,
             "warnings": list(self.warnings),
         }
 
@@ -148,6 +150,7 @@ def store_batch(store: Store, batch: ImportBatch, *, location: str, base: str = 
         failures=sum(1 for run in batch.runs if run.status.is_failure),
         negative_results=sum(1 for result in batch.results if result.negative),
         warnings=batch.warnings,
+        presumed_dead=sum(1 for run in batch.runs if batch.liveness and batch.liveness.presumed_dead(run)),
     )
 
 
@@ -158,11 +161,13 @@ def _user() -> str:
         return "unknown"
 
 
-def run_import(store: Store, importer: Importer, *, base: str = DEFAULT_BASE) -> ImportOutcome:
-    """Read a tracker's source completely, then write it atomically; bad input raises before anything lands."""
+def run_import(store: Store, importer: Importer, *, base: str = DEFAULT_BASE,
+               liveness: Liveness | None = None) -> ImportOutcome:
+    """Read a tracker's source completely, then write it atomically; bad input raises before anything lands.
+    Runs still running are judged by ``liveness`` (default: no sign of life for 24 hours before now)."""
     with collector_paused():
         classifier = FailureClassifier.from_store(store)
-        batch = build_batch(importer, classifier)
+        batch = build_batch(importer, classifier, liveness or Liveness(datetime.now(UTC)))
         return store_batch(store, batch, location=importer.source, base=base)
 
 

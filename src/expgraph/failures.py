@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from expgraph.namespaces import FAILURE_MODE
 from expgraph.records import MetricValue, Result, Run
@@ -66,19 +67,25 @@ class FailureClassifier:
         return "unknown"
 
 
-def negative_result_for(run: Run, classifier: FailureClassifier) -> Result:
-    """The negative result every failed or killed run yields: an execution failure with its failure mode."""
+def negative_result_for(run: Run, classifier: FailureClassifier, *, last_sign: datetime | None = None) -> Result:
+    """The negative result every failed or killed run yields: an execution failure with its failure mode. A run
+    presumed dead (its tracker says running; ``last_sign`` is when it last showed life) yields one too: a process
+    that vanished without a word was almost always killed outright (the OOM killer, SIGKILL, a lost machine)."""
     mode = classifier.classify(run.error_text, run.metrics)
-    if mode == "unknown" and run.status.value == "killed":
+    dead = last_sign is not None
+    if mode == "unknown" and (run.status.value == "killed" or dead):
         mode = "killed"
+    state = "presumed dead" if dead else run.status.value
+    observed = (f"the tracker still says {run.status.value}, but the run showed no sign of life after "
+                f"{last_sign.isoformat()}" if last_sign else f"the run ended {run.status.value}")
     return Result(
         native_id=f"run-{run.native_id}",
         kind="execution-failure",
         negative=True,
-        title=f"{run.status.value}: {run.name or run.native_id}",
+        title=f"{state}: {run.name or run.native_id}",
         runs=(run.native_id,),
         experiment_id=run.experiment_id,
         error_text=run.error_text,
-        observed_outcome=f"the run ended {run.status.value}",
+        observed_outcome=observed,
         failure_mode=mode,
     )

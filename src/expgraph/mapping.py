@@ -37,11 +37,13 @@ from expgraph.records import (
     Experiment,
     Hypothesis,
     ImportBatch,
+    Liveness,
     MetricValue,
     ParameterSetting,
     Project,
     Result,
     Run,
+    RunStatus,
     Scalar,
 )
 
@@ -266,8 +268,9 @@ class _Emitter:
     Nodes are IRIs already written as N-Triples (``<...>``), minted through :class:`Minter` (which checks them).
     """
 
-    def __init__(self, minter: Minter, concepts: Iterable[Concept] = ()) -> None:
+    def __init__(self, minter: Minter, concepts: Iterable[Concept] = (), liveness: Liveness | None = None) -> None:
         self.mint = minter
+        self.liveness = liveness
         self.tracker = _text(minter.tracker)
         self._shared: dict[tuple[str, str], str] = {}
         self._described: set[str] = set()
@@ -499,6 +502,8 @@ class _Emitter:
         yield f"{node} {EG.tracker} {self.tracker}"
         yield f"{node} {EG.inExperiment} {self.mint.experiment(run.experiment_id)}"
         yield f"{node} {EG.status} {RUN_STATUS.term(run.status.value)}"
+        if run.status is RunStatus.RUNNING:
+            yield from self.signs_of_life(node, run)
         if run.started:
             yield f"{node} {PROV.startedAtTime} {_date_time(run.started)}"
         if run.ended:
@@ -538,6 +543,14 @@ class _Emitter:
             yield from self.environment(node, run.environment)
         for artifact in run.artifacts:
             yield from self.artifact(node, artifact)
+
+    def signs_of_life(self, node: str, run: Run) -> Iterator[str]:
+        """A running run's last sign of life and, once that is too long ago, its inferred status: beside the
+        tracker's own status, which stays what the tracker said."""
+        if run.last_seen:
+            yield f"{node} {EG.lastSignOfLife} {_date_time(run.last_seen)}"
+        if self.liveness is not None and self.liveness.presumed_dead(run):
+            yield f"{node} {EG.inferredStatus} {RUN_STATUS.term('presumed-dead')}"
 
     def result(self, result: Result) -> Iterator[str]:
         node = str(self.mint.result(result.native_id))
@@ -580,7 +593,7 @@ class _Emitter:
 def batch_statements(batch: ImportBatch, base: str = DEFAULT_BASE) -> Iterator[str]:
     """All statements describing one import source, in a deterministic order, in N-Triples (``str(Triple)``:
     subject, predicate and object, without the final `` .``); what the store writes on import."""
-    emit = _Emitter(Minter(batch.tracker, batch.source, base), batch.concepts)
+    emit = _Emitter(Minter(batch.tracker, batch.source, base), batch.concepts, batch.liveness)
     for project in batch.projects:
         yield from emit.project(project)
     for item in batch.concepts:

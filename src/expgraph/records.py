@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 #: A parameter value as the tracker gave it, typed where the type is certain.
 Scalar = str | int | float | bool
@@ -161,6 +161,30 @@ class Run:
     runtime_seconds: float | None = None
     seed: int | None = None
     deleted: bool = False
+    #: The last sign of life the tracker recorded (a heartbeat, the newest metric value, a log's modification
+    #: time): what tells a run that is still running from one whose process died without a word.
+    last_seen: datetime | None = None
+
+
+#: How long a run its tracker still calls running may go without a sign of life before it is presumed dead.
+PRESUMED_DEAD_AFTER = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """When a run is presumed dead: its tracker still says running, and its last sign of life (or its start, when
+    the tracker records none) is older than ``after`` at ``now``, the time of the import. Trackers leave a run
+    running forever when its process is killed outright (the OOM killer, SIGKILL, a lost machine)."""
+
+    now: datetime
+    after: timedelta = PRESUMED_DEAD_AFTER
+
+    def last_sign(self, run: Run) -> datetime | None:
+        return max((t for t in (run.last_seen, run.started) if t is not None), default=None)
+
+    def presumed_dead(self, run: Run) -> bool:
+        last = self.last_sign(run)
+        return run.status is RunStatus.RUNNING and last is not None and self.now - last > self.after
 
 
 @dataclass(frozen=True)
@@ -224,3 +248,4 @@ class ImportBatch:
     results: tuple[Result, ...] = ()
     warnings: tuple[str, ...] = ()
     concepts: tuple[Concept, ...] = ()
+    liveness: Liveness | None = None  # how the mapper judges runs still running; None: it does not

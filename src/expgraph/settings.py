@@ -47,6 +47,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_url_length", 8192, int, "Longest request target (path and query string) in bytes; 414 beyond."),
     Setting("client_header", "", str, "Behind a reverse proxy: the header naming the visitor's address (e.g. "
             "X-Forwarded-For; its last entry is used), so that queries are shared fairly per visitor."),
+    Setting("presumed_dead_after", 24.0, float, "Hours without a sign of life (heartbeat, metric, log) after which "
+            "a run its tracker still calls running is presumed dead at import (eg:inferredStatus)."),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}

@@ -4,6 +4,7 @@
 # mention ``cls``, and Typer evaluates annotations in the module globals when they are strings.
 
 from contextlib import nullcontext
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from expgraph.catalog import ImportOutcome, run_import
 from expgraph.cli.common import CliError, err, out, print_json, state
 from expgraph.importers import IMPORTERS, Collector, Importer, SourceError
 from expgraph.importers.base import MissingDependency
+from expgraph.records import Liveness
 
 import_app = typer.Typer(
     help="Import runs from a tracker's store. Atomic (all or nothing per source) and idempotent.",
@@ -51,7 +53,8 @@ def _command(cls: type[Importer]):
             try:
                 importer = cls(source, collector=collector, project=project,
                                progress=lambda done, total: bar.update(task, completed=done, total=total))
-                outcome = run_import(state(ctx).store(), importer, base=settings.base_iri)
+                liveness = Liveness(datetime.now(UTC), timedelta(hours=settings.presumed_dead_after))
+                outcome = run_import(state(ctx).store(), importer, base=settings.base_iri, liveness=liveness)
             except (SourceError, MissingDependency) as error:
                 raise CliError(str(error)) from None
         quality = None
@@ -73,7 +76,8 @@ def _summarise(outcome: ImportOutcome, collector: Collector, fmt: SummaryFormat,
         return
     verb = "imported" if outcome.changed else "unchanged, nothing written:"
     out.print(
-        f"{verb} {outcome.experiments} experiments, {outcome.runs} runs ({outcome.failures} failed or killed), "
+        f"{verb} {outcome.experiments} experiments, {outcome.runs} runs ({outcome.failures} failed or killed"
+        f"{f', {outcome.presumed_dead} presumed dead' if outcome.presumed_dead else ''}), "
         f"{outcome.negative_results} negative results, {outcome.triples} triples into <{outcome.graph.value}>",
         highlight=False,
     )

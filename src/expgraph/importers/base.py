@@ -23,6 +23,7 @@ from expgraph.records import (
     Concept,
     Experiment,
     ImportBatch,
+    Liveness,
     ParameterSetting,
     Project,
     Result,
@@ -203,8 +204,9 @@ def _walk(root: Path, folder: str, prefix: str, collector: Collector) -> Iterato
         yield from _walk(root, entry.path, f"{prefix}{entry.name}/", collector)
 
 
-def build_batch(importer: Importer, classifier: FailureClassifier) -> ImportBatch:
-    """Read everything, then add a negative result for each failed or killed run that has none of its own.
+def build_batch(importer: Importer, classifier: FailureClassifier, liveness: Liveness | None = None) -> ImportBatch:
+    """Read everything, then add a negative result for each failed, killed or (by ``liveness``) presumed dead run
+    that has none of its own.
 
     With ``importer.project`` every experiment (and a records file's own concepts) goes into that project; an
     experiment that names no project otherwise goes into its source's default project (the mapper's)."""
@@ -234,8 +236,12 @@ def build_batch(importer: Importer, classifier: FailureClassifier) -> ImportBatc
         projects = {importer.project: projects.get(importer.project, Project(importer.project))}
     explained = {run_id for result in results for run_id in result.runs}
     for run in runs:
-        if run.status.is_failure and run.native_id not in explained:
+        if run.native_id in explained:
+            continue
+        if run.status.is_failure:
             results.append(negative_result_for(run, classifier))
+        elif liveness is not None and liveness.presumed_dead(run):
+            results.append(negative_result_for(run, classifier, last_sign=liveness.last_sign(run)))
     return ImportBatch(
         tracker=importer.tracker,
         source=importer.identity(),
@@ -245,6 +251,7 @@ def build_batch(importer: Importer, classifier: FailureClassifier) -> ImportBatc
         results=tuple(results),
         warnings=tuple(importer.collector.warnings),
         concepts=tuple(concepts.values()),
+        liveness=liveness,
     )
 
 

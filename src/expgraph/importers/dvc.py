@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -68,8 +70,25 @@ class DvcImporter(Importer):
 
         if not (root / ".dvc").is_dir():
             raise SourceError(root, "not a DVC repository (no .dvc directory)")
+
+        class ReadOnlyRepo(Repo):
+            """DVC writes into ``.dvc/tmp`` even to show experiments (a lock, a birth-time file, a cache of shown
+            experiments): it gets a private copy of that folder, so that the user's repository stays untouched."""
+
+            def __init__(self, root_dir: str, scratch: str) -> None:
+                self._scratch = scratch
+                super().__init__(root_dir)
+
+            @property
+            def tmp_dir(self) -> str:  # type: ignore[override]
+                return self._scratch
+
+            def _ignore(self) -> None:
+                """DVC makes sure its own folders are git-ignored, writing ``.gitignore`` if need be: not on a read."""
+
         try:
-            with Repo(str(root)) as repo:
+            with tempfile.TemporaryDirectory(prefix="expgraph-dvc-") as scratch, \
+                    ReadOnlyRepo(str(root), self._private_tmp(root, Path(scratch))) as repo:
                 states = repo.experiments.show(all_commits=True)
                 data = [state.dumpd() for state in states]
                 try:
@@ -81,6 +100,16 @@ class DvcImporter(Importer):
         except DvcException as error:
             raise SourceError(root, f"DVC cannot read the experiments: {error}") from None
         return json.loads(json.dumps(data, default=str)), remote
+
+    @staticmethod
+    def _private_tmp(root: Path, scratch: Path) -> str:
+        """A copy of the repository's ``.dvc/tmp`` (queued and failed experiments live there) in ``scratch``."""
+        copy = scratch / "tmp"
+        if (root / ".dvc" / "tmp").is_dir():
+            shutil.copytree(root / ".dvc" / "tmp", copy, symlinks=True, ignore=shutil.ignore_patterns("lock"))
+        else:
+            copy.mkdir()
+        return str(copy)
 
     def records(self) -> Iterator[Record]:
         root = self.source_dir()

@@ -19,7 +19,6 @@ import functools
 import json
 import math
 import os
-import sqlite3
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +40,8 @@ from expgraph.importers.base import (
     require,
     walk_files,
 )
+from expgraph.importers.mlflow_sqlite import check_database
+from expgraph.importers.mlflow_sqlite import opened as sqlite_opened
 from expgraph.records import (
     Agent,
     Artifact,
@@ -243,7 +244,7 @@ class MlflowImporter(Importer):
             db = Path(unquote(parsed.path)[1:]).expanduser()  # sqlite:///rel.db, sqlite:////abs.db
             if not db.is_file():
                 raise SourceError(db, "no such sqlite file (refusing to let MLflow create an empty store)")
-            self._check_sqlite(db)
+            check_database(db)
             return f"sqlite:///{db.resolve()}", db.resolve().parent
         if parsed.scheme == "file":
             path = Path(unquote(parsed.path))
@@ -259,35 +260,33 @@ class MlflowImporter(Importer):
             raise SourceError(path, "not an MLflow file store (no experiment with a meta.yaml)")
         return path.as_uri(), path
 
-    @staticmethod
-    def _check_sqlite(db: Path) -> None:
-        """Open read-only first: MLflow would happily create tables in any sqlite file it is given."""
-        try:
-            with sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True) as connection:
-                tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        except sqlite3.DatabaseError as error:
-            raise SourceError(db, f"not a readable sqlite database ({error})") from None
-        if not {"experiments", "runs", "alembic_version"} <= tables:
-            raise SourceError(db, "not an MLflow tracking database (no experiments/runs tables)")
-
     def identity(self) -> str:
         return self.uri
 
-    def _client(self) -> Any:
+    def _client(self, tracking_uri: str) -> Any:
         tracking = require("mlflow.tracking", "mlflow")
         registry = self.uri if self.root is None or self.uri.startswith("file:") else self.root.as_uri()
-        return tracking.MlflowClient(tracking_uri=self.uri, registry_uri=registry)
+        return tracking.MlflowClient(tracking_uri=tracking_uri, registry_uri=registry)
 
     # -- reading ----------------------------------------------------------------------------------------------
 
     def records(self) -> Iterator[Record]:
-        with _file_store_allowed():
-            yield from self._records()
+        with _file_store_allowed(), self._opened() as tracking_uri:
+            yield from self._records(tracking_uri)
 
-    def _records(self) -> Iterator[Record]:
+    @contextlib.contextmanager
+    def _opened(self) -> Iterator[str]:
+        """The URI MLflow reads: the source's own, except that a sqlite database is opened read-only."""
+        if self.uri.startswith("sqlite:"):
+            with sqlite_opened(Path(self.uri.removeprefix("sqlite:///"))) as tracking_uri:
+                yield tracking_uri
+        else:
+            yield self.uri
+
+    def _records(self, tracking_uri: str) -> Iterator[Record]:
         entities = require("mlflow.entities", "mlflow")
         exceptions = require("mlflow.exceptions", "mlflow")
-        client = self._client()
+        client = self._client(tracking_uri)
         try:
             experiments = client.search_experiments(view_type=entities.ViewType.ALL)
             self._check_complete_experiments(experiments)
@@ -536,6 +535,7 @@ class MlflowImporter(Importer):
             code = CodeVersion(tags["mlflow.source.git.commit"], repository=tags.get("mlflow.source.git.repoURL"),
                                branch=tags.get("mlflow.source.git.branch"))
         user = tags.get("mlflow.user") or info.user_id
+        metrics = tuple(self._metric(key, run.metrics[key]) for key in sorted(run.metrics))
         return Run(
             native_id=info.run_id,
             experiment_id=info.experiment_id,
@@ -546,7 +546,7 @@ class MlflowImporter(Importer):
             agent=Agent(user) if user else None,
             parent_id=tags.get("mlflow.parentRunId"),
             params=tuple(parameter(key, value) for key, value in sorted(run.params.items())),
-            metrics=tuple(self._metric(key, run.metrics[key]) for key in sorted(run.metrics)),
+            metrics=metrics,
             datasets=tuple(sorted((self._dataset(item) for item in run.datasets),
                                   key=lambda d: (d.name, d.version or ""))),
             code=code,
@@ -556,6 +556,8 @@ class MlflowImporter(Importer):
             error_text=next((tags[key] for key in ERROR_TAGS if tags.get(key)), None),
             runtime_seconds=(info.end_time - info.start_time) / 1000 if info.end_time and info.start_time else None,
             deleted=info.lifecycle_stage == "deleted",
+            # MLflow has no heartbeat: a run's newest logged value is its last sign of life
+            last_seen=max((metric.timestamp for metric in metrics if metric.timestamp), default=None),
         )
 
     @staticmethod

@@ -1,7 +1,8 @@
 """Sacred: a FileStorageObserver directory (``run.json``, ``config.json``, ``metrics.json``, ``info.json``).
 
 Sacred's file layout is documented and plain JSON, so it is read directly (Sacred itself is not needed). A run
-Sacred left RUNNING whose heartbeat stopped long ago is a dead process: it is reported killed, never finished.
+Sacred left RUNNING stays running; its heartbeat is its last sign of life, from which the mapper infers whether
+the process is presumed dead (``records.Liveness``).
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import json
 import math
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from expgraph.importers.base import Importer, Record, SourceError, flatten, inside, map_status, parameter, register
 from expgraph.records import (
@@ -71,12 +72,6 @@ class SacredImporter(Importer):
 
     tracker = "sacred"
     source_help = "Directory a Sacred FileStorageObserver writes to (holds 1/, 2/, ... and _sources/)."
-    #: A RUNNING run whose last heartbeat (or start) is older than this is a dead process. Sacred beats every 10 s.
-    stale_after: ClassVar[timedelta] = timedelta(minutes=10)
-
-    def __init__(self, source: str, *, now: datetime | None = None, **kwargs: Any) -> None:
-        super().__init__(source, **kwargs)
-        self.now = now  # the "now" stale heartbeats are judged against (tests pin it); None = the clock
 
     def records(self) -> Iterator[Record]:
         root = self.source_dir()
@@ -84,11 +79,10 @@ class SacredImporter(Importer):
                          key=lambda p: (len(p.name), p.name))
         if not folders and not (root / "_sources").is_dir():
             raise SourceError(root, "not a Sacred FileStorageObserver directory (no run folders)")
-        now = self.now or datetime.now(UTC)
         experiments: set[str] = set()
         for done, folder in enumerate(folders, 1):
             try:
-                run, experiment = self._run(root, folder, now)
+                run, experiment = self._run(root, folder)
             except SourceError as error:
                 self.collector.invalid(error)
             else:
@@ -108,7 +102,7 @@ class SacredImporter(Importer):
         except (ValueError, UnicodeDecodeError) as error:
             raise SourceError(path, f"not valid JSON ({error})") from None
 
-    def _run(self, root: Path, folder: Path, now: datetime) -> tuple[Run, Experiment]:
+    def _run(self, root: Path, folder: Path) -> tuple[Run, Experiment]:
         inside(root, folder.name)  # neither a symlinked run folder nor a symlinked run.json may leave the store
         for name in _FILES:
             inside(root, f"{folder.name}/{name}")
@@ -122,7 +116,7 @@ class SacredImporter(Importer):
             raise SourceError(folder, "config.json and metrics.json must hold JSON objects")
         spec = data["experiment"]
         name = str(spec.get("name") or "sacred")
-        status, error = self._status(data, now)
+        status, error = self._status(data)
         started, ended = _time(data.get("start_time")), _time(data.get("stop_time"))
         seed = config.get("seed")
         host = data.get("host") or {}
@@ -152,10 +146,12 @@ class SacredImporter(Importer):
             error_text=error,
             runtime_seconds=(ended - started).total_seconds() if started and ended else None,
             seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+            last_seen=_time(data.get("heartbeat")),  # Sacred beats every 10 s while the process lives
         )
         return run, Experiment(native_id=name, name=name)
 
-    def _status(self, data: dict[str, Any], now: datetime) -> tuple[RunStatus, str | None]:
+    @staticmethod
+    def _status(data: dict[str, Any]) -> tuple[RunStatus, str | None]:
         raw = data.get("status")
         status = map_status(raw, STATUS)
         trace = data.get("fail_trace")
@@ -164,13 +160,8 @@ class SacredImporter(Importer):
             error = error or "TimeoutInterrupt: the run exceeded its time limit (Sacred status TIMEOUT)"
         if raw == "INTERRUPTED":
             error = error or "KeyboardInterrupt: the run was interrupted (Sacred status INTERRUPTED)"
-        if status is RunStatus.RUNNING:
-            beat = _time(data.get("heartbeat")) or _time(data.get("start_time"))
-            if data.get("stop_time"):
-                return RunStatus.UNKNOWN, error
-            if beat is None or now - beat > self.stale_after:
-                seen = f"last heartbeat {beat.isoformat()}" if beat else "no heartbeat"
-                return RunStatus.KILLED, error or f"the process died: Sacred says RUNNING but {seen}"
+        if status is RunStatus.RUNNING and data.get("stop_time"):
+            return RunStatus.UNKNOWN, error  # "running" with a stop time: Sacred never learnt how it ended
         return status, error
 
     @staticmethod

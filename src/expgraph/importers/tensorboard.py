@@ -242,4 +242,5 @@ class TensorBoardImporter(Importer):
             tags=tags,
             description=texts.get("notes"),
             runtime_seconds=(ended - started).total_seconds() if started and ended else None,
+            last_seen=datetime.fromtimestamp(data.last_time, UTC) if data.last_time else None,  # newest event
         )

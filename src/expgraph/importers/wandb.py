@@ -4,7 +4,9 @@ SDK 0.31 writes no ``config.yaml`` / ``wandb-summary.json`` / ``wandb-metadata.j
 the source of truth; those files of older SDKs (0.16) are read where they exist, to fill what a log lacks. A
 W&B project is the project; its run group (or the project itself) is the experiment. Several directories with
 the same run id are one resumed run, merged in time order. Status comes from the exit record only: 0 → finished,
-non-zero → failed, none (a killed process, a torn log) → killed; an empty or missing log → unknown.
+non-zero → failed, none → running (as W&B shows it: a killed process, a torn log, or a run still going); the newest
+history row is its last sign of life, from which the mapper infers "presumed dead". An empty or missing log →
+unknown.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class _State:
     artifacts: dict[str, Artifact] = field(default_factory=dict)
     output: list[str] = field(default_factory=list)
     logged: bool = False  # a .wandb log with records was read (else only SDK 0.16 files, or nothing)
+    last_seen: datetime | None = None  # the newest history row's time
 
 
 def _json(text: str) -> Any:
@@ -171,6 +174,8 @@ class _Replayer:
         step = int(history.step.num) if history.HasField("step") else int(row.get("_step", 0))
         stamp = _number(row.get("_timestamp"))
         when = datetime.fromtimestamp(stamp, UTC) if stamp is not None and math.isfinite(stamp) else None
+        if when is not None and (self.state.last_seen is None or when > self.state.last_seen):
+            self.state.last_seen = when
         for key, value in row.items():
             number = _number(value)
             if key.startswith("_") or number is None:
@@ -285,7 +290,7 @@ class WandbImporter(Importer):
         if not state.logged:
             self.collector.warn(f"{paths[-1]}: no records in a .wandb log; status unknown")
         elif not state.exited:
-            self.collector.warn(f"{paths[-1]}: no exit record (killed, or still running); status killed")
+            self.collector.warn(f"{paths[-1]}: no exit record (killed, or still running); status running")
         return state
 
     def read_old_layout(self, path: Path, state: _State, *, replayed: bool) -> None:
@@ -338,7 +343,7 @@ class WandbImporter(Importer):
         if state.exited:
             status = RunStatus.FINISHED if state.exit_code == 0 else RunStatus.FAILED
         else:
-            status = RunStatus.KILLED if state.logged else RunStatus.UNKNOWN
+            status = RunStatus.RUNNING if state.logged else RunStatus.UNKNOWN
         params = []
         for key, value in flatten({k: v for k, v in state.config.items() if k != "_wandb"}):
             if value is None:
@@ -375,6 +380,7 @@ class WandbImporter(Importer):
             error_text="".join(state.output).strip() if failed else None,
             exit_code=state.exit_code if state.exited else None,
             runtime_seconds=state.runtime,
+            last_seen=state.last_seen,
         )
 
     @staticmethod

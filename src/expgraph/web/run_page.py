@@ -52,9 +52,9 @@ _LABELS = """SELECT ?x ?label WHERE { ?x rdfs:label ?label }"""
 
 _HEAD = {"label": RDFS.label, "id": DCT.identifier, "started": PROV.startedAtTime, "ended": PROV.endedAtTime,
          "error": EG.errorText, "exit": EG.exitCode, "runtime": EG.runtimeSeconds, "seed": EG.seed,
-         "tracker": EG.tracker, "description": DCT.description}
-_LINKS = {"status": EG.status, "agent": PROV.wasAssociatedWith, "experiment": EG.inExperiment,
-          "parent": EG.parentRun}
+         "tracker": EG.tracker, "description": DCT.description, "lastSign": EG.lastSignOfLife}
+_LINKS = {"status": EG.status, "inferred": EG.inferredStatus, "agent": PROV.wasAssociatedWith,
+          "experiment": EG.inExperiment, "parent": EG.parentRun}
 _NAMED = (MLS.hasInput, MLS.hasOutput, PROV.qualifiedUsage, PROV.used, PROV.generated, *_LINKS.values())
 _INPUT_KINDS = {DCAT.Dataset.value: "datasets", "https://schema.org/SoftwareSourceCode": "code",
                 EG.Environment.value: "environments"}
@@ -112,7 +112,10 @@ def run(store: Store, iri: NamedNode, statements: list[dict[str, Term]] | None =
     data: dict[str, Any] = {
         "kind": "run", "iri": iri.value, "label": plain(row.get("label")) or iri.value,
         "identifier": plain(row.get("id")), "status": plain(row.get("status")),
-        "failed": plain(row.get("status")) in FAILED, "started": plain(row.get("started")),
+        # beside the tracker's status, never instead of it: "presumed-dead" for a running run gone silent
+        "inferred_status": plain(row.get("inferred")), "last_sign_of_life": plain(row.get("lastSign")),
+        "failed": plain(row.get("status")) in FAILED or row.get("inferred") is not None,
+        "started": plain(row.get("started")),
         "ended": plain(row.get("ended")), "agent": node(row, "agent"), "experiment": node(row, "experiment"),
         "project": node(row, "project"), "error": plain(row.get("error")), "exit_code": plain(row.get("exit")),
         "runtime_seconds": plain(row.get("runtime")), "seed": plain(row.get("seed")),
@@ -259,10 +262,11 @@ def _head(iri: NamedNode, own: Nodes, around: Nodes, projects: Nodes) -> dict[st
     row = {name: own.first(iri, p) for name, p in _HEAD.items()}
     row = {name: value for name, value in row.items() if value is not None}
     linked = {name: own.all(iri, p) for name, p in _LINKS.items()}
-    statuses = [notation for o in linked["status"] if isinstance(o, NamedNode)
-                for notation in around.all(o, SKOS.notation)[:1]]
-    if statuses:
-        row["status"] = statuses[0]
+    for name in ("status", "inferred"):
+        notations = [notation for o in linked[name] if isinstance(o, NamedNode)
+                     for notation in around.all(o, SKOS.notation)[:1]]
+        if notations:
+            row[name] = notations[0]
     for name in ("agent", "experiment", "parent"):
         if linked[name]:
             target = linked[name][0]
