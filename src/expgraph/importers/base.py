@@ -150,6 +150,25 @@ class PathGuard:
         data = self.read_bytes(path)
         return None if data is None else data.decode("utf-8")
 
+    def links_leaving(self, folder: str | os.PathLike[str] | None = None,
+                      skip: Callable[[str, str], bool] = lambda parent, name: False) -> Iterator[Path]:
+        """Links below ``folder`` (the root by default) that lead outside the root, found without following any:
+        for trees a tracker's own library reads (it follows links), checked before handing them over. A folder
+        for which ``skip(parent folder name, name)`` holds is not entered (one this importer reads itself,
+        through the guard)."""
+        try:
+            with os.scandir(os.path.join(self.root, folder or "")) as scan:
+                entries = list(scan)
+        except (NotADirectoryError, FileNotFoundError):
+            return
+        parent = os.path.basename(os.path.join(self.root, folder or ""))
+        for entry in entries:
+            if entry.is_symlink():
+                if not self._contains(os.path.realpath(entry.path)):
+                    yield Path(entry.path)
+            elif entry.is_dir() and not skip(parent, entry.name):
+                yield from self.links_leaving(entry.path, skip)
+
     def _refuse(self, path: str | os.PathLike[str]) -> None:
         self.collector.warn(f"{path}: skipped, it links outside the {self.where} {self.root}")
         return None

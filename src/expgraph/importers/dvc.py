@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from expgraph.importers.base import Importer, Record, SourceError, flatten, inside, map_status, register, require
+from expgraph.importers.base import Importer, Record, SourceError, flatten, map_status, register, require
 from expgraph.records import (
     Artifact,
     Checksum,
@@ -40,6 +40,8 @@ STATES = {
 }
 #: Dependencies with these suffixes are the pipeline's code, not data.
 CODE_SUFFIXES = {".py", ".ipynb", ".r", ".sh", ".jl", ".m", ".js", ".ts", ".scala", ".java", ".cpp", ".c"}
+#: Folders of a repository not searched for links leaving it: git's and DVC's content-addressed object stores.
+_NOT_WALKED = {(".git", "objects"), (".dvc", "cache")}
 EXITED = re.compile(r"exited with (-?\d+)")
 ERROR_LINES = 30
 
@@ -68,6 +70,9 @@ class DvcImporter(Importer):
 
         if not (root / ".dvc").is_dir():
             raise SourceError(root, "not a DVC repository (no .dvc directory)")
+        # DVC reads the working tree itself and follows links: one leading outside the repository is refused
+        for link in self.guard.links_leaving(skip=lambda parent, name: (parent, name) in _NOT_WALKED):
+            raise SourceError(link, f"links outside the repository {root}; not imported (DVC would read it)")
         try:
             with Repo(str(root)) as repo:
                 states = repo.experiments.show(all_commits=True)
@@ -151,10 +156,9 @@ class DvcImporter(Importer):
         if ".dvc" not in parts:
             return None
         relative = PurePosixPath(*parts[parts.index(".dvc"):])
-        path = inside(root, relative)
-        if not path.is_file():
-            return None
-        return path.read_text(encoding="utf-8", errors="replace")
+        path = root / relative
+        data = self.guard.read_bytes(path) if path.is_file() else None
+        return None if data is None else data.decode("utf-8", errors="replace")
 
     @staticmethod
     def metrics(data: dict[str, Any]) -> tuple[MetricValue, ...]:
