@@ -9,6 +9,7 @@ import contextlib
 import gc
 import getpass
 import hashlib
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -82,6 +83,8 @@ def load_file(store: Store, path: Path, graph: NamedNode | None = None) -> tuple
     if not path.is_file():
         raise LoadError(f"{path}: no such file")
     data = path.read_bytes()
+    if LOAD_FORMATS[suffix] is RdfFormat.RDF_XML:
+        _check_xml_entities(path, data)
     graph = graph or NamedNode(f"{GRAPHS}file/{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]}")
     try:
         base = path.resolve().as_uri()
@@ -94,6 +97,37 @@ def load_file(store: Store, path: Path, graph: NamedNode | None = None) -> tuple
     # The file's bytes identify its content: its blank nodes get new labels at each parse, its bytes do not.
     changed = store.replace_graph(graph, triples, digest=hashlib.sha256(data).hexdigest())
     return graph, len(triples), changed
+
+
+#: How many bytes the entity references of an RDF/XML file may expand to in all.
+MAX_ENTITY_EXPANSION = 1 << 20
+_DOCTYPE = re.compile(rb"<!DOCTYPE[^\[>]*\[(?P<subset>.*?)\]\s*>", re.DOTALL)
+_ENTITY = re.compile(rb"""<!ENTITY\s+(?P<name>[^\s%"']+)\s+(?P<quote>["'])(?P<value>.*?)(?P=quote)\s*>""", re.DOTALL)
+_REFERENCE = re.compile(rb"&[^\s&;#]+;")
+
+
+def _check_xml_entities(path: Path, data: bytes) -> None:
+    """Refuse an RDF/XML file whose DTD entities could expand beyond reason ("billion laughs": pyoxigraph expands
+    nested entities). Ontologies commonly declare entities as namespace shorthands (``&owl;Class``), so those
+    stay: plain text values, no entity inside another, no parameter or external entities, and all references
+    together expanding to at most ``MAX_ENTITY_EXPANSION`` bytes."""
+    doctype = _DOCTYPE.search(data, 0, data.find(b"<rdf:RDF") if b"<rdf:RDF" in data else len(data))
+    if doctype is None:
+        if b"<!ENTITY" in data:
+            raise LoadError(f"{path}: an <!ENTITY> outside a DOCTYPE's internal subset is not loaded")
+        return
+    subset = doctype["subset"]
+    entities = {match["name"]: match["value"] for match in _ENTITY.finditer(subset)}
+    if subset.count(b"<!ENTITY") != len(entities):
+        raise LoadError(f"{path}: only plain internal DTD entities are loaded (no parameter or external ones)")
+    if any(_REFERENCE.search(value) for value in entities.values()):
+        raise LoadError(f"{path}: an entity refers to another entity (refused: nested entities can expand "
+                        "exponentially)")
+    body = data[doctype.end():]
+    expanded = sum(len(value) * body.count(b"&" + name + b";") for name, value in entities.items())
+    if expanded > MAX_ENTITY_EXPANSION:
+        raise LoadError(f"{path}: its entity references would expand to {expanded:,} bytes (more than "
+                        f"{MAX_ENTITY_EXPANSION:,}); refused")
 
 
 @dataclass(frozen=True)
