@@ -18,7 +18,16 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from expgraph.importers.base import Importer, Record, SourceError, flatten, map_status, register, require
+from expgraph.importers.base import (
+    Importer,
+    Record,
+    SourceError,
+    flatten,
+    malformed_as_source_error,
+    map_status,
+    register,
+    require,
+)
 from expgraph.records import (
     Artifact,
     Checksum,
@@ -103,7 +112,9 @@ class DvcImporter(Importer):
             yield Experiment(native_id=rev, name=f"{baseline.get('name') or rev[:7]} ({rev[:7]})", project=project)
             for experiment in experiments:
                 for exp_rev in experiment.get("revs") or []:
-                    yield self.to_run(root, baseline, experiment, exp_rev, remote)
+                    with malformed_as_source_error(root):
+                        run = self.to_run(root, baseline, experiment, exp_rev, remote)
+                    yield run
                 done += 1
                 self.progress(done, total)
 

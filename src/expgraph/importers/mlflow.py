@@ -31,6 +31,7 @@ from urllib.parse import unquote, urlparse
 import yaml
 
 from expgraph.importers.base import (
+    SHAPE_ERRORS,
     Importer,
     Record,
     SourceError,
@@ -67,8 +68,8 @@ _MAPPED_TAGS = {"mlflow.runName", "mlflow.user", "mlflow.parentRunId", "mlflow.s
                 "mlflow.source.git.repoURL", "mlflow.source.git.branch", "mlflow.note.content", *ERROR_TAGS}
 _PAGE = 50_000  # MLflow's maximum: its file store re-reads every run for each page, so fewer pages is faster
 _CHUNK = 500  # run ids per IN (...) of MLflow's bulk readers: sqlite caps the variables of one statement
-#: What a damaged store makes MLflow's readers raise besides MlflowException.
-_READ_ERRORS = (yaml.YAMLError, OSError, ValueError, KeyError, TypeError)
+#: What a damaged store makes MLflow's readers (and ours) raise besides MlflowException.
+_READ_ERRORS = (yaml.YAMLError, OSError, *SHAPE_ERRORS)
 
 
 def _time(millis: int | None) -> datetime | None:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from expgraph.importers.base import Importer, Record, SourceError, register, require
+from expgraph.importers.base import Importer, Record, SourceError, malformed_as_source_error, register, require
 from expgraph.importers.series import metric_from_points
 from expgraph.records import CodeVersion, Experiment, ParameterSetting, Run, RunStatus
 
@@ -169,15 +169,15 @@ class TensorBoardImporter(Importer):
         reader = _Reader()
         runs = self.run_dirs(root)
         for done, (run_dir, files) in enumerate(runs.items(), 1):
+            experiment = run_dir.parent.relative_to(root).as_posix() if run_dir != root else "."
             try:
-                data = self.read_run(reader, run_dir, files)
+                with malformed_as_source_error(run_dir):
+                    run = self.to_run(self.read_run(reader, run_dir, files), run_dir, root, experiment)
             except SourceError as error:
                 self.collector.invalid(error)
                 continue
-            experiment = run_dir.parent.relative_to(root).as_posix() if run_dir != root else "."
-            experiment_name = root.name if experiment == "." else experiment
-            yield Experiment(native_id=experiment, name=experiment_name)
-            yield self.to_run(data, run_dir, root, experiment)
+            yield Experiment(native_id=experiment, name=root.name if experiment == "." else experiment)
+            yield run
             self.progress(done, len(runs))
 
     def read_run(self, reader: _Reader, run_dir: Path, files: dict[Path, list[Path]]) -> _RunData:
