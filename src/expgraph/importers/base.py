@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import importlib
 import json
 import os
@@ -377,6 +378,17 @@ class Importer(ABC):
         """The path-safety check of every file read from the source (see :class:`PathGuard`)."""
         return PathGuard(self.source_root(), self.collector)
 
+    def fingerprint_roots(self) -> list[Path] | None:
+        """The files and folders whose state decides what this importer reads (for :func:`fingerprint`); None
+        when it cannot say (a tracking server), so that every import reads the source again."""
+        return [self.source_dir()]
+
+    def options(self) -> dict[str, object]:
+        """What besides the source's files shapes the records: the plain settings this importer was given."""
+        plain = {key: value for key, value in vars(self).items()
+                 if not key.startswith("_") and isinstance(value, str | int | float | bool | None)}
+        return plain | {"skip_invalid": self.collector.skip_invalid}
+
     def source_dir(self) -> Path:
         """The source as an existing directory, or a SourceError."""
         path = Path(self.source).expanduser()
@@ -385,6 +397,43 @@ class Importer(ABC):
         if not path.is_dir():
             raise SourceError(path, f"expected a {self.tracker} directory, found a file")
         return path.resolve()
+
+
+def fingerprint(paths: list[Path]) -> str:
+    """A digest of the state of every file under ``paths`` (relative name, size, modification and change times
+    in nanoseconds), found without following linked folders: what ``git status``, ``make`` and ``rsync`` trust
+    to say a file is unchanged. Taken before an import reads anything, it lets an unchanged source be recognised
+    at the cost of a ``stat`` per file instead of reading and parsing it (see ``catalog.run_import``)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(f"{path}\0".encode())
+        if path.is_dir():
+            _fingerprint_folder(str(path), "", digest)
+        else:
+            _fingerprint_entry(path, "", digest)
+    return digest.hexdigest()
+
+
+def _fingerprint_entry(entry: os.DirEntry[str] | Path, name: str, digest: Any) -> None:
+    try:
+        stat = entry.stat()
+    except OSError:  # a dangling link, or a file gone meanwhile: its name still counts
+        digest.update(f"{name}\0-\n".encode())
+        return
+    digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ctime_ns}\n".encode())
+
+
+def _fingerprint_folder(folder: str, prefix: str, digest: Any) -> None:
+    try:
+        with os.scandir(folder) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            _fingerprint_folder(entry.path, f"{prefix}{entry.name}/", digest)
+        else:
+            _fingerprint_entry(entry, prefix + entry.name, digest)
 
 
 def walk_files(root: Path, collector: Collector) -> Iterator[tuple[str, Path]]:

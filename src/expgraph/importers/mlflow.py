@@ -258,6 +258,10 @@ class MlflowImporter(Importer):
     def identity(self) -> str:
         return self.uri
 
+    def fingerprint_roots(self) -> list[Path] | None:
+        """A file store's folder; a database or a server can change without any file telling (yet)."""
+        return [self.root] if self.root is not None and self.uri.startswith("file:") else None
+
     def source_root(self) -> Path:
         if self.root is None:
             raise SourceError(self.uri, "a tracking server has no files to read")

@@ -299,6 +299,9 @@ class RecordsImporter(Importer):
     def identity(self) -> str:
         return str(self._path())
 
+    def fingerprint_roots(self) -> list[Path]:
+        return [self._path()]
+
     def records(self) -> Iterator[Record]:
         parser = _Parser(self._path())
         seen: dict[str, int] = {}
