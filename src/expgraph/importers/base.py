@@ -438,12 +438,13 @@ def _fingerprint_folder(folder: str, prefix: str, digest: Any) -> None:
 
 def walk_files(root: Path, collector: Collector) -> Iterator[tuple[str, Path]]:
     """Files under ``root`` as (posix path relative to root, resolved path), sorted, each folder's files before
-    its subfolders; symlinks that leave ``root`` are skipped with a warning instead of followed."""
-    root = root.resolve()
-    yield from _walk(root, str(root), "", collector)
+    its subfolders; links are checked by a :class:`PathGuard` of ``root``: those leading out are skipped with a
+    warning instead of followed."""
+    guard = PathGuard(root, collector)
+    yield from _walk(guard, str(guard.root), "")
 
 
-def _walk(root: Path, folder: str, prefix: str, collector: Collector) -> Iterator[tuple[str, Path]]:
+def _walk(guard: PathGuard, folder: str, prefix: str) -> Iterator[tuple[str, Path]]:
     """One folder of ``walk_files``, on ``os.scandir``: its entries know their type without a ``stat`` each,
     which makes walking a run's artifact folder about a third cheaper than ``os.walk`` with ``pathlib``."""
     try:
@@ -455,21 +456,16 @@ def _walk(root: Path, folder: str, prefix: str, collector: Collector) -> Iterato
     for entry in entries:
         if entry.is_dir():
             if entry.is_symlink():
-                collector.warn(f"{entry.path}: skipped, a symlinked directory is not followed")
+                guard.collector.warn(f"{entry.path}: skipped, a symlinked directory is not followed")
             else:
                 folders.append(entry)
         elif entry.is_symlink():  # only links need resolving: the walk itself stays inside root
-            try:
-                path = inside(root, prefix + entry.name)
-            except SourceError:
-                collector.warn(f"{entry.path}: skipped, it links outside the source directory")
-                continue
-            if path.is_file():
+            if guard.check(entry.path) is not None and (path := Path(os.path.realpath(entry.path))).is_file():
                 yield prefix + entry.name, path
         elif entry.is_file():
             yield prefix + entry.name, Path(entry.path)
     for entry in folders:
-        yield from _walk(root, entry.path, f"{prefix}{entry.name}/", collector)
+        yield from _walk(guard, entry.path, f"{prefix}{entry.name}/")
 
 
 def build_batch(importer: Importer, classifier: FailureClassifier) -> ImportBatch:
