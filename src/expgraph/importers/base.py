@@ -145,12 +145,6 @@ class PathGuard:
             os.close(handle)
         return b"".join(parts)
 
-    def read_text(self, path: str | os.PathLike[str]) -> str | None:
-        """:meth:`read_bytes` decoded as UTF-8 (without newline translation); a file that is not UTF-8 raises
-        ``UnicodeDecodeError``."""
-        data = self.read_bytes(path)
-        return None if data is None else data.decode("utf-8")
-
     def links_leaving(self, folder: str | os.PathLike[str] | None = None,
                       skip: Callable[[str, str], bool] = lambda parent, name: False) -> Iterator[Path]:
         """Links below ``folder`` (the root by default) that lead outside the root, found without following any:
