@@ -60,7 +60,7 @@ def _time(value: Any, where: Path | None = None, what: str = "time") -> datetime
     try:
         parsed = datetime.fromisoformat(value)
     except (TypeError, ValueError):
-        raise SourceError(where or "metrics.json", f"{what} {value!r} is not an ISO 8601 date and time") from None
+        raise SourceError(where or "run.json", f"{what} {value!r} is not an ISO 8601 date and time") from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
