@@ -40,13 +40,14 @@ SELECT ?source ?experiments ?runs ?failures ?negative WHERE {
 
 @cache
 def code_digest() -> str:
-    """The expgraph version and the bytes of the code and ontology files that shape an import's statements."""
+    """The expgraph version and the bytes of the code and ontology files that may shape an import's statements:
+    every module at the top of the package (the mapper and what it uses: records, lexical forms, completeness,
+    failure rules, ...) and the importers. Generous on purpose: a change there costs one re-read, a missed one a
+    stale catalog."""
     from expgraph import __version__
 
     package = Path(__file__).resolve().parent
-    files = sorted((package / "importers").glob("*.py")) + [
-        package / name for name in ("mapping.py", "records.py", "namespaces.py", "failures.py", "source_digest.py")
-    ] + sorted(ontology_files())
+    files = sorted(package.glob("*.py")) + sorted((package / "importers").glob("*.py")) + sorted(ontology_files())
     digest = hashlib.sha256(__version__.encode())
     for path in files:
         digest.update(f"\0{path.name}\0".encode() + path.read_bytes())
