@@ -83,7 +83,7 @@ def test_resumed_run_merges_event_files_by_step():
     run_dir = LOGDIR / "resumed"
     assert len(list(run_dir.glob("events.out.tfevents.*"))) == 2
     importer = TensorBoardImporter(str(LOGDIR))
-    data = importer.read_run(_Reader(), run_dir, [run_dir])
+    data = importer.read_run(_Reader(), run_dir, {run_dir: sorted(run_dir.glob("events.out.tfevents.*"))})
     assert sorted(data.scalars["loss"]) == list(range(8))
     assert data.scalars["loss"][4][0] == 5.0  # written by both sessions: the later one wins
     loss = {m.key: m for m in runs(batch(LOGDIR)[0])["resumed"].metrics}["loss"]

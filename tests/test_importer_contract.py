@@ -7,8 +7,6 @@ directory for each test), how to break one of its files, and optionally how to p
 from __future__ import annotations
 
 import io
-import json
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,16 +54,32 @@ def _break_records(copy: Path) -> Path:
     return target
 
 
-def _escape_mlflow(copy: Path, secret: Path) -> None:
+def _escape_mlflow(copy: Path, secret: Path) -> Path:
+    """A param file linking outside the store (the review's finding): read by us, so skipped with a warning."""
+    params = next(p for p in sorted(copy.glob("*/*/params")) if p.is_dir() and any(p.iterdir()))
+    (params / "leaked_param").symlink_to(secret)
+    return params / "leaked_param"
+
+
+def _escape_mlflow_read_by_mlflow(copy: Path, secret: Path) -> Path:
+    """A dataset's meta.yaml linking outside: MLflow's own reader would follow it, so the import is refused."""
+    meta = next(p for p in sorted(copy.glob("*/datasets/*/meta.yaml")))
+    meta.unlink()
+    meta.symlink_to(secret)
+    return meta
+
+
+def _escape_mlflow_artifacts(copy: Path, secret: Path) -> Path:
     artifacts = next(p for p in sorted(copy.rglob("artifacts")) if p.is_dir() and any(p.iterdir()))
     (artifacts / "leak.txt").symlink_to(secret)
+    return artifacts / "leak.txt"
 
 
-def _escape_sacred(copy: Path, secret: Path) -> None:
-    run = copy / "1" / "run.json"
-    data = json.loads(run.read_text(encoding="utf-8"))
-    data["artifacts"].append(os.path.relpath(secret, run.parent))
-    run.write_text(json.dumps(data), encoding="utf-8")
+def _escape_sacred(copy: Path, secret: Path) -> Path:
+    config = copy / "1" / "config.json"
+    config.unlink()
+    config.symlink_to(secret)
+    return config
 
 
 @dataclass(frozen=True)
@@ -74,23 +88,26 @@ class Case:
     fixture: str  # a directory or file under tests/fixtures/
     corrupt: Callable[[Path], Path]  # breaks the copy in place, returns the broken file
     source: Callable[[Path], str] = str  # the SOURCE argument for the copy
-    escape: Callable[[Path, Path], None] | None = None  # plants a link or name that leads to ``secret``
+    escape: Callable[[Path, Path], Path] | None = None  # plants a link to ``secret`` in the layout, returns it
     copy_parent: bool = False  # copy the fixture's folder (for single-file sources)
 
     @property
     def id(self) -> str:
-        return f"{self.tracker}:{self.fixture}"
+        planted = f":{self.escape.__name__.removeprefix('_')}" if self.escape else ""
+        return f"{self.tracker}:{self.fixture}{planted}"
 
 
 CASES = [
     Case("mlflow", "mlflow/mlruns", _break_mlflow_run, escape=_escape_mlflow),
+    Case("mlflow", "mlflow/mlruns", _break_mlflow_run, escape=_escape_mlflow_read_by_mlflow),
     Case("mlflow", "mlflow/sqlite", _break_sqlite, source=lambda p: f"sqlite:///{p / 'mlflow.db'}",
-         escape=_escape_mlflow),
+         escape=_escape_mlflow_artifacts),
     Case("sacred", "sacred/runs", _break_json("run.json"), escape=_escape_sacred),
     Case("records", "records", _break_records, source=lambda p: str(p / "negative-results.yaml")),
     Case("wandb", "wandb/wandb", ct.corrupt_wandb_log, escape=ct.escape_wandb_run),
+    Case("wandb", "wandb/wandb", ct.corrupt_wandb_log, escape=ct.escape_wandb_file),
     Case("tensorboard", "tensorboard/logdir", ct.corrupt_event_file, escape=ct.escape_event_file),
-    Case("dvc", "dvc", ct.corrupt_dvc_config, source=ct.dvc_source),
+    Case("dvc", "dvc", ct.corrupt_dvc_config, source=ct.dvc_source, escape=ct.escape_dvc_params),
 ]
 
 
@@ -163,18 +180,22 @@ def test_failures_become_negative_results(case: Case, copy: Path, memory_store: 
 
 
 def test_paths_never_escape_the_source(case: Case, copy: Path, tmp_path: Path, memory_store: Store) -> None:
+    """A link to a secret file outside the source, planted where the tracker's layout has files: never read into
+    the catalog, and named by a warning (file skipped) or by the error (import refused)."""
     if case.escape is None:
-        pytest.skip(f"{case.tracker} sources hold no paths")
+        pytest.skip(f"{case.tracker} sources are one file named by the user")
     secret = tmp_path / "secret-outside.txt"
-    secret.write_text("TOP SECRET CONTENT", encoding="utf-8")
-    case.escape(copy, secret)
+    secret.write_text('{"token": "TOP SECRET CONTENT"}\n', encoding="utf-8")
+    link = case.escape(copy, secret)
     try:
         _, importer = _import(memory_store, case, copy)
     except SourceError as error:
-        assert "escapes" in str(error)
+        assert str(link) in str(error) and "outside" in str(error)
     else:
-        assert any("outside" in warning for warning in importer.collector.warnings)
-    assert b"secret-outside" not in _dump(memory_store)
+        assert any(str(link) in warning and "outside" in warning for warning in importer.collector.warnings)
+    dump = _dump(memory_store)
+    assert b"TOP SECRET" not in dump and b"secret-outside" not in dump
+    assert link.name.encode() not in dump
 
 
 def test_import_leaves_the_source_byte_identical(case: Case, copy: Path, memory_store: Store) -> None:

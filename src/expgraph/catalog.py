@@ -9,6 +9,7 @@ import contextlib
 import gc
 import getpass
 import hashlib
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,10 +21,11 @@ from pyoxigraph import NamedNode, RdfFormat
 
 from expgraph.failures import FailureClassifier
 from expgraph.importers.base import Importer, build_batch
-from expgraph.mapping import DEFAULT_BASE, batch_statements, map_import_activity, source_graph
+from expgraph.mapping import DEFAULT_BASE, Minter, batch_statements, map_import_activity, source_graph
 from expgraph.namespaces import GRAPHS
 from expgraph.records import ImportBatch, Liveness
 from expgraph.resources import ontology_files
+from expgraph.source_digest import settled, source_digest, unchanged_counts
 from expgraph.store import Store
 
 #: RDF formats ``load`` accepts, by file suffix.
@@ -82,6 +84,8 @@ def load_file(store: Store, path: Path, graph: NamedNode | None = None) -> tuple
     if not path.is_file():
         raise LoadError(f"{path}: no such file")
     data = path.read_bytes()
+    if LOAD_FORMATS[suffix] is RdfFormat.RDF_XML:
+        _check_xml_entities(path, data)
     graph = graph or NamedNode(f"{GRAPHS}file/{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]}")
     try:
         base = path.resolve().as_uri()
@@ -94,6 +98,37 @@ def load_file(store: Store, path: Path, graph: NamedNode | None = None) -> tuple
     # The file's bytes identify its content: its blank nodes get new labels at each parse, its bytes do not.
     changed = store.replace_graph(graph, triples, digest=hashlib.sha256(data).hexdigest())
     return graph, len(triples), changed
+
+
+#: How many bytes the entity references of an RDF/XML file may expand to in all.
+MAX_ENTITY_EXPANSION = 1 << 20
+_DOCTYPE = re.compile(rb"<!DOCTYPE[^\[>]*\[(?P<subset>.*?)\]\s*>", re.DOTALL)
+_ENTITY = re.compile(rb"""<!ENTITY\s+(?P<name>[^\s%"']+)\s+(?P<quote>["'])(?P<value>.*?)(?P=quote)\s*>""", re.DOTALL)
+_REFERENCE = re.compile(rb"&[^\s&;#]+;")
+
+
+def _check_xml_entities(path: Path, data: bytes) -> None:
+    """Refuse an RDF/XML file whose DTD entities could expand beyond reason ("billion laughs": pyoxigraph expands
+    nested entities). Ontologies commonly declare entities as namespace shorthands (``&owl;Class``), so those
+    stay: plain text values, no entity inside another, no parameter or external entities, and all references
+    together expanding to at most ``MAX_ENTITY_EXPANSION`` bytes."""
+    doctype = _DOCTYPE.search(data, 0, data.find(b"<rdf:RDF") if b"<rdf:RDF" in data else len(data))
+    if doctype is None:
+        if b"<!ENTITY" in data:
+            raise LoadError(f"{path}: an <!ENTITY> outside a DOCTYPE's internal subset is not loaded")
+        return
+    subset = doctype["subset"]
+    entities = {match["name"]: match["value"] for match in _ENTITY.finditer(subset)}
+    if subset.count(b"<!ENTITY") != len(entities):
+        raise LoadError(f"{path}: only plain internal DTD entities are loaded (no parameter or external ones)")
+    if any(_REFERENCE.search(value) for value in entities.values()):
+        raise LoadError(f"{path}: an entity refers to another entity (refused: nested entities can expand "
+                        "exponentially)")
+    body = data[doctype.end():]
+    expanded = sum(len(value) * body.count(b"&" + name + b";") for name, value in entities.items())
+    if expanded > MAX_ENTITY_EXPANSION:
+        raise LoadError(f"{path}: its entity references would expand to {expanded:,} bytes (more than "
+                        f"{MAX_ENTITY_EXPANSION:,}); refused")
 
 
 @dataclass(frozen=True)
@@ -122,8 +157,10 @@ class ImportOutcome:
         }
 
 
-def store_batch(store: Store, batch: ImportBatch, *, location: str, base: str = DEFAULT_BASE) -> ImportOutcome:
-    """Write one import source atomically into its graph, with its audit record; unchanged content is a no-op."""
+def store_batch(store: Store, batch: ImportBatch, *, location: str, base: str = DEFAULT_BASE,
+                source_digest: str | None = None) -> ImportOutcome:
+    """Write one import source atomically into its graph, with its audit record; unchanged content is a no-op.
+    ``source_digest`` (see ``expgraph.source_digest``) is kept with the graph for the next import."""
     from expgraph import __version__
 
     started = datetime.now(UTC)
@@ -138,7 +175,8 @@ def store_batch(store: Store, batch: ImportBatch, *, location: str, base: str = 
         base=base,
     )
     # checked: the mapper builds every IRI from pyoxigraph terms (or from one and percent-encoded path segments)
-    changed = store.replace_statements(graph, batch_statements(batch, base), audit=audit, checked=True)
+    changed = store.replace_statements(graph, batch_statements(batch, base), audit=audit, checked=True,
+                                       source_digest=source_digest)
     # The registry counts the statements as they are written (unchanged content has the same count): counting them
     # here again in a generator of our own cost 4% of an import at 10k runs.
     return ImportOutcome(
@@ -164,11 +202,30 @@ def _user() -> str:
 def run_import(store: Store, importer: Importer, *, base: str = DEFAULT_BASE,
                liveness: Liveness | None = None) -> ImportOutcome:
     """Read a tracker's source completely, then write it atomically; bad input raises before anything lands.
+    A source unchanged since its last import (same source digest) is not read again; one with a run still running
+    and not yet presumed dead is always read (its inferred liveness changes with time alone).
     Runs still running are judged by ``liveness`` (default: no sign of life for 24 hours before now)."""
     with collector_paused():
         classifier = FailureClassifier.from_store(store)
-        batch = build_batch(importer, classifier, liveness or Liveness(datetime.now(UTC)))
-        return store_batch(store, batch, location=importer.source, base=base)
+        liveness = liveness or Liveness(datetime.now(UTC))
+        digest = source_digest(importer, classifier, base, liveness.after)
+        if digest is not None and (unchanged := _unchanged(store, importer, digest, base)) is not None:
+            return unchanged
+        batch = build_batch(importer, classifier, liveness)
+        return store_batch(store, batch, location=importer.source, base=base,
+                           source_digest=digest if settled(batch) else None)
+
+
+def _unchanged(store: Store, importer: Importer, digest: str, base: str) -> ImportOutcome | None:
+    """The outcome of importing a source whose digest matches its graph's: nothing read, nothing written."""
+    graph = source_graph(importer.tracker, importer.identity(), base)
+    counts = unchanged_counts(store, graph, Minter(importer.tracker, importer.identity(), base).import_source(),
+                              digest)
+    if counts is None:
+        return None
+    return ImportOutcome(graph=graph, changed=False, triples=store.active_graphs()[graph.value].triples,
+                         experiments=counts["experiments"], runs=counts["runs"], failures=counts["failures"],
+                         negative_results=counts["negative"], warnings=())
 
 
 _pause_lock = threading.Lock()

@@ -52,7 +52,8 @@ def load(
     """Bring in RDF from elsewhere (a project's own vocabulary, an ontology, another catalog).
 
     Each file lives in its own named graph and a re-load replaces it. Nothing is fetched from the network:
-    JSON-LD with a remote @context is refused.
+    JSON-LD with a remote @context is refused. RDF/XML may declare plain DTD entities (namespace shorthands);
+    nested, parameter or external entities, or references expanding beyond 1 MiB, are refused.
     """
     if graph and len(files) > 1:
         raise CliError("--graph takes one file at a time")

@@ -20,7 +20,16 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from expgraph.importers.base import Importer, Record, SourceError, flatten, inside, map_status, register, require
+from expgraph.importers.base import (
+    Importer,
+    Record,
+    SourceError,
+    flatten,
+    malformed_as_source_error,
+    map_status,
+    register,
+    require,
+)
 from expgraph.records import (
     Artifact,
     Checksum,
@@ -42,6 +51,8 @@ STATES = {
 }
 #: Dependencies with these suffixes are the pipeline's code, not data.
 CODE_SUFFIXES = {".py", ".ipynb", ".r", ".sh", ".jl", ".m", ".js", ".ts", ".scala", ".java", ".cpp", ".c"}
+#: Folders of a repository not searched for links leaving it: git's and DVC's content-addressed object stores.
+_NOT_WALKED = {(".git", "objects"), (".dvc", "cache")}
 EXITED = re.compile(r"exited with (-?\d+)")
 ERROR_LINES = 30
 
@@ -86,6 +97,9 @@ class DvcImporter(Importer):
             def _ignore(self) -> None:
                 """DVC makes sure its own folders are git-ignored, writing ``.gitignore`` if need be: not on a read."""
 
+        # DVC reads the working tree itself and follows links: one leading outside the repository is refused
+        for link in self.guard.links_leaving(skip=lambda parent, name: (parent, name) in _NOT_WALKED):
+            raise SourceError(link, f"links outside the repository {root}; not imported (DVC would read it)")
         try:
             with tempfile.TemporaryDirectory(prefix="expgraph-dvc-") as scratch, \
                     ReadOnlyRepo(str(root), self._private_tmp(root, Path(scratch))) as repo:
@@ -127,7 +141,9 @@ class DvcImporter(Importer):
             yield Experiment(native_id=rev, name=f"{baseline.get('name') or rev[:7]} ({rev[:7]})", project=project)
             for experiment in experiments:
                 for exp_rev in experiment.get("revs") or []:
-                    yield self.to_run(root, baseline, experiment, exp_rev, remote)
+                    with malformed_as_source_error(root):
+                        run = self.to_run(root, baseline, experiment, exp_rev, remote)
+                    yield run
                 done += 1
                 self.progress(done, total)
 
@@ -180,10 +196,9 @@ class DvcImporter(Importer):
         if ".dvc" not in parts:
             return None
         relative = PurePosixPath(*parts[parts.index(".dvc"):])
-        path = inside(root, relative)
-        if not path.is_file():
-            return None
-        return path.read_text(encoding="utf-8", errors="replace")
+        path = root / relative
+        data = self.guard.read_bytes(path) if path.is_file() else None
+        return None if data is None else data.decode("utf-8", errors="replace")
 
     @staticmethod
     def metrics(data: dict[str, Any]) -> tuple[MetricValue, ...]:

@@ -30,10 +30,10 @@ from urllib.parse import unquote, urlparse
 import yaml
 
 from expgraph.importers.base import (
+    SHAPE_ERRORS,
     Importer,
     Record,
     SourceError,
-    inside,
     map_status,
     parameter,
     register,
@@ -69,8 +69,8 @@ _MAPPED_TAGS = {"mlflow.runName", "mlflow.user", "mlflow.parentRunId", "mlflow.s
                 "mlflow.source.git.repoURL", "mlflow.source.git.branch", "mlflow.note.content", *ERROR_TAGS}
 _PAGE = 50_000  # MLflow's maximum: its file store re-reads every run for each page, so fewer pages is faster
 _CHUNK = 500  # run ids per IN (...) of MLflow's bulk readers: sqlite caps the variables of one statement
-#: What a damaged store makes MLflow's readers raise besides MlflowException.
-_READ_ERRORS = (yaml.YAMLError, OSError, ValueError, KeyError, TypeError)
+#: What a damaged store makes MLflow's readers (and ours) raise besides MlflowException.
+_READ_ERRORS = (yaml.YAMLError, OSError, *SHAPE_ERRORS)
 
 
 def _time(millis: int | None) -> datetime | None:
@@ -135,14 +135,14 @@ def _summary(key: str, candidates: Sequence[Point], minimum: float, maximum: flo
     )
 
 
-def metric_points(path: str | os.PathLike[str], run_id: str, key: str, experiment_id: str) -> list[Point]:
-    """A file store's metric file. The common ``timestamp value step`` line is split here; other shapes go
-    through MLflow's own line parser, which also rejects malformed lines. No value at all is an error, as in
-    MLflow's ``search_runs``."""
+def metric_points(data: bytes, path: str | os.PathLike[str], run_id: str, key: str, experiment_id: str) -> list[Point]:
+    """A file store's metric file (its bytes, read at ``path``). The common ``timestamp value step`` line is split
+    here; other shapes go through MLflow's own line parser, which also rejects malformed lines. No value at all is
+    an error, as in MLflow's ``search_runs``."""
     from mlflow.store.tracking.file_store import FileStore
 
     points: list[Point] = []
-    text = read_bytes(path).decode("utf-8")
+    text = data.decode("utf-8")
     for line in text.splitlines():
         parts = line.strip().split(" ")
         if len(parts) == 3:
@@ -169,23 +169,8 @@ def _keyed_files(folder: str | os.PathLike[str], prefix: str = "") -> Iterator[t
             yield from _keyed_files(entry.path, f"{prefix}{entry.name}/")
 
 
-def read_bytes(path: str | os.PathLike[str]) -> bytes:
-    """A whole file. A file store holds ~20 small files a run (params, tags, metrics): ``os.read`` on a descriptor
-    reads each 40% faster than ``open()``, which builds a buffered file object for one read."""
-    handle = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-    try:
-        parts = []
-        while data := os.read(handle, 1 << 16):
-            parts.append(data)
-    finally:
-        os.close(handle)
-    return b"".join(parts)
-
-
-def _texts(folder: Path) -> dict[str, str]:
-    """A file store's params/ or tags/ folder: key to the file's text, decoded as MLflow reads it (UTF-8, no
-    newline translation)."""
-    return {key: read_bytes(path).decode("utf-8") for key, path in _keyed_files(folder)}
+#: A run's folders this importer reads itself, through the path guard (MLflow's readers get the rest).
+_OWN_READS = {"params", "metrics", "tags", "artifacts"}
 
 
 @dataclass(slots=True)
@@ -263,6 +248,15 @@ class MlflowImporter(Importer):
     def identity(self) -> str:
         return self.uri
 
+    def fingerprint_roots(self) -> list[Path] | None:
+        """A file store's folder; a database or a server can change without any file telling (yet)."""
+        return [self.root] if self.root is not None and self.uri.startswith("file:") else None
+
+    def source_root(self) -> Path:
+        if self.root is None:
+            raise SourceError(self.uri, "a tracking server has no files to read")
+        return self.root
+
     def _client(self, tracking_uri: str) -> Any:
         tracking = require("mlflow.tracking", "mlflow")
         registry = self.uri if self.root is None or self.uri.startswith("file:") else self.root.as_uri()
@@ -286,6 +280,7 @@ class MlflowImporter(Importer):
     def _records(self, tracking_uri: str) -> Iterator[Record]:
         entities = require("mlflow.entities", "mlflow")
         exceptions = require("mlflow.exceptions", "mlflow")
+        self._check_links()
         client = self._client(tracking_uri)
         try:
             experiments = client.search_experiments(view_type=entities.ViewType.ALL)
@@ -298,6 +293,7 @@ class MlflowImporter(Importer):
                 if not (self.collector.skip_invalid and self.root is not None and self.uri.startswith("file:")):
                     raise
                 self.collector.warn(f"{self._error(error, self.source, 'search failed')}; reading runs one by one")
+                self._check_links(all_folders=True)  # MLflow reads every file of a run this way
                 runs = self._runs_one_by_one(client, experiments, (exceptions.MlflowException, *_READ_ERRORS))
             self._check_complete_runs(experiments, runs)
             for done, run in enumerate(runs, 1):
@@ -340,11 +336,33 @@ class MlflowImporter(Importer):
         folder = self._experiment_dir(info.experiment_id)
         assert folder is not None  # MLflow just listed the run in it
         run_dir = folder / info.run_id
-        metrics = {key: metric_points(path, info.run_id, key, info.experiment_id)
-                   for key, path in _keyed_files(run_dir / "metrics")}
+        metrics = {key: metric_points(data, path, info.run_id, key, info.experiment_id)
+                   for key, path, data in self._files(run_dir / "metrics")}
         outputs = store._get_all_outputs(info).model_outputs if (run_dir / "outputs").is_dir() else []
-        return _Read(info, _texts(run_dir / "params"), _texts(run_dir / "tags"), metrics,
+        return _Read(info, self._texts(run_dir / "params"), self._texts(run_dir / "tags"), metrics,
                      self._file_datasets(run_dir, folder), [output.model_id for output in outputs])
+
+    def _files(self, folder: Path) -> Iterator[tuple[str, str, bytes]]:
+        """A run's params/, tags/ or metrics/ folder as (key, path, content), read through the path guard: a
+        file linking outside the store is skipped with a warning."""
+        for key, path in _keyed_files(folder):
+            if (data := self.guard.read_bytes(path)) is not None:
+                yield key, path, data
+
+    def _texts(self, folder: Path) -> dict[str, str]:
+        """A params/ or tags/ folder: key to the file's text, decoded as MLflow reads it (UTF-8, no newline
+        translation)."""
+        return {key: data.decode("utf-8") for key, _, data in self._files(folder)}
+
+    def _check_links(self, *, all_folders: bool = False) -> None:
+        """Before MLflow's own readers see a file store: a link leading outside it is an error naming the link,
+        since MLflow would follow it. The folders this importer reads itself are left to the path guard (a
+        warning, the file skipped), unless MLflow is to read those too (``all_folders``)."""
+        if self.root is None or not self.uri.startswith("file:"):
+            return
+        own = set() if all_folders else _OWN_READS
+        for link in self.guard.links_leaving(skip=lambda parent, name: name in own and len(parent) == 32):
+            raise SourceError(link, f"links outside the store {self.root}; not imported (MLflow would read it)")
 
     def _file_datasets(self, run_dir: Path, experiment_dir: Path) -> list[Any]:
         """A file-store run's dataset inputs, read as MLflow's ``_get_dataset_inputs`` reads them, except that
@@ -443,7 +461,7 @@ class MlflowImporter(Importer):
         """An MLflow ``Run`` from ``search_runs``/``get_run``, with each metric's history fetched."""
         info, outputs = run.info, (getattr(run, "outputs", None) and run.outputs.model_outputs) or ()
         return _Read(info, dict(run.data.params), dict(run.data.tags),
-                     {key: self._history(client, info, key) for key in run.data.metrics},
+                     {key: history for key in run.data.metrics if (history := self._history(client, info, key))},
                      list(run.inputs.dataset_inputs), [output.model_id for output in outputs])
 
     def _search_runs(self, client: Any, experiment_ids: list[str], view: int) -> list[Any]:
@@ -570,9 +588,10 @@ class MlflowImporter(Importer):
         an import quadratic in the number of runs (measured in benchmarks/)."""
         if self.root is not None and self.uri.startswith("file:"):
             folder = self._experiment_dir(info.experiment_id)
-            path = inside(folder, f"{info.run_id}/metrics/{key}") if folder else None
+            path = folder / info.run_id / "metrics" / key if folder else None
             if path is not None and path.is_file():
-                return metric_points(path, info.run_id, key, info.experiment_id)
+                data = self.guard.read_bytes(path)
+                return [] if data is None else metric_points(data, path, info.run_id, key, info.experiment_id)
         return [(m.timestamp, m.step, m.value) for m in client.get_metric_history(info.run_id, key)]
 
     @staticmethod

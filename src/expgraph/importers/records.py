@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from expgraph.importers.base import Importer, Record, SourceError, register
+from expgraph.importers.base import BoundedYamlLoader, Importer, Record, SourceError, register
 from expgraph.namespaces import VOCAB
 from expgraph.records import (
     Checksum,
@@ -139,7 +139,10 @@ class _Parser:
         if self.path.suffix.lower() == ".csv":
             return self.csv_rows(text)
         try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
+            root = yaml.compose(text, Loader=BoundedYamlLoader)  # aliases bounded: convert() walks a tree
+            node = self.convert(root, yaml.SafeLoader("")) if root is not None else None
+        except RecursionError:
+            raise self.error(1, "", "nested too deeply to read") from None
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             if self.path.suffix.lower() == ".json":
@@ -149,9 +152,8 @@ class _Parser:
                     raise SourceError(self.path, f"not valid JSON: {json_error}") from None
             line = mark.line + 1 if mark else 1
             raise self.error(line, "", f"not valid YAML: {getattr(error, 'problem', error)}") from None
-        if root is None:
+        if node is None:
             raise self.error(1, "", "the file holds no record")
-        node = self.convert(root, yaml.SafeLoader(""))
         return node.value if isinstance(node.value, list) else [node]
 
     def convert(self, node: yaml.Node, loader: yaml.SafeLoader) -> Node:
@@ -296,6 +298,9 @@ class RecordsImporter(Importer):
 
     def identity(self) -> str:
         return str(self._path())
+
+    def fingerprint_roots(self) -> list[Path]:
+        return [self._path()]
 
     def records(self) -> Iterator[Record]:
         parser = _Parser(self._path())

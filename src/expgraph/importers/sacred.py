@@ -15,7 +15,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from expgraph.importers.base import Importer, Record, SourceError, flatten, inside, map_status, parameter, register
+from expgraph.importers.base import (
+    Importer,
+    Record,
+    SourceError,
+    expect,
+    flatten,
+    inside,
+    malformed_as_source_error,
+    map_status,
+    parameter,
+    parse_json,
+    register,
+)
 from expgraph.records import (
     Agent,
     Artifact,
@@ -40,14 +52,16 @@ STATUS = {
 }
 #: ``name_<md5>.ext``: how the observer stores resources and sources.
 _STORED = re.compile(r"_([0-9a-f]{32})(\.[^/]*)?$")
-_FILES = ("run.json", "config.json", "metrics.json", "info.json", "cout.txt")
 
 
-def _time(value: str | None) -> datetime | None:
+def _time(value: Any, where: Path | None = None, what: str = "time") -> datetime | None:
     """Sacred writes naive UTC timestamps (``datetime.utcnow``)."""
     if not value:
         return None
-    parsed = datetime.fromisoformat(value)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise SourceError(where or "run.json", f"{what} {value!r} is not an ISO 8601 date and time") from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
@@ -62,7 +76,7 @@ def _metric(key: str, series: Any, where: Path) -> MetricValue:
     step, stamp, value = max(points, key=lambda p: (p[0], p[1], not math.isnan(p[2]), p[2]))
     finite = [v for v in values if not math.isnan(v)] or [math.nan]
     first = min(points, key=lambda p: (p[1], p[0]))[2]
-    return MetricValue(key, value, step=int(step), timestamp=_time(stamp),
+    return MetricValue(key, value, step=int(step), timestamp=_time(stamp, where, f"metric {key!r} timestamp"),
                        history=MetricHistory(first=first, minimum=min(finite), maximum=max(finite), count=len(values)))
 
 
@@ -81,8 +95,11 @@ class SacredImporter(Importer):
             raise SourceError(root, "not a Sacred FileStorageObserver directory (no run folders)")
         experiments: set[str] = set()
         for done, folder in enumerate(folders, 1):
+            if self.guard.check(folder) is None:  # a run folder linking outside the store: skipped, warned
+                continue
             try:
-                run, experiment = self._run(root, folder)
+                with malformed_as_source_error(folder):
+                    run, experiment = self._run(root, folder)
             except SourceError as error:
                 self.collector.invalid(error)
             else:
@@ -93,19 +110,21 @@ class SacredImporter(Importer):
             self.progress(done, len(folders))
 
     def _json(self, path: Path, *, required: bool = True) -> Any:
-        if not path.is_file():
-            if required:
-                raise SourceError(path, "missing")
-            return None
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as error:
-            raise SourceError(path, f"not valid JSON ({error})") from None
+            data = self.guard.read_bytes(path)
+        except FileNotFoundError:
+            if required:
+                raise SourceError(path, "missing") from None
+            return None
+        except OSError as error:
+            raise SourceError(path, f"cannot be read ({error.strerror})") from None
+        if data is None:  # it links outside the store: the guard warned and did not read it
+            if required:
+                raise SourceError(path, "links outside the store; not read")
+            return None
+        return parse_json(path, data)
 
     def _run(self, root: Path, folder: Path) -> tuple[Run, Experiment]:
-        inside(root, folder.name)  # neither a symlinked run folder nor a symlinked run.json may leave the store
-        for name in _FILES:
-            inside(root, f"{folder.name}/{name}")
         data = self._json(folder / "run.json")
         if not isinstance(data, dict) or not isinstance(data.get("experiment"), dict):
             raise SourceError(folder / "run.json", "not a Sacred run (no 'experiment' object)")
@@ -114,12 +133,15 @@ class SacredImporter(Importer):
         info = self._json(folder / "info.json", required=False) or {}
         if not isinstance(config, dict) or not isinstance(metrics, dict):
             raise SourceError(folder, "config.json and metrics.json must hold JSON objects")
+        where = folder / "run.json"
         spec = data["experiment"]
         name = str(spec.get("name") or "sacred")
-        status, error = self._status(data)
-        started, ended = _time(data.get("start_time")), _time(data.get("stop_time"))
+        status, error = self._status(data, where)
+        started = _time(data.get("start_time"), where, "start_time")
+        ended = _time(data.get("stop_time"), where, "stop_time")
         seed = config.get("seed")
-        host = data.get("host") or {}
+        host = expect(data.get("host"), dict, where, "'host'") or {}
+        info = expect(info, dict, folder / "info.json", "the file") or {}
         run = Run(
             native_id=folder.name,
             experiment_id=name,
@@ -146,13 +168,14 @@ class SacredImporter(Importer):
             error_text=error,
             runtime_seconds=(ended - started).total_seconds() if started and ended else None,
             seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
-            last_seen=_time(data.get("heartbeat")),  # Sacred beats every 10 s while the process lives
+            # Sacred beats every 10 s while the process lives
+            last_seen=_time(data.get("heartbeat"), where, "heartbeat"),
         )
         return run, Experiment(native_id=name, name=name)
 
     @staticmethod
-    def _status(data: dict[str, Any]) -> tuple[RunStatus, str | None]:
-        raw = data.get("status")
+    def _status(data: dict[str, Any], where: Path) -> tuple[RunStatus, str | None]:
+        raw = expect(data.get("status"), str, where, "'status'")
         status = map_status(raw, STATUS)
         trace = data.get("fail_trace")
         error = "".join(trace) if isinstance(trace, list) else (str(trace) if trace else None)

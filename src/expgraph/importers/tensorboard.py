@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from expgraph.importers.base import Importer, Record, SourceError, register, require
+from expgraph.importers.base import Importer, Record, SourceError, malformed_as_source_error, register, require
 from expgraph.importers.series import metric_from_points
 from expgraph.records import CodeVersion, Experiment, ParameterSetting, Run, RunStatus
 
@@ -94,6 +94,9 @@ class _Reader:
             except self.errors.OutOfRangeError:
                 return
             except self.errors.DataLossError as error:
+                if consumed == 0 and path.stat().st_size >= 12:  # a whole first header: not torn, not ours
+                    raise SourceError(path, "not a TensorBoard event file (its first record fails its "
+                                            "checksum)") from None
                 if _is_last_record(path, consumed):
                     warn(f"{path}: truncated last record ({error.message}); kept the records before it")
                     return
@@ -146,14 +149,17 @@ class TensorBoardImporter(Importer):
     tracker = "tensorboard"
     source_help = "A TensorBoard log directory (one run per directory of event files)."
 
-    def run_dirs(self, root: Path) -> dict[Path, list[Path]]:
-        """Event files grouped by their run: the topmost directory with event files above them."""
-        dirs = sorted({path.parent for path in root.rglob(f"{EVENT_FILE}*") if path.is_file()
-                       and self.stays_inside(root, path, "log directory")})
-        runs: dict[Path, list[Path]] = {}
-        for directory in dirs:
+    def run_dirs(self, root: Path) -> dict[Path, dict[Path, list[Path]]]:
+        """Event files grouped by their run (the topmost directory with event files above them), then by their
+        directory. Only files the path guard lets through are listed, so only those are ever read."""
+        files: dict[Path, list[Path]] = {}
+        for path in sorted(root.rglob(f"{EVENT_FILE}*")):
+            if path.is_file() and self.guard.check(path) is not None:
+                files.setdefault(path.parent, []).append(path)
+        runs: dict[Path, dict[Path, list[Path]]] = {}
+        for directory in sorted(files):
             owner = next((run for run in runs if run == directory or run in directory.parents), directory)
-            runs.setdefault(owner, []).append(directory)
+            runs.setdefault(owner, {})[directory] = files[directory]
         if not runs:
             raise SourceError(root, f"no TensorBoard event files ({EVENT_FILE}*) in this directory")
         return runs
@@ -162,26 +168,27 @@ class TensorBoardImporter(Importer):
         root = self.source_dir()
         reader = _Reader()
         runs = self.run_dirs(root)
-        for done, (run_dir, dirs) in enumerate(runs.items(), 1):
+        for done, (run_dir, files) in enumerate(runs.items(), 1):
+            experiment = run_dir.parent.relative_to(root).as_posix() if run_dir != root else "."
             try:
-                data = self.read_run(reader, run_dir, dirs)
+                with malformed_as_source_error(run_dir):
+                    run = self.to_run(self.read_run(reader, run_dir, files), run_dir, root, experiment)
             except SourceError as error:
                 self.collector.invalid(error)
                 continue
-            experiment = run_dir.parent.relative_to(root).as_posix() if run_dir != root else "."
-            experiment_name = root.name if experiment == "." else experiment
-            yield Experiment(native_id=experiment, name=experiment_name)
-            yield self.to_run(data, run_dir, root, experiment)
+            yield Experiment(native_id=experiment, name=root.name if experiment == "." else experiment)
+            yield run
             self.progress(done, len(runs))
 
-    def read_run(self, reader: _Reader, run_dir: Path, dirs: list[Path]) -> _RunData:
+    def read_run(self, reader: _Reader, run_dir: Path, files: dict[Path, list[Path]]) -> _RunData:
+        """One run from its event files (by directory, as :meth:`run_dirs` found and checked them)."""
         data = _RunData()
-        for directory in dirs:
-            files = []
-            for path in sorted(directory.glob(f"{EVENT_FILE}*")):
+        for directory, paths in files.items():
+            loaded = []
+            for path in paths:
                 events = list(reader.events(path, self.collector.warn))
-                files.append((events[0].wall_time if events else math.inf, path.name, events))
-            for _, _, events in sorted(files, key=lambda item: item[:2]):  # older sessions first
+                loaded.append((events[0].wall_time if events else math.inf, path.name, events))
+            for _, _, events in sorted(loaded, key=lambda item: item[:2]):  # older sessions first
                 self.read_events(reader, data, events, directory.relative_to(run_dir).as_posix())
         return data
 

@@ -20,9 +20,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from expgraph.importers.base import Importer, Record, SourceError, flatten, register
+from expgraph.importers.base import (
+    Importer,
+    Record,
+    SourceError,
+    expect,
+    flatten,
+    load_yaml,
+    malformed_as_source_error,
+    parse_json,
+    register,
+)
 from expgraph.importers.series import metric_from_points
 from expgraph.importers.wandb_log import replay
 from expgraph.records import (
@@ -246,7 +254,7 @@ class WandbImporter(Importer):
             base = root / "wandb" if (root / "wandb").is_dir() and not any(RUN_DIR.match(p.name) for p in
                                                                            root.iterdir()) else root
             candidates = sorted(p for p in base.iterdir() if p.is_dir() and RUN_DIR.match(p.name) and
-                                self.stays_inside(base, p))
+                                self.guard.check(p) is not None)
         if not candidates:
             raise SourceError(root, "no W&B run directories (offline-run-* or run-*) here or in ./wandb")
         runs: dict[str, list[Path]] = {}
@@ -255,32 +263,35 @@ class WandbImporter(Importer):
         return {run_id: sorted(paths, key=lambda p: p.name.removeprefix("offline-")) for run_id, paths in
                 runs.items()}
 
-    def _readable(self, path: Path) -> bool:
-        return path.is_file() and self.stays_inside(self.source_dir(), path)
+    def _read(self, path: Path) -> bytes | None:
+        """A file of a run directory, or None when there is none (or it links outside the source: warned)."""
+        return self.guard.read_bytes(path) if path.is_file() else None
 
     def records(self) -> Iterator[Record]:
         by_id = self.run_dirs()
         for done, (run_id, paths) in enumerate(sorted(by_id.items()), 1):
             try:
-                state = self.read_run(run_id, paths)
+                with malformed_as_source_error(paths[-1]):
+                    state = self.read_run(run_id, paths)
+                    project = state.project or "uncategorized"
+                    experiment = f"{project}/{state.group}" if state.group else project
+                    run = self.to_run(state, experiment)
             except SourceError as error:
                 self.collector.invalid(error)
                 continue
-            project = state.project or "uncategorized"
-            experiment = f"{project}/{state.group}" if state.group else project
             yield Project(project)
             yield Experiment(native_id=experiment, name=state.group or project, project=project)
-            yield self.to_run(state, experiment)
+            yield run
             self.progress(done, len(by_id))
 
     def read_run(self, run_id: str, paths: list[Path]) -> _State:
         state = _State(run_id)
         replayer = _Replayer(state)
         for path in paths:
-            logs = [log for log in sorted(path.glob("*.wandb")) if self._readable(log)]
+            logs = [(log, data) for log in sorted(path.glob("*.wandb")) if (data := self._read(log)) is not None]
             state.exited, state.exit_code = False, None  # a later segment reopens the run
-            for log in logs:
-                result = replay(log)
+            for log, data in logs:
+                result = replay(log, data)
                 if result.torn:
                     self.collector.warn(f"{log}: torn tail ({result.torn}); kept the complete records before it")
                 for record in result.records:
@@ -296,28 +307,24 @@ class WandbImporter(Importer):
     def read_old_layout(self, path: Path, state: _State, *, replayed: bool) -> None:
         """SDK 0.16 files: fill what the log did not say (and everything when there is no log)."""
         files = path / "files"
-        requirements = files / "requirements.txt"
-        if self._readable(requirements):
-            lines = requirements.read_text(encoding="utf-8", errors="replace").splitlines()
+        if (requirements := self._read(files / "requirements.txt")) is not None:
+            lines = requirements.decode("utf-8", errors="replace").splitlines()
             state.packages = tuple(sorted(line.strip() for line in lines if "==" in line))
         config = files / "config.yaml"
-        if not state.config and self._readable(config):
-            try:
-                data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
-            except yaml.YAMLError as error:
-                raise SourceError(config, f"not valid YAML: {error}") from None
+        if not state.config and (text := self._read(config)) is not None:
+            data = load_yaml(config, text.decode("utf-8", errors="replace")) or {}
             if not isinstance(data, dict):
                 raise SourceError(config, "expected a mapping of config keys")
             for key, entry in data.items():
                 if key != "wandb_version":
                     state.config[str(key)] = entry.get("value") if isinstance(entry, dict) else entry
         summary = files / "wandb-summary.json"
-        if not state.summary and self._readable(summary):
-            state.summary.update(self._json_file(summary))
+        if not state.summary and (text := self._read(summary)) is not None:
+            state.summary.update(self._json_object(summary, text))
         metadata = files / "wandb-metadata.json"
-        if self._readable(metadata):
-            meta = self._json_file(metadata)
-            git = meta.get("git") or {}
+        if (text := self._read(metadata)) is not None:
+            meta = self._json_object(metadata, text)
+            git = expect(meta.get("git"), dict, metadata, "'git'") or {}
             state.commit = state.commit or git.get("commit")
             state.remote = state.remote or git.get("remote")
             state.python = state.python or meta.get("python")
@@ -330,14 +337,8 @@ class WandbImporter(Importer):
             state.runtime = _number(state.summary["_wandb"].get("runtime"))
 
     @staticmethod
-    def _json_file(path: Path) -> dict[str, Any]:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as error:
-            raise SourceError(path, f"not valid JSON: {error}") from None
-        if not isinstance(data, dict):
-            raise SourceError(path, "expected a JSON object")
-        return data
+    def _json_object(path: Path, data: bytes) -> dict[str, Any]:
+        return expect(parse_json(path, data), dict, path, "the file") or {}
 
     def to_run(self, state: _State, experiment: str) -> Run:
         if state.exited:

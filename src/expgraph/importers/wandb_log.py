@@ -87,12 +87,13 @@ def chunks(path: Path, data: bytes) -> tuple[list[bytes], str | None]:
     return payloads, None
 
 
-def replay(path: Path) -> Replay:
-    """Parse every complete record of a ``.wandb`` log into ``wandb_internal_pb2.Record`` messages."""
+def replay(path: Path, data: bytes | None = None) -> Replay:
+    """Parse every complete record of a ``.wandb`` log (``data``: its bytes, when already read) into
+    ``wandb_internal_pb2.Record`` messages."""
     pb = require("wandb.proto.wandb_internal_pb2", "wandb")
     from google.protobuf.message import DecodeError
 
-    data = path.read_bytes()
+    data = path.read_bytes() if data is None else data
     payloads, torn = chunks(path, data)
     records = []
     for index, payload in enumerate(payloads):

@@ -65,6 +65,9 @@ class GraphInfo:
     digest: str
     triples: int
     modified: str
+    #: What the content was made from (an import's source fingerprint), when the writer said: see
+    #: :meth:`Store.replace_statements`.
+    source_digest: str | None = None
 
 
 def sparql_term(term: Term) -> str:
@@ -238,11 +241,12 @@ class Store(ABC):
         if self._registry_cache is not None:
             return dict(self._registry_cache)
         rows = self._query(
-            f"""SELECT ?name ?version ?digest ?triples ?modified WHERE {{
+            f"""SELECT ?name ?version ?digest ?triples ?modified ?source WHERE {{
                 ?name <{STORE.activeVersion.value}> ?version ;
                       <{STORE.contentDigest.value}> ?digest ;
                       <{STORE.tripleCount.value}> ?triples ;
-                      <{STORE.modified.value}> ?modified . }}""",
+                      <{STORE.modified.value}> ?modified .
+                OPTIONAL {{ ?name <{STORE.sourceDigest.value}> ?source }} }}""",
             default_graphs=[REGISTRY],
             named_graphs=[],
             bindings={},
@@ -251,7 +255,7 @@ class Store(ABC):
         infos = {}
         for row in rows:
             info = GraphInfo(row["name"], row["version"], row["digest"].value, int(row["triples"].value),
-                             row["modified"].value)
+                             row["modified"].value, row["source"].value if row["source"] is not None else None)
             infos[info.name.value] = info
         if self.caches_registry:
             self._registry_cache = dict(infos)
@@ -285,6 +289,7 @@ class Store(ABC):
         *,
         audit: Iterable[Triple] = (),
         checked: bool = False,
+        source_digest: str | None = None,
     ) -> bool:
         """:meth:`replace_graph` for content written as N-Triples statements (each as ``str(Triple)`` prints it,
         without the final `` .``), as the mapper writes an import: the embedded store loads the text without
@@ -294,12 +299,17 @@ class Store(ABC):
         has already checked (as the mapper writes an import), so the embedded store loads it without checking IRIs
         again (25-30% of its load time at 10k runs) and without looking for blank nodes (5% of an import). Text that
         is not valid may then be stored as it is; leave it False for text from elsewhere.
+
+        ``source_digest`` identifies what the content was made from (an import's source fingerprint): it is kept
+        in the registry beside the content digest, also when the content turns out unchanged, so that the next
+        import of an unchanged source can be recognised before it is read (``GraphInfo.source_digest``).
         """
         return self._replace(
             name,
             lambda staging, counter: self._write_text(staging, counter.chunks(statements), checked=checked),
             None,
             audit,
+            source_digest,
         )
 
     def _replace(
@@ -308,6 +318,7 @@ class Store(ABC):
         write: Callable[[NamedNode, ContentDigest], None],
         digest: str | None,
         audit: Iterable[Triple],
+        source_digest: str | None = None,
     ) -> bool:
         """Stage, digest, swap: the body of :meth:`replace_graph`, whatever form the content comes in."""
         current = self.active_graphs().get(name.value)
@@ -325,13 +336,15 @@ class Store(ABC):
             content_digest = digest or counter.hexdigest()
             unchanged = current is not None and current.digest == content_digest
             if not unchanged:
-                self._swap(name, staging, content_digest, counter.count, list(audit))
+                self._swap(name, staging, content_digest, counter.count, list(audit), source_digest)
         except BaseException:
             with contextlib.suppress(Exception):  # the original error matters more; sweep() retries later
                 self._discard(staging)
             raise
         if unchanged:
             self._discard(staging)
+            if current.source_digest != source_digest:  # same content from a touched source: remember it
+                self._set_source_digest(name, source_digest)
             return False
         if current is not None:
             self._discard(current.version)
@@ -392,7 +405,8 @@ class Store(ABC):
 
     # -- internals ----------------------------------------------------------------------------------------------
 
-    def _swap(self, name: NamedNode, version: NamedNode, digest: str, count: int, audit: list[Triple]) -> None:
+    def _swap(self, name: NamedNode, version: NamedNode, digest: str, count: int, audit: list[Triple],
+              source_digest: str | None = None) -> None:
         """Make ``version`` the active content of ``name`` (and append the audit record) in one transaction.
 
         Both steps are conditional on ``version`` still being registered: if a concurrent sweep discarded it, the
@@ -400,7 +414,7 @@ class Store(ABC):
         """
         registry, graph, versioned = sparql_term(REGISTRY), sparql_term(name), sparql_term(version)
         registered = f"GRAPH {registry} {{ {versioned} {sparql_term(STORE.versionOf)} {graph} }}"
-        entry = _entry(name, version, digest, count)
+        entry = _entry(name, version, digest, count, source_digest)
         audit_block = ""
         if audit:
             audit_block = f"GRAPH {sparql_term(AUDIT)} {{ {_triples_text(audit)} }}"
@@ -415,6 +429,13 @@ class Store(ABC):
         if info is None or info.version != version:
             raise StoreError(f"graph <{name.value}> was being written concurrently by another writer; "
                              "nothing changed here, retry")
+
+    def _set_source_digest(self, name: NamedNode, source_digest: str | None) -> None:
+        """Replace the source digest of an active graph's registry entry (none: forget it)."""
+        registry, graph, predicate = sparql_term(REGISTRY), sparql_term(name), sparql_term(STORE.sourceDigest)
+        insert = f"INSERT DATA {{ GRAPH {registry} {{ {graph} {predicate} {sparql_term(Literal(source_digest))} }} }}"
+        self._update(f"DELETE WHERE {{ GRAPH {registry} {{ {graph} {predicate} ?old }} }}"
+                     + (f" ;\n{insert}" if source_digest is not None else ""))
 
     def _discard(self, version: NamedNode) -> None:
         """Drop one version graph and forget it."""
@@ -466,13 +487,14 @@ def _timestamp(term: Term | None) -> float:
         return 0.0
 
 
-def _entry(name: NamedNode, version: NamedNode, digest: str, count: int) -> list[Triple]:
+def _entry(name: NamedNode, version: NamedNode, digest: str, count: int,
+           source_digest: str | None = None) -> list[Triple]:
     return [
         Triple(name, STORE.activeVersion, version),
         Triple(name, STORE.contentDigest, Literal(digest)),
         Triple(name, STORE.tripleCount, Literal(str(count), datatype=XSD.integer)),
         Triple(name, STORE.modified, _now()),
-    ]
+    ] + ([Triple(name, STORE.sourceDigest, Literal(source_digest))] if source_digest is not None else [])
 
 
 def _triples_text(triples: Iterable[Triple]) -> str:
