@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from expgraph.settings import Settings
-from expgraph.store import Store, open_store
+from expgraph.store import EmbeddedStore, Store, open_store
 
 #: Human output goes to stdout; progress and messages to stderr so that pipes stay clean.
 out = Console(soft_wrap=True)
@@ -35,12 +35,20 @@ class State:
     debug: bool = False
     _store: Store | None = field(default=None, repr=False)
 
-    def store(self, *, prepare: bool = True) -> Store:
-        """The catalog's store, opened on first use with the ontology and vocabularies in place."""
+    def store(self, *, create: bool = False, prepare: bool = True) -> Store:
+        """The catalog's store, opened on first use with the ontology and vocabularies in place.
+
+        Only the commands that write (``create``) may make a new embedded store: a read command on a directory
+        that holds no store is an error, so a typo in ``--store`` never answers from a new, empty catalog.
+        """
         if self._store is None:
             from expgraph.catalog import prepare as prepare_store
 
-            store = open_store(self.settings.store, endpoint=self.settings.endpoint or None)
+            location, endpoint = self.settings.store, self.settings.endpoint or None
+            if not create and not endpoint and not EmbeddedStore.exists(location):
+                raise CliError(f"no store at {location}: import runs into it first (expgraph --store {location} "
+                               f"import ...), or build the demo there (expgraph --store {location} demo --no-serve)")
+            store = open_store(location, endpoint=endpoint, timeout=self.settings.timeout)
             self._store = prepare_store(store) if prepare else store
         return self._store
 

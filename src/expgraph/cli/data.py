@@ -54,7 +54,7 @@ def load(
     """
     if graph and len(files) > 1:
         raise CliError("--graph takes one file at a time")
-    store = state(ctx).store()
+    store = state(ctx).store(create=True)
     summary = []
     for path in files:
         try:

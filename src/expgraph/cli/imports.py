@@ -42,12 +42,12 @@ def _command(cls: type[Importer]):
         settings = state(ctx).settings
         collector = Collector(skip_invalid=skip_invalid)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err, transient=True, disable=fmt is SummaryFormat.json) as bar:
+                      console=err, transient=True, disable=fmt is SummaryFormat.json or not err.is_terminal) as bar:
             task = bar.add_task(f"reading {cls.tracker}", total=None)
             try:
-                importer = cls(source, collector=collector,
+                importer = cls(source, collector=collector, timeout=settings.timeout,
                                progress=lambda done, total: bar.update(task, completed=done, total=total))
-                outcome = run_import(state(ctx).store(), importer, base=settings.base_iri)
+                outcome = run_import(state(ctx).store(create=True), importer, base=settings.base_iri)
             except (SourceError, MissingDependency) as error:
                 raise CliError(str(error)) from None
         quality = None

@@ -134,10 +134,13 @@ class Importer(ABC):
     #: What the CLI says the SOURCE argument is.
     source_help: ClassVar[str] = "Path of the tracker's store."
 
-    def __init__(self, source: str, *, collector: Collector | None = None, progress: Progress | None = None):
+    def __init__(self, source: str, *, collector: Collector | None = None, progress: Progress | None = None,
+                 timeout: float | None = None):
         self.source = source
         self.collector = collector or Collector()
         self.progress = progress or (lambda done, total: None)
+        #: Seconds to wait for a tracker server to connect and answer (None: the tracker client's own default).
+        self.timeout = timeout
 
     def identity(self) -> str:
         """A stable identity of the source (absolute path or normalised URI): the IRIs derive from it.
