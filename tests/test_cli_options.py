@@ -119,6 +119,13 @@ def test_hoisting_moves_only_the_root_options_and_nothing_after_a_double_dash() 
         ["--timeout", "3", "import", "mlflow", "src"]
     tail = ["record", "--", "python", "train.py", "--store", "elsewhere"]
     assert hoist_global_options(tail, params) == tail
+    with pytest.raises(ValueError, match="'--store' requires an argument"):
+        hoist_global_options(["stats", "--store"], params)
+
+
+def test_a_global_option_without_its_value_is_a_usage_error(expgraph) -> None:
+    code, out, err = expgraph("stats", "--store")
+    assert code == 2 and out == "" and "'--store' requires an argument" in err
 
 
 @pytest.fixture

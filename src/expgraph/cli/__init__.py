@@ -21,7 +21,7 @@ def hoist_global_options(args: list[str], params: list) -> list[str]:
 
     Click only reads a group's options before its subcommand; moving them lets ``expgraph stats --store X`` mean
     ``expgraph --store X stats`` for every command at once. Nothing after ``--`` moves (it belongs to a command
-    line given to a subcommand).
+    line given to a subcommand). An option that needs a value and comes last without one is a ValueError.
     """
     takes_value = {name: not param.is_flag and not param.count
                    for param in params if param.param_type_name == "option"
@@ -39,7 +39,9 @@ def hoist_global_options(args: list[str], params: list) -> list[str]:
             rest.append(arg)
             position += 1
             continue
-        width = 2 if takes_value[name] and not equals and position + 1 < len(args) else 1
+        width = 2 if takes_value[name] and not equals else 1
+        if position + width > len(args):
+            raise ValueError(f"Option '{name}' requires an argument.")
         front.extend(args[position:position + width])
         position += width
     return front + rest
@@ -49,7 +51,11 @@ class GlobalOptionsAnywhere(TyperGroup):
     """The root group: its options work before or after the subcommand (see :func:`hoist_global_options`)."""
 
     def parse_args(self, ctx, args: list[str]) -> list[str]:  # ctx: click.Context (vendored by Typer)
-        return super().parse_args(ctx, hoist_global_options(args, self.params))
+        try:
+            hoisted = hoist_global_options(args, self.params)
+        except ValueError as error:
+            ctx.fail(str(error))  # a usage error, as click reports its own
+        return super().parse_args(ctx, hoisted)
 
 
 app = typer.Typer(
