@@ -104,6 +104,26 @@ def test_write_commands_create_the_store(expgraph, tmp_path: Path, command: str)
     assert json.loads(out)["store"] == "new"
 
 
+def test_a_failed_write_leaves_no_new_store_and_keeps_an_old_one(expgraph, tmp_path: Path) -> None:
+    (tmp_path / "bad.ttl").write_text("ex:a ex:b .\n", encoding="utf-8")  # an undeclared prefix
+    for args in (["import", "records", "missing.yaml"], ["load", "bad.ttl"]):
+        code, _, err = expgraph("--store", "new", *args)
+        assert code == 2 and not (tmp_path / "new").exists(), err
+    prepare(EmbeddedStore(tmp_path / "old")).close()
+    code, _, _ = expgraph("--store", "old", "import", "records", "missing.yaml")
+    assert code == 2 and EmbeddedStore.exists(tmp_path / "old")
+
+
+def test_a_write_does_not_turn_a_directory_of_other_files_into_a_store(expgraph, tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "main.py").write_text("print()", encoding="utf-8")
+    code, _, err = expgraph("--store", "src", "import", "records", str(RECORDS))
+    assert code == 2 and "src holds other files and no store" in one_line(err)
+    assert [p.name for p in (tmp_path / "src").iterdir()] == ["main.py"]
+    (tmp_path / "empty").mkdir()  # an empty directory is fine
+    assert expgraph("--store", "empty", "import", "records", str(RECORDS), "--no-validate")[0] == 0
+
+
 # -- global options anywhere ----------------------------------------------------------------------------------
 
 

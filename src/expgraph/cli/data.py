@@ -60,6 +60,8 @@ def load(
         try:
             name, count, changed = load_file(store, path, NamedNode(graph) if graph else None)
         except LoadError as error:
+            if not summary:  # a store made for nothing goes (files loaded before this one stay)
+                state(ctx).discard_new_store()
             raise CliError(str(error)) from None
         summary.append({"file": str(path), "graph": name.value, "triples": count, "changed": changed})
         if fmt is TextFormat.text:

@@ -49,6 +49,7 @@ def _command(cls: type[Importer]):
                                progress=lambda done, total: bar.update(task, completed=done, total=total))
                 outcome = run_import(state(ctx).store(create=True), importer, base=settings.base_iri)
             except (SourceError, MissingDependency) as error:
+                state(ctx).discard_new_store()
                 raise CliError(str(error)) from None
         quality = None
         if validate:
