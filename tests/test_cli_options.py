@@ -200,13 +200,6 @@ def test_endpoint_and_timeout_after_the_command(expgraph) -> None:
     assert code == 2 and "timeout" in one_line(err)
 
 
-def test_demo_takes_the_global_store_after_the_command(expgraph, tmp_path: Path) -> None:
-    code, out, err = expgraph("demo", "--no-serve", "--format", "json", "--store", "demo-store")
-    assert code == 0, err
-    assert json.loads(out)["counts"]["runs"] > 0
-    assert EmbeddedStore.exists(tmp_path / "demo-store")
-
-
 # -- timeouts -------------------------------------------------------------------------------------------------
 
 
