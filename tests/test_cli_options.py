@@ -192,8 +192,12 @@ def test_the_command_line_beats_the_environment_wherever_it_is(expgraph, monkeyp
     assert code == 0 and json.loads(out)["store"] == str(one)
 
 
-def test_endpoint_and_timeout_after_the_command(expgraph) -> None:
+def test_endpoint_and_timeout_after_the_command(expgraph, monkeypatch) -> None:
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    monkeypatch.setenv("EXPGRAPH_ENDPOINT", url)
+    code, _, err = expgraph("sparql", "ASK {}")
+    assert code == 2 and f"cannot reach the SPARQL server at {url}/query" in one_line(err)
+    monkeypatch.delenv("EXPGRAPH_ENDPOINT")
     code, _, err = expgraph("stats", "--endpoint", url, "--timeout", "5")
     assert code == 2 and f"cannot reach the SPARQL server at {url}/query" in one_line(err)
     code, _, err = expgraph("stats", f"--endpoint={url}", "--timeout", "0")
