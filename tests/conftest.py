@@ -38,6 +38,7 @@ def disk_store(tmp_path: Path) -> Iterator[Store]:
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Run ``expgraph`` in-process against a fresh on-disk store; returns (exit code, stdout, stderr)."""
+    prepare(EmbeddedStore(tmp_path / "cli-store")).close()  # read commands refuse a store that does not exist
     monkeypatch.setenv("EXPGRAPH_STORE", str(tmp_path / "cli-store"))
     monkeypatch.delenv("EXPGRAPH_ENDPOINT", raising=False)
     monkeypatch.chdir(tmp_path)

@@ -30,6 +30,8 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("store", ".expgraph", str, "Directory of the embedded on-disk store."),
     Setting("endpoint", "", str, "URL of a remote SPARQL 1.1 endpoint to use instead of the embedded store."),
+    Setting("timeout", 10.0, float, "Seconds to wait for a tracker server (MLflow) or a remote SPARQL store to "
+            "connect and to answer (a remote store's first answer; later queries and uploads may take longer)."),
     Setting("base_iri", "https://w3id.org/expgraph/id/", str, "Prefix of the IRIs minted for imported things."),
     Setting("host", "127.0.0.1", str, "Address the web server listens on."),
     Setting("port", 8000, int, "Port the web server listens on."),

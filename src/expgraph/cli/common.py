@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -14,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from expgraph.settings import Settings
-from expgraph.store import Store, open_store
+from expgraph.store import EmbeddedStore, Store, open_store
 
 #: Human output goes to stdout; progress and messages to stderr so that pipes stay clean.
 out = Console(soft_wrap=True)
@@ -34,13 +36,29 @@ class State:
     settings: Settings
     debug: bool = False
     _store: Store | None = field(default=None, repr=False)
+    _created: Path | None = field(default=None, repr=False)  # the store directory this command made
 
-    def store(self, *, prepare: bool = True) -> Store:
-        """The catalog's store, opened on first use with the ontology and vocabularies in place."""
+    def store(self, *, create: bool = False, prepare: bool = True) -> Store:
+        """The catalog's store, opened on first use with the ontology and vocabularies in place.
+
+        Only the commands that write (``create``) may make a new embedded store: a read command on a directory
+        that holds no store is an error, so a typo in ``--store`` never answers from a new, empty catalog.
+        Neither do they turn a directory of other files into a store.
+        """
         if self._store is None:
             from expgraph.catalog import prepare as prepare_store
 
-            store = open_store(self.settings.store, endpoint=self.settings.endpoint or None)
+            location, endpoint = self.settings.store, self.settings.endpoint or None
+            if not endpoint and not EmbeddedStore.exists(location):
+                path = Path(location)
+                if not create:
+                    raise CliError(f"no store at {location}: import runs into it first (expgraph --store {location} "
+                                   f"import ...), or build the demo there (expgraph --store {location} demo "
+                                   "--no-serve)")
+                if path.is_dir() and any(path.iterdir()):
+                    raise CliError(f"{location} holds other files and no store: give a new or empty directory")
+                self._created = None if path.exists() else path
+            store = open_store(location, endpoint=endpoint, timeout=self.settings.timeout)
             self._store = prepare_store(store) if prepare else store
         return self._store
 
@@ -48,6 +66,14 @@ class State:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+    def discard_new_store(self) -> None:
+        """Remove the store this command created, when the write it was made for failed: a typo in ``--store``
+        followed by a bad source leaves nothing behind (a store that was there before is never touched)."""
+        self.close()
+        if self._created is not None:
+            shutil.rmtree(self._created, ignore_errors=True)
+            self._created = None
 
 
 def state(ctx: typer.Context) -> State:

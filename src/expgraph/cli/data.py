@@ -57,12 +57,14 @@ def load(
     """
     if graph and len(files) > 1:
         raise CliError("--graph takes one file at a time")
-    store = state(ctx).store()
+    store = state(ctx).store(create=True)
     summary = []
     for path in files:
         try:
             name, count, changed = load_file(store, path, NamedNode(graph) if graph else None)
         except LoadError as error:
+            if not summary:  # a store made for nothing goes (files loaded before this one stay)
+                state(ctx).discard_new_store()
             raise CliError(str(error)) from None
         summary.append({"file": str(path), "graph": name.value, "triples": count, "changed": changed})
         if fmt is TextFormat.text:

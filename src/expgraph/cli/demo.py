@@ -23,10 +23,6 @@ def demo(
     ctx: typer.Context,
     host: HostOption = None,
     port: PortOption = None,
-    store: Annotated[Path | None, typer.Option(
-        "--store", help="Build into this store directory and keep it (the examples are copied beside it, into "
-        "DIR.examples). Default: the global --store if given, else a temporary store removed when the server "
-        "stops.")] = None,
     serve: Annotated[bool, typer.Option(
         help="Serve the catalog after building it; --no-serve builds, prints the store path and counts, and "
         "keeps the store.")] = True,
@@ -34,14 +30,16 @@ def demo(
 ) -> None:
     """Build an example catalog from small stores written by the real trackers (MLflow, Sacred, W&B, TensorBoard,
     DVC, hand-written records) and serve it. Trackers whose client library is not installed are skipped.
+
+    With --store DIR on the command line (before or after `demo`) the catalog is built into DIR and kept, the
+    examples copied beside it into DIR.examples; otherwise into a temporary store removed when the server stops.
     """
     from expgraph.catalog import prepare
     from expgraph.demo import build_demo
     from expgraph.store import EmbeddedStore, StoreError
 
     settings = state(ctx).settings
-    if store is None and settings.sources.get("store") == "command line":  # `expgraph --store DIR demo`
-        store = Path(settings.store)
+    store = Path(settings.store) if settings.sources.get("store") == "command line" else None
     temporary = store is None
     if store is None:
         workdir = Path(tempfile.mkdtemp(prefix="expgraph-demo-"))

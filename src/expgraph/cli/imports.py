@@ -48,14 +48,15 @@ def _command(cls: type[Importer]):
         settings = state(ctx).settings
         collector = Collector(skip_invalid=skip_invalid)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err, transient=True, disable=fmt is SummaryFormat.json) as bar:
+                      console=err, transient=True, disable=fmt is SummaryFormat.json or not err.is_terminal) as bar:
             task = bar.add_task(f"reading {cls.tracker}", total=None)
             try:
-                importer = cls(source, collector=collector, project=project,
+                importer = cls(source, collector=collector, project=project, timeout=settings.timeout,
                                progress=lambda done, total: bar.update(task, completed=done, total=total))
                 liveness = Liveness(datetime.now(UTC), timedelta(hours=settings.presumed_dead_after))
-                outcome = run_import(state(ctx).store(), importer, base=settings.base_iri, liveness=liveness)
+                outcome = run_import(state(ctx).store(create=True), importer, base=settings.base_iri, liveness=liveness)
             except (SourceError, MissingDependency) as error:
+                state(ctx).discard_new_store()
                 raise CliError(str(error)) from None
         quality = None
         if validate:

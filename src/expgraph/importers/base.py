@@ -342,12 +342,14 @@ class Importer(ABC):
     source_help: ClassVar[str] = "Path of the tracker's store."
 
     def __init__(self, source: str, *, collector: Collector | None = None, progress: Progress | None = None,
-                 project: str | None = None):
+                 project: str | None = None, timeout: float | None = None):
         self.source = source
         self.collector = collector or Collector()
         self.progress = progress or (lambda done, total: None)
         #: ``--project``: every experiment of the source goes into this project, whatever the source says.
         self.project = project
+        #: Seconds to wait for a tracker server to connect and answer (None: the tracker client's own default).
+        self.timeout = timeout
 
     def identity(self) -> str:
         """A stable identity of the source (absolute path or normalised URI): the IRIs derive from it.

@@ -83,17 +83,34 @@ def _value(value: float) -> float:
 
 
 @contextlib.contextmanager
-def _file_store_allowed() -> Iterator[None]:
-    """MLflow 3 refuses file stores unless MLFLOW_ALLOW_FILE_STORE=true: set it while we read, then restore."""
-    previous = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
-    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """MLflow reads its settings from the environment: set ``values`` while we read, then restore."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop("MLFLOW_ALLOW_FILE_STORE", None)
-        else:
-            os.environ["MLFLOW_ALLOW_FILE_STORE"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _file_store_allowed() -> contextlib.AbstractContextManager[None]:
+    """MLflow 3 refuses file stores unless MLFLOW_ALLOW_FILE_STORE=true."""
+    return _environment({"MLFLOW_ALLOW_FILE_STORE": "true"})
+
+
+def _server_limits(timeout: float | None) -> dict[str, str]:
+    """MLflow's HTTP client waits 120 s per request and retries 7 times with growing pauses (over 4 minutes for a
+    server that is not there): wait ``timeout`` instead, with two quick retries for passing failures (unless the
+    user set MLflow's own retry variables)."""
+    if timeout is None:
+        return {}
+    return {"MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, math.ceil(timeout))),  # MLflow reads whole seconds
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2"),
+            "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": os.environ.get("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")}
 
 
 def _local_path(uri: str | None) -> Path | None:
@@ -265,7 +282,8 @@ class MlflowImporter(Importer):
     # -- reading ----------------------------------------------------------------------------------------------
 
     def records(self) -> Iterator[Record]:
-        with _file_store_allowed(), self._opened() as tracking_uri:
+        with _file_store_allowed(), _environment(_server_limits(self.timeout) if self.root is None else {}), \
+                self._opened() as tracking_uri:
             yield from self._records(tracking_uri)
 
     @contextlib.contextmanager
@@ -303,7 +321,29 @@ class MlflowImporter(Importer):
                     self.collector.invalid(self._error(error, self._run_path(run), "cannot read the run"))
                 self.progress(done, len(runs))
         except (exceptions.MlflowException, *_READ_ERRORS) as error:
-            raise self._error(error, self.source, "MLflow cannot read the store") from None
+            raise self._unreachable(error) or self._error(error, self.source, "MLflow cannot read the store") from None
+
+    def _unreachable(self, error: Exception) -> SourceError | None:
+        """One short line for a tracking server that cannot be reached or does not answer (MLflow's own message
+        is urllib3's retry report, and suggests the timeout variable that ``_server_limits`` sets)."""
+        if self.root is not None:
+            return None
+        import requests  # MLflow's HTTP client
+        import urllib3
+
+        cause: BaseException | None = error
+        while cause is not None and not isinstance(cause, requests.RequestException):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            return None
+        last = getattr(cause.args[0], "reason", None) if cause.args else None  # the last try, after retries
+        refused = isinstance(last, urllib3.exceptions.NewConnectionError)  # (a ConnectTimeoutError subclass)
+        if not refused and (isinstance(cause, requests.Timeout) or isinstance(last, urllib3.exceptions.TimeoutError)):
+            within = f" within {self.timeout:g} s (--timeout)" if self.timeout is not None else ""
+            return SourceError(self.uri, f"the MLflow server did not answer{within}")
+        if isinstance(cause, requests.ConnectionError):
+            return SourceError(self.uri, "cannot reach an MLflow server there (is it running?)")
+        return None
 
     @staticmethod
     def _error(error: Exception, where: str, what: str) -> SourceError:

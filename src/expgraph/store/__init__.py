@@ -8,12 +8,14 @@ from expgraph.store.base import GraphInfo, Store, StoreBusyError, StoreError
 from expgraph.store.embedded import EmbeddedStore
 
 
-def open_store(location: str | Path | None = None, *, endpoint: str | None = None) -> Store:
-    """An embedded store at ``location`` (in memory when None and no endpoint), or a remote SPARQL store."""
+def open_store(location: str | Path | None = None, *, endpoint: str | None = None,
+               timeout: float | None = None) -> Store:
+    """An embedded store at ``location`` (in memory when None and no endpoint), or a remote SPARQL store that
+    must connect and first answer within ``timeout`` seconds (default: the remote store's own)."""
     if endpoint:
         from expgraph.store.remote import RemoteStore
 
-        return RemoteStore(endpoint)
+        return RemoteStore(endpoint) if timeout is None else RemoteStore(endpoint, connect_timeout=timeout)
     return EmbeddedStore(location)
 
 

@@ -39,6 +39,11 @@ class EmbeddedStore(Store):
     def location(self) -> str:
         return str(self.path) if self.path is not None else "(in memory)"
 
+    @staticmethod
+    def exists(path: str | Path) -> bool:
+        """Whether ``path`` holds a store already (RocksDB's ``CURRENT`` file), without creating anything."""
+        return (Path(path) / "CURRENT").is_file()
+
     @property
     def ox(self) -> pyoxigraph.Store:
         if self._ox is None:

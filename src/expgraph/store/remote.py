@@ -130,15 +130,19 @@ class RemoteStore(Store):
     """A SPARQL 1.1 server holding the catalog's graphs (see the module doc for the endpoint syntax).
 
     The constructor does no I/O: a server that cannot be reached is reported by the first call that needs it.
+    That call first asks ``ASK {}`` and gives the server ``connect_timeout`` seconds to connect and answer it, so a
+    server that accepts connections but never answers is reported as quickly as one that refuses them; after that
+    each read may wait ``timeout`` seconds (large queries and uploads on a live server take that long).
     """
 
     native_substitutions = False
 
-    def __init__(self, endpoint: str, *, timeout: float = 300.0) -> None:
+    def __init__(self, endpoint: str, *, timeout: float = 300.0, connect_timeout: float = 10.0) -> None:
         self.endpoint = endpoint
         self.query_url, self.update_url, self.store_url = endpoint_urls(endpoint)
         self.upload_params = {} if "store=" in endpoint.partition("#")[2] else {"no_transaction": ""}
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
         self._client: httpx.Client | None = None
 
     @property
@@ -148,8 +152,27 @@ class RemoteStore(Store):
     @property
     def client(self) -> httpx.Client:
         if self._client is None:
-            self._client = httpx.Client(timeout=httpx.Timeout(self.timeout, connect=10.0), follow_redirects=True)
+            client = httpx.Client(timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout),
+                                  follow_redirects=True)
+            try:
+                self._probe(client)
+            except BaseException:
+                client.close()
+                raise
+            self._client = client
         return self._client
+
+    def _probe(self, client: httpx.Client) -> None:
+        """Any answer to ``ASK {}`` within ``connect_timeout`` (its status does not matter: the real request that
+        follows reports refusals in its own words)."""
+        try:
+            client.post(self.query_url, data={"query": "ASK {}"}, headers={"Accept": _ACCEPT},
+                        timeout=self.connect_timeout)
+        except httpx.TimeoutException:
+            raise StoreError(f"the SPARQL server at {_public(self.query_url)} did not answer within "
+                             f"{self.connect_timeout:g} s (--timeout)") from None
+        except httpx.HTTPError as error:
+            raise self._failure(self.query_url, error) from None
 
     def close(self) -> None:
         if self._client is not None:

@@ -1,8 +1,10 @@
 """Dereferenceable resources: one URL answers HTML, Turtle, JSON-LD and N-Triples by content negotiation.
 
 IRIs minted under ``settings.base_iri`` are served at ``/id/{rest}`` (the raw, still percent-encoded path, so
-``a%2Fb`` and ``a/b`` stay different resources); any other IRI at ``/resource?iri=...``. A ``.ttl``, ``.nt`` or
-``.jsonld`` suffix picks a format when the IRI without it is a known resource and the IRI with it is not.
+``a%2Fb`` and ``a/b`` stay different resources); any other IRI at ``/resource?iri=...``, and so are minted IRIs
+whose rest a URL path would not carry unchanged (a ``.`` or ``..`` segment, ``?``, ``#``, spaces, non-ASCII): links
+to them are made by ``render.resource_url``. A ``.ttl``, ``.nt`` or ``.jsonld`` suffix picks a format when the
+IRI without it is a known resource and the IRI with it is not.
 The RDF view is the resource's own statements plus those of the nodes minted under its IRI (its parameter
 settings, metric values, checksums, hypothesis).
 """
@@ -17,7 +19,7 @@ from pyoxigraph import NamedNode, RdfFormat
 from expgraph.namespaces import PREFIXES, RDF
 from expgraph.store import Store
 from expgraph.web import lineage, resources, run_page
-from expgraph.web.render import respond
+from expgraph.web.render import resource_url, respond
 from expgraph.web.views import iri_term, select, values_block
 
 router = APIRouter()
@@ -112,8 +114,8 @@ def minted(request: Request, path: str) -> Response:
 @router.get("/resource", summary="Any resource by IRI (HTML, JSON, Turtle, JSON-LD, N-Triples)")
 def resource(request: Request, iri: str, format: str | None = None) -> Response:
     term = iri_term(iri)
-    base = request.app.state.settings.base_iri
-    if term.value.startswith(base) and len(term.value) > len(base) and format is None:
-        return RedirectResponse("/id/" + term.value[len(base):], status_code=303)
+    url = resource_url(request.app.state.settings.base_iri, term.value)
+    if url.startswith("/id/") and format is None:
+        return RedirectResponse(url, status_code=303)
     media = {"ttl": "text/turtle", "jsonld": "application/ld+json", "nt": "application/n-triples"}.get(format or "")
     return show(request, term, media or negotiate(request.headers.get("accept", "")))

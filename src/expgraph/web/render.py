@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -22,15 +23,28 @@ def wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
+#: What a URL path carries unchanged: RFC 3986 path characters and %XX escapes (no ``?``, ``#``, spaces or
+#: non-ASCII, which clients cut off or encode).
+_PATH = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*")
+
+
+def resource_url(base: str, iri: str) -> str:
+    """The catalog URL of any resource, made here only: ``/id/REST`` for an IRI minted under ``base`` whose rest
+    reaches the server unchanged, ``/resource?iri=`` for every other (clients resolve ``.`` and ``..`` segments
+    away, so ``/id/experiment/.`` would ask for ``/id/experiment/``)."""
+    if iri.startswith(base) and len(iri) > len(base):
+        rest = iri[len(base):]
+        if _PATH.fullmatch(rest) and not {".", ".."} & set(rest.split("/")):
+            return "/id/" + rest
+    return "/resource?" + urlencode({"iri": iri})
+
+
 def href(request: Request, iri: str | None) -> str | None:
-    """The catalog URL of a resource: ``/id/...`` under this server's base, ``/resource?iri=`` for other http(s)
-    IRIs, and no link at all for anything else (``javascript:``, ``urn:``, ...)."""
+    """A link to a resource's page for http(s) IRIs, and no link at all for anything else (``javascript:``,
+    ``urn:``, ...)."""
     if not iri or not iri.startswith(("http://", "https://")):
         return None
-    base = request.app.state.settings.base_iri
-    if iri.startswith(base) and len(iri) > len(base):
-        return "/id/" + iri[len(base):]
-    return "/resource?" + urlencode({"iri": iri})
+    return resource_url(request.app.state.settings.base_iri, iri)
 
 
 def page_url(request: Request, **changes: Any) -> str:
@@ -43,7 +57,8 @@ def page_url(request: Request, **changes: Any) -> str:
 def respond(request: Request, template: str, data: dict[str, Any], *, status: int = 200) -> Response:
     if wants_json(request):
         return JSONResponse(data, status_code=status)
-    context = {"data": data, "alternate_links": alternate_links(request.url.path, data.get("iri", "")),
+    alternates = alternate_links(request.app.state.settings.base_iri, data.get("iri", "")) if status < 400 else []
+    context = {"data": data, "alternate_links": alternates,
                "href": lambda iri: href(request, iri),
                "page_url": lambda **kw: page_url(request, **kw)}
     response = templates.TemplateResponse(request, template, context, status_code=status)
@@ -54,11 +69,12 @@ def respond(request: Request, template: str, data: dict[str, Any], *, status: in
 _SUFFIXES = {".ttl": "text/turtle", ".jsonld": "application/ld+json", ".nt": "application/n-triples"}
 
 
-def alternate_links(path: str, iri: str) -> list[tuple[str, str]]:
-    """(media type, URL) of the RDF forms of a resource page, for ``<link rel="alternate">``."""
+def alternate_links(base: str, iri: str) -> list[tuple[str, str]]:
+    """(media type, URL) of the RDF forms of a resource page, for ``<link rel="alternate">``: the page's URL with
+    a format suffix (``/id/...``) or parameter (``/resource?iri=...``)."""
     if not iri:
         return []
-    if path.startswith("/id/"):
-        return [(media, path + suffix) for suffix, media in _SUFFIXES.items()]
-    return [(media, "/resource?" + urlencode({"iri": iri, "format": suffix.lstrip(".")}))
-            for suffix, media in _SUFFIXES.items()]
+    url = resource_url(base, iri)
+    if url.startswith("/id/"):
+        return [(media, url + suffix) for suffix, media in _SUFFIXES.items()]
+    return [(media, url + "&" + urlencode({"format": suffix.lstrip(".")})) for suffix, media in _SUFFIXES.items()]
