@@ -10,7 +10,8 @@ SELECT returning ``?this`` (the focus node) and ``?value`` for each violation. A
 the part this module knows is not compiled: it is listed in ``CompiledShapes.fallback`` with the reason, and the
 engine validates it with pySHACL instead, so nothing is ever silently skipped.
 
-Supported: targets (class, node, subjectsOf, objectsOf); paths (predicate, inverse, sequence, alternative,
+Supported: targets (class, node, subjectsOf, objectsOf, implicit class targets); top-level node and property
+shapes, named by IRI or blank node (``_:label``, see ``shape_key``); paths (predicate, inverse, sequence, alternative,
 zero/one-or-more); ``minCount``, ``maxCount``, ``datatype``, ``class``, ``nodeKind``, ``in``, ``hasValue``,
 ``pattern``/``flags``, ``min/maxInclusive``, ``min/maxExclusive``, ``min/maxLength``, ``node``, ``or``, ``and``,
 ``not``, ``qualifiedValueShape`` with ``qualifiedMinCount``/``qualifiedMaxCount``; ``deactivated``.
@@ -48,6 +49,17 @@ _NODE_KINDS = {
 }
 #: Datatypes whose lexical forms SPARQL can check with a cast (an ill-formed literal violates sh:datatype).
 _CASTABLE = {XSD.dateTime, XSD.integer, XSD.double, XSD.decimal, XSD.boolean, XSD.float}
+
+
+def shape_key(node: Node) -> str:
+    """How results name a shape: its IRI, or ``_:label`` for a blank node of the shapes graph."""
+    return f"_:{node}" if isinstance(node, BNode) else str(node)
+
+
+def is_class(graph: Graph, node: Node) -> bool:
+    """Whether the shapes graph says ``node`` is an rdfs:Class (what makes a shape target its own instances)."""
+    classes = set(graph.transitive_subjects(RDFS.subClassOf, RDFS.Class))
+    return any(t in classes for t in graph.objects(node, RDF.type))
 
 
 class Unsupported(Exception):
@@ -94,10 +106,26 @@ def path_key(graph: Graph, path: Node) -> str:
     raise Unsupported(f"unknown path {path!r}")
 
 
-def _term(node: Node) -> str:
+def _term(node: Node, *, exact: bool = True) -> str:
+    """A constant of the shapes graph in SPARQL. Where it must be the very term (``exact``: sh:in, sh:hasValue,
+    sh:targetNode), refused when the store would read it as another literal."""
     if isinstance(node, BNode):
         raise Unsupported("blank node as a constraint parameter")
+    if exact and isinstance(node, Literal) and not _canonical(node):
+        raise Unsupported(f"the store would rewrite the literal {node.n3()}")
     return node.n3()
+
+
+def _canonical(literal: Literal) -> bool:
+    """Whether the store keeps this literal as written (it rewrites "4.0"^^xsd:decimal as "4", xsd:byte as
+    xsd:integer, ...): a literal it rewrites would not be the same term as the one the shapes name."""
+    import pyoxigraph
+
+    datatype = None if literal.datatype is None or literal.language else pyoxigraph.NamedNode(str(literal.datatype))
+    term = pyoxigraph.Literal(str(literal), language=literal.language, datatype=datatype)
+    store = pyoxigraph.Store()
+    store.add(pyoxigraph.Quad(pyoxigraph.NamedNode("urn:s"), pyoxigraph.NamedNode("urn:p"), term))
+    return str(next(iter(store)).object) == str(term)
 
 
 class _Compiler:
@@ -161,7 +189,7 @@ class _Compiler:
             op = _VALUE_COMPARISONS[component]
             return f"(isBlank({v}) || !COALESCE(STRLEN(STR({v})) {op} {int(param)}, false))"
         if component in _VALUE_COMPARISONS:
-            return f"!COALESCE({v} {_VALUE_COMPARISONS[component]} {_term(param)}, false)"
+            return f"!COALESCE({v} {_VALUE_COMPARISONS[component]} {_term(param, exact=False)}, false)"
         if component == SH.node:
             return f"!({self.conforms(param, v)})"
         if component == SH["not"]:
@@ -217,9 +245,11 @@ class _Compiler:
             branches.append(f"{{ ?this {_term(predicate)} {self.var()} }}")
         for predicate in self.g.objects(shape, SH.targetObjectsOf):
             branches.append(f"{{ {self.var()} {_term(predicate)} ?this }}")
-        if (shape, RDF.type, RDFS.Class) in self.g:
-            raise Unsupported("implicit class targets are not compiled")
         classes = list(self.g.objects(shape, SH.targetClass))
+        if is_class(self.g, shape) and isinstance(shape, URIRef):  # an implicit class target
+            t = self.var()
+            branches.append(f"{{ ?this a {t} . VALUES {t} {{ {self.class_set(shape)} }} }}")
+            classes.append(shape)
         if len(branches) == 1 and len(classes) == 1 and len(self.subclasses(str(classes[0]))) <= 1:
             return f"?this a <{classes[0]}> ."  # the common case, and much faster than a sub-select
         return "{ SELECT DISTINCT ?this WHERE { " + " UNION ".join(branches) + " } }"
@@ -227,27 +257,29 @@ class _Compiler:
     def severity(self, shape: Node) -> str:
         return str(self.g.value(shape, SH.severity) or SH.Violation)
 
-    def node_shape(self, shape: URIRef) -> tuple[str, list[Check]]:
+    def node_shape(self, shape: URIRef | BNode) -> tuple[str, list[Check]]:
+        """The checks of a top-level shape: a node shape, or a property shape with targets of its own."""
         self.check_known(shape)
         target = self.target(shape)
+        if (shape, SH.path, None) in self.g:
+            return target, self.property_shape(shape, shape, target)
         checks = []
         for predicate, param in self.constraints(shape):
             if predicate in _COUNTS:
                 raise Unsupported(f"{predicate} on a node shape")
             violation = self.violation(predicate, param, "?this", shape)
-            query = f"SELECT ?this (?this AS ?value) WHERE {{ {target} FILTER({violation}) }}"
-            checks.append(_check(str(shape), str(shape), component_iri(predicate), None, self.severity(shape), query,
-                                 target))
+            value = "" if predicate == SH.hasValue else "(?this AS ?value)"  # sh:hasValue results have no value
+            query = f"SELECT ?this {value} WHERE {{ {target} FILTER({violation}) }}"
+            checks.append(_check(shape_key(shape), shape_key(shape), component_iri(predicate), None,
+                                 self.severity(shape), query, target))
         for prop in self.g.objects(shape, SH.property):
             checks += self.property_shape(shape, prop, target)
         return target, checks
 
-    def property_shape(self, node_shape: URIRef, shape: Node, target: str) -> list[Check]:
+    def property_shape(self, node_shape: Node, shape: Node, target: str) -> list[Check]:
         self.check_known(shape)
         if (shape, SH.deactivated, Literal(True)) in self.g:
             return []
-        if isinstance(shape, BNode):
-            raise Unsupported("property shapes need IRIs so that results can name them")
         path = self.one(shape, SH.path)
         if path is None:
             raise Unsupported(f"property shape {shape} has no sh:path")
@@ -255,8 +287,8 @@ class _Compiler:
         checks = []
 
         def add(predicate: URIRef, query: str) -> None:
-            checks.append(_check(str(node_shape), str(shape), component_iri(predicate), p, self.severity(shape), query,
-                                 target))
+            checks.append(_check(shape_key(node_shape), shape_key(shape), component_iri(predicate), p,
+                                 self.severity(shape), query, target))
 
         # Value-level checks (and maxCount) on a plain predicate find the offending values first, over the whole
         # predicate, and only then join the few offenders to the target: checking every focus node's values one
@@ -298,7 +330,7 @@ class _Compiler:
             raise Unsupported(f"property shape {nested} nested in a property shape")
         return checks
 
-    def qualified(self, node_shape: URIRef, shape: Node, p: str, qshape: Node, target: str) -> list[Check]:
+    def qualified(self, node_shape: Node, shape: Node, p: str, qshape: Node, target: str) -> list[Check]:
         conforming = f"?this {p} ?value . FILTER({self.conforms(qshape, '?value')})"
         only = set(self.g.predicate_objects(qshape)) - {(RDF.type, SH.NodeShape)}
         if len(only) == 1 and next(iter(only))[0] == SH["class"]:  # a join is much faster than a filter
@@ -310,13 +342,13 @@ class _Compiler:
                      f"GROUP BY ?this HAVING (COUNT(DISTINCT ?value) < {int(low)})")
             if int(low) == 1:
                 query = f"SELECT ?this WHERE {{ {target} MINUS {{ {conforming} }} }}"
-            checks.append(_check(str(node_shape), str(shape), str(SH.QualifiedMinCountConstraintComponent), p,
-                                 self.severity(shape), query, target))
+            checks.append(_check(shape_key(node_shape), shape_key(shape),
+                                 str(SH.QualifiedMinCountConstraintComponent), p, self.severity(shape), query, target))
         if high is not None:
             query = (f"SELECT ?this WHERE {{ {target} {conforming} }} "
                      f"GROUP BY ?this HAVING (COUNT(DISTINCT ?value) > {int(high)})")
-            checks.append(_check(str(node_shape), str(shape), str(SH.QualifiedMaxCountConstraintComponent), p,
-                                 self.severity(shape), query, target))
+            checks.append(_check(shape_key(node_shape), shape_key(shape),
+                                 str(SH.QualifiedMaxCountConstraintComponent), p, self.severity(shape), query, target))
         return checks
 
 
@@ -343,9 +375,12 @@ def component_iri(predicate: URIRef) -> str:
 
 
 def node_shapes(graph: Graph) -> list[URIRef | BNode]:
-    """The shapes validation starts from: those with a target, in a stable order."""
+    """The shapes validation starts from: those with a target (explicit, or implicit: a shape that is also an
+    rdfs:Class), node shapes or property shapes alike, in a stable order."""
     shapes = {s for target in SHAPE_TARGETS for s in graph.subjects(target, None)}
-    return sorted(shapes, key=str)
+    for kind in (SH.NodeShape, SH.PropertyShape):
+        shapes |= {s for s in graph.subjects(RDF.type, kind) if isinstance(s, URIRef) and is_class(graph, s)}
+    return sorted(shapes, key=shape_key)
 
 
 def compile_shapes(graph: Graph, subclasses: Callable[[str], list[str]]) -> CompiledShapes:
@@ -356,13 +391,11 @@ def compile_shapes(graph: Graph, subclasses: Callable[[str], list[str]]) -> Comp
             continue
         compiler = _Compiler(graph, subclasses)
         try:
-            if isinstance(shape, BNode):
-                raise Unsupported("node shapes need IRIs so that results can name them")
             target, checks = compiler.node_shape(shape)
         except Unsupported as reason:
-            compiled.fallback[str(shape)] = str(reason)
+            compiled.fallback[shape_key(shape)] = str(reason)
             continue
-        compiled.targets[str(shape)] = target
+        compiled.targets[shape_key(shape)] = target
         compiled.checks += checks
     return compiled
 
