@@ -257,3 +257,18 @@ def test_validate_with_own_shapes_and_store_shapes(cli, tmp_path) -> None:
     code, out, _ = cli("validate", "--format", "turtle")
     graph = rdflib.Graph().parse(data=out, format="turtle")
     assert code == 1 and "http://example.org/a" in {str(f) for f in graph.objects(None, SH.focusNode)}
+
+
+def test_import_validation_checks_only_the_new_graph_against_the_whole_catalog(store: Store) -> None:
+    """The focus nodes one graph mentions, each judged on all the data: links into other graphs resolve."""
+    shapes = load(store, "ex:e a ex:Experiment . ex:r0 a ex:Run .", """
+        ex:S a sh:NodeShape ; sh:targetClass ex:Run ; sh:property [ sh:path ex:in ; sh:class ex:Experiment ;
+            sh:minCount 1 ] .""")
+    new = NamedNode("urn:test:new")
+    store.replace_graph(new, [q.triple for q in pyoxigraph.parse(PREFIXES + """
+        ex:r1 a ex:Run ; ex:in ex:e . ex:r2 a ex:Run ; ex:in ex:nothing . ex:r3 a ex:Run .""",
+                                                                   pyoxigraph.RdfFormat.TURTLE)])
+    scoped = validate(store, shapes, focus_graph=new).results
+    whole = validate(store, shapes).results
+    assert {r.focus for r in whole} == {"http://example.org/r0", "http://example.org/r2", "http://example.org/r3"}
+    assert multiset(scoped) == multiset([r for r in whole if r.focus != "http://example.org/r0"])

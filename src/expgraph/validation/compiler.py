@@ -129,9 +129,10 @@ def _canonical(literal: Literal) -> bool:
 
 
 class _Compiler:
-    def __init__(self, graph: Graph, subclasses: Callable[[str], list[str]]) -> None:
+    def __init__(self, graph: Graph, subclasses: Callable[[str], list[str]], within: str | None = None) -> None:
         self.g = graph
         self.subclasses = subclasses
+        self.within = within
         self._fresh = itertools.count()
 
     def var(self) -> str:
@@ -261,6 +262,9 @@ class _Compiler:
         """The checks of a top-level shape: a node shape, or a property shape with targets of its own."""
         self.check_known(shape)
         target = self.target(shape)
+        if self.within is not None:  # only the focus nodes a graph mentions (the graph an import just wrote)
+            target = (f"{{ SELECT DISTINCT ?this WHERE {{ GRAPH <{self.within}> {{ {{ ?this ?_fp ?_fo }} UNION "
+                      f"{{ ?_fs ?_fp ?this }} }} }} }} {target}")
         if (shape, SH.path, None) in self.g:
             return target, self.property_shape(shape, shape, target)
         checks = []
@@ -296,7 +300,7 @@ class _Compiler:
         # p* would match every node when read on its own, so other paths start from the target.)
         def values(constraint: str) -> str:
             """The target's (?this, ?value) pairs where ``constraint`` (a pattern or FILTER on ?value) holds."""
-            if isinstance(path, URIRef):
+            if isinstance(path, URIRef) and self.within is None:
                 return f"{{ SELECT ?this ?value WHERE {{ ?this {p} ?value {constraint} }} }} {target}"
             return f"{target} ?this {p} ?value . {constraint}"
 
@@ -310,7 +314,7 @@ class _Compiler:
                                    f"GROUP BY ?this HAVING (COUNT(DISTINCT ?value) < {n})")
             elif predicate == SH.maxCount:
                 too_many = f"GROUP BY ?this HAVING (COUNT(DISTINCT ?value) > {int(param)})"
-                if isinstance(path, URIRef):
+                if isinstance(path, URIRef) and self.within is None:
                     add(predicate, f"SELECT ?this WHERE {{ {{ SELECT ?this WHERE {{ ?this {p} ?value }} {too_many} }} "
                                    f"{target} }}")
                 else:
@@ -383,13 +387,17 @@ def node_shapes(graph: Graph) -> list[URIRef | BNode]:
     return sorted(shapes, key=shape_key)
 
 
-def compile_shapes(graph: Graph, subclasses: Callable[[str], list[str]]) -> CompiledShapes:
-    """Compile every targeted shape of ``graph``; ``subclasses(C)`` lists C and its subclasses in the data."""
+def compile_shapes(graph: Graph, subclasses: Callable[[str], list[str]], within: str | None = None
+                   ) -> CompiledShapes:
+    """Compile every targeted shape of ``graph``; ``subclasses(C)`` lists C and its subclasses in the data.
+
+    With ``within`` (a named graph of the store, as queries see it), only focus nodes mentioned in that graph are
+    checked, each from its target (the whole-catalog form reads a predicate's offending values first)."""
     compiled = CompiledShapes()
     for shape in node_shapes(graph):
         if (shape, SH.deactivated, Literal(True)) in graph:
             continue
-        compiler = _Compiler(graph, subclasses)
+        compiler = _Compiler(graph, subclasses, within)
         try:
             target, checks = compiler.node_shape(shape)
         except Unsupported as reason:
