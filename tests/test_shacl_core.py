@@ -108,13 +108,18 @@ CASES: dict[str, tuple[str, str, bool]] = {
     "literal focus nodes": ("""
         ex:a ex:p 1 .""", """
         ex:S a sh:NodeShape ; sh:targetNode "Hello", "2"^^xsd:integer ; sh:datatype xsd:integer .""", True),
-    "delegated: xone, closed, languageIn, uniqueLang, equals, disjoint, lessThan": ("""
+    "languageIn and uniqueLang": ("""
+        ex:a a ex:T ; ex:l "a"@en, "b"@EN, "c"@de, "d"@de-AT, "e"@fr, "f"@fr, "g", "h", ex:i .""", """
+        ex:L a sh:NodeShape ; sh:targetClass ex:T ; sh:property ex:PL, ex:PU, ex:PN .
+        ex:PL sh:path ex:l ; sh:languageIn ( "en" "de" ) .
+        ex:PU sh:path ex:l ; sh:uniqueLang true .
+        ex:PN sh:path ex:l ; sh:uniqueLang false .
+        ex:N a sh:NodeShape ; sh:targetNode "x"@en, "y"@fr ; sh:languageIn ( "en" ) .""", True),
+    "delegated: xone, closed, equals, disjoint, lessThan": ("""
         ex:a a ex:T ; ex:p 1, 2 ; ex:q 1 ; ex:l "a"@en, "b"@en, "c"@de ; ex:extra 1 .""", """
         ex:X a sh:NodeShape ; sh:targetClass ex:T ; sh:xone ( [ sh:class ex:T ] [ sh:nodeKind sh:IRI ] ) .
         ex:C a sh:NodeShape ; sh:targetClass ex:T ; sh:closed true ; sh:ignoredProperties ( rdf:type ) ;
             sh:property [ sh:path ex:p ] , [ sh:path ex:q ] , [ sh:path ex:l ] .
-        ex:L a sh:NodeShape ; sh:targetClass ex:T ; sh:property ex:PL .
-        ex:PL sh:path ex:l ; sh:languageIn ( "en" ) ; sh:uniqueLang true .
         ex:E a sh:NodeShape ; sh:targetClass ex:T ; sh:property ex:PE .
         ex:PE sh:path ex:p ; sh:equals ex:q ; sh:disjoint ex:q ; sh:lessThan ex:q ; sh:lessThanOrEquals ex:q .""",
         False),

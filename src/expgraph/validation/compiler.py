@@ -14,7 +14,10 @@ Supported: targets (class, node, subjectsOf, objectsOf, implicit class targets);
 shapes, named by IRI or blank node (``_:label``, see ``shape_key``); paths (predicate, inverse, sequence, alternative,
 zero/one-or-more); ``minCount``, ``maxCount``, ``datatype``, ``class``, ``nodeKind``, ``in``, ``hasValue``,
 ``pattern``/``flags``, ``min/maxInclusive``, ``min/maxExclusive``, ``min/maxLength``, ``node``, ``or``, ``and``,
-``not``, ``qualifiedValueShape`` with ``qualifiedMinCount``/``qualifiedMaxCount``; ``deactivated``.
+``not``, ``languageIn``, ``uniqueLang``, ``qualifiedValueShape`` with ``qualifiedMinCount``/``qualifiedMaxCount``;
+``deactivated``. Everything else (``xone``, ``closed``, ``equals``, ``disjoint``, ``lessThan``,
+``lessThanOrEquals``, ``qualifiedValueShapesDisjoint``, SPARQL constraints, nested property shapes, ...) is
+delegated, whole shape by whole shape, and named.
 """
 
 from __future__ import annotations
@@ -199,6 +202,9 @@ class _Compiler:
             joiner = " || " if component == SH["or"] else " && "
             members = [self.conforms(m, v) for m in Collection(self.g, param)]
             return "!(" + (joiner.join(members) or ("false" if component == SH["or"] else "true")) + ")"
+        if component == SH.languageIn:
+            tags = [f"langMatches(lang({v}), {Literal(str(t)).n3()})" for t in Collection(self.g, param)]
+            return f"(!isLiteral({v}) || !({' || '.join(tags) or 'false'}))"
         if component == SH.hasValue:  # node-level only; property-level hasValue is a count-like check
             return f"!sameTerm({v}, {_term(param)})"
         raise Unsupported(f"{component} is not compiled")
@@ -219,7 +225,7 @@ class _Compiler:
                 parts.append(f"EXISTS {{ {v} {p} {w} }}" if int(param) == 1 else "true")
             elif predicate == SH.hasValue:
                 parts.append(f"EXISTS {{ {v} {p} {w} FILTER(sameTerm({w}, {_term(param)})) }}")
-            elif predicate in _COUNTS:
+            elif predicate in _COUNTS or predicate == SH.uniqueLang:
                 raise Unsupported(f"{predicate} inside sh:node/sh:or/sh:and/sh:not")
             else:
                 parts.append(f"NOT EXISTS {{ {v} {p} {w} FILTER({self.violation(predicate, param, w, shape)}) }}")
@@ -269,7 +275,7 @@ class _Compiler:
             return target, self.property_shape(shape, shape, target)
         checks = []
         for predicate, param in self.constraints(shape):
-            if predicate in _COUNTS:
+            if predicate in _COUNTS or predicate == SH.uniqueLang:
                 raise Unsupported(f"{predicate} on a node shape")
             violation = self.violation(predicate, param, "?this", shape)
             value = "" if predicate == SH.hasValue else "(?this AS ?value)"  # sh:hasValue results have no value
@@ -322,6 +328,11 @@ class _Compiler:
             elif predicate == SH.hasValue:
                 add(predicate, f"SELECT ?this WHERE {{ {target} MINUS "
                                f"{{ ?this {p} ?_any FILTER(sameTerm(?_any, {_term(param)})) }} }}")
+            elif predicate == SH.uniqueLang:
+                if param.toPython() is True:  # one result per language tag (case-insensitive) used twice or more
+                    add(predicate, f"SELECT ?this ?_lang WHERE {{ {target} ?this {p} ?value "
+                                   "FILTER(lang(?value) != \"\") } GROUP BY ?this (LCASE(lang(?value)) AS ?_lang) "
+                                   "HAVING (COUNT(DISTINCT ?value) > 1)")
             elif predicate in (SH.qualifiedValueShape,):
                 checks += self.qualified(node_shape, shape, p, param, target)
             elif predicate == SH["class"]:
@@ -367,7 +378,7 @@ def _check(node_shape: str, shape: str, component: str, path: str | None, severi
 _COUNTS = {SH.minCount, SH.maxCount, SH.qualifiedValueShape}
 CONSTRAINT_PARAMETERS = {
     SH["class"], SH.datatype, SH.nodeKind, SH["in"], SH.pattern, SH.node, SH["not"], SH["or"],
-    SH["and"], SH.hasValue, *_VALUE_COMPARISONS, *_COUNTS,
+    SH["and"], SH.hasValue, SH.languageIn, SH.uniqueLang, *_VALUE_COMPARISONS, *_COUNTS,
 }
 _COMPONENTS = {SH["class"]: "Class", SH["in"]: "In", SH["not"]: "Not", SH["or"]: "Or", SH["and"]: "And"}
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import pyoxigraph
 import rdflib
 from pyoxigraph import BlankNode, Literal, NamedNode, QuerySolutions
 from rdflib.namespace import RDFS, SH
@@ -139,8 +140,9 @@ class ValidationReport:
     focus_nodes: dict[str, list[str]] = field(default_factory=dict)
     #: node shape → constraints it declares, as (source shape, component, severity).
     constraints: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
-    #: node shapes validated by pySHACL, with the reason.
+    #: top-level shapes the compiler delegated whole, with the reason, and the engine that validated them.
     fallback: dict[str, str] = field(default_factory=dict)
+    fallback_engine: str | None = None
     seconds: float = 0.0
 
     def conforms(self, fail_on: str = "violation") -> bool:
@@ -162,7 +164,7 @@ class ValidationReport:
         results = [r for r in self.results
                    if (wanted is None or r.severity in wanted) and (nodes is None or r.focus in nodes)]
         return ValidationReport(results, self.shapes, self.focus_nodes, self.constraints, self.fallback,
-                                self.seconds)
+                                self.fallback_engine, self.seconds)
 
 
 def declared_constraints(graph: rdflib.Graph, node_shape: rdflib.term.Node) -> list[tuple[str, str, str]]:
@@ -224,22 +226,19 @@ def validate(store: Store, shapes: Shapes | None = None, *, graphs: list[NamedNo
     auxiliary = [] if catalog is None or scope is None else [g for g in scope if g not in catalog]
     seen_elsewhere = {shape for shape, target in compiled.targets.items()
                     if auxiliary and store.query(f"ASK {{ {target} }}", graphs=auxiliary)}
-    # One result per focus node and value of each constraint: duplicates within a check (a triple held by two
-    # graphs) go, identical results of two constraints (two sh:class of one shape) both stay, as SHACL says.
     results = [
         result for check in compiled.checks
-        for result in dict.fromkeys(_run_check(
-            store, check, scope if check.needs_furniture or check.node_shape in seen_elsewhere
-            or "^" in (check.path or "") else catalog))]
+        for result in _run_check(store, check, scope if check.needs_furniture or check.node_shape in seen_elsewhere
+                                 or "^" in (check.path or "") else catalog)]
+    engine = None
     if compiled.fallback:
-        data = export_graph(store, scope)
-        delegated = pyshacl_results(data, shapes.graph, use_shapes=list(compiled.fallback))
+        delegated, engine = delegate(store, scope, shapes.graph, list(compiled.fallback))
         if focus_graph is not None:
             mentioned = {_text(row["n"]) for row in _rows(
                 store, "SELECT DISTINCT ?n WHERE { { ?n ?p ?o } UNION { ?s ?p ?n } }", [focus_graph])}
             delegated = [r for r in delegated if r.focus in mentioned]
         results += delegated
-    report = ValidationReport(results, shapes, fallback=compiled.fallback)
+    report = ValidationReport(results, shapes, fallback=compiled.fallback, fallback_engine=engine)
     for shape in node_shapes(shapes.graph):
         key = shape_key(shape)
         constraints = declared_constraints(shapes.graph, shape)
@@ -253,9 +252,16 @@ def validate(store: Store, shapes: Shapes | None = None, *, graphs: list[NamedNo
 
 
 def _run_check(store: Store, check: Check, scope: list[NamedNode] | None) -> Iterable[ValidationResult]:
+    """One result per distinct row: duplicates within a check (a triple held by two graphs) go; identical
+    results of two constraints (two sh:class of one shape) or two rows (sh:uniqueLang's languages) stay."""
     rows = _rows(store, check.sparql, scope)
     has_value = any(v.value == "value" for v in rows.variables)
+    seen = set()
     for row in rows:
+        key = tuple(str(term) for term in row)
+        if key in seen:
+            continue
+        seen.add(key)
         value = row["value"] if has_value else None
         yield ValidationResult(
             focus=_text(row["this"]),
@@ -289,7 +295,26 @@ def export_graph(store: Store, graphs: list[NamedNode] | None = None) -> rdflib.
     return graph
 
 
-def pyshacl_results(data: rdflib.Graph, shapes: rdflib.Graph, *, use_shapes: list[str] | None = None
+def delegate(store: Store, graphs: list[NamedNode] | None, shapes: rdflib.Graph, use_shapes: list[str]
+             ) -> tuple[list[ValidationResult], str]:
+    """Validate the shapes the compiler delegated, and say with what: pyshacl-turbo (a Rust engine with pySHACL's
+    results, validating a pyoxigraph store without the rdflib parse) when installed, else pySHACL."""
+    try:
+        import pyshacl_turbo
+    except ImportError:
+        return pyshacl_results(export_graph(store, graphs), shapes, use_shapes=use_shapes), "pySHACL"
+    buffer = io.BytesIO()
+    if graphs is None:
+        store.dump(buffer, "ntriples")
+    else:
+        buffer.write("\n".join(f"{t} ." for name in graphs for t in store.triples(name)).encode())
+    data = pyoxigraph.Store()
+    data.bulk_load(buffer.getvalue(), pyoxigraph.RdfFormat.N_TRIPLES)
+    return pyshacl_results(data, shapes, use_shapes=use_shapes, validator=pyshacl_turbo.validate), "pyshacl-turbo"
+
+
+def pyshacl_results(data: rdflib.Graph | pyoxigraph.Store, shapes: rdflib.Graph, *,
+                    use_shapes: list[str] | None = None, validator: Callable | None = None
                     ) -> list[ValidationResult]:
     """Validate with pySHACL (no inference) and read its report into our result records.
 
@@ -303,8 +328,9 @@ def pyshacl_results(data: rdflib.Graph, shapes: rdflib.Graph, *, use_shapes: lis
         roots = [Shapes(shapes).node(s) for s in use_shapes]
         mine = {shape_key(s) for s in _property_closure(shapes, roots)}
         shapes = extract_shapes(shapes, roots)
-    _, report, _ = pyshacl.validate(data, shacl_graph=shapes, inference="none", allow_infos=True,
-                                    allow_warnings=True, inplace=True)
+    # inplace: pySHACL would otherwise copy the data graph first (pyshacl-turbo reads the store as it is)
+    _, report, _ = (validator or pyshacl.validate)(data, shacl_graph=shapes, inference="none", allow_infos=True,
+                                                   allow_warnings=True, inplace=validator is None)
     results = read_report(report)
     return results if use_shapes is None else [r for r in results if r.shape in mine]
 

@@ -75,6 +75,7 @@ def report_data(report: ValidationReport, scores: Scores, *, fail_on: str = "vio
         "completeness": overall.score,
         "seconds": round(report.seconds, 3),
         "fallback": report.fallback,
+        "fallback_engine": report.fallback_engine,
         "missing_most": [
             {"shape": shape, "shape_name": describe(shape).name, "component": _short(component),
              "severity": severity_name(severity), "count": count, "message": describe(shape).message}
@@ -107,7 +108,7 @@ def render_text(data: dict[str, Any], width: int = 140) -> str:
                   f"warnings, {counts['info']} infos; completeness {_pct(data['completeness'])}; "
                   f"{data['seconds']} s")
     for shape, reason in data["fallback"].items():
-        console.print(f"validated with pySHACL (not compiled: {reason}): {shape}")
+        console.print(f"validated with {data['fallback_engine']} (not compiled: {reason}): {shape}")
     table = Table("severity", "what is missing", "count", "message", title="What is missing most")
     for row in data["missing_most"][:TOP]:
         table.add_row(row["severity"], row["shape_name"], str(row["count"]), row["message"])
