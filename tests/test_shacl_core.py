@@ -105,6 +105,16 @@ CASES: dict[str, tuple[str, str, bool]] = {
         ex:a a ex:T ; ex:p "x" .""", """
         [ a sh:NodeShape ; sh:targetClass ex:T ; sh:property [ sh:path ex:p ; sh:datatype xsd:integer ] ;
           sh:property [ sh:path [ sh:inversePath ex:p ] ; sh:minCount 1 ] ] .""", True),
+    "datatypes, ill-formed literals and types the store rewrites": ("""
+        ex:a ex:d "2020-01-01"^^xsd:date, "2020-13-01"^^xsd:date ; ex:t "10:00:00"^^xsd:time, "25:00:00"^^xsd:time ;
+            ex:b "5"^^xsd:byte, "c"^^xsd:byte, 5 ; ex:i "x"^^xsd:int ; ex:n "1.5"^^xsd:decimal, "c"^^xsd:decimal .""",
+        """
+        ex:S a sh:NodeShape ; sh:targetNode ex:a ; sh:property ex:D, ex:T, ex:B, ex:I, ex:N .
+        ex:D sh:path ex:d ; sh:datatype xsd:date .
+        ex:T sh:path ex:t ; sh:datatype xsd:time .
+        ex:B sh:path ex:b ; sh:datatype xsd:byte .
+        ex:I sh:path ex:i ; sh:datatype xsd:int .
+        ex:N sh:path ex:n ; sh:datatype xsd:decimal .""", True),
     "literal focus nodes": ("""
         ex:a ex:p 1 .""", """
         ex:S a sh:NodeShape ; sh:targetNode "Hello", "2"^^xsd:integer ; sh:datatype xsd:integer .""", True),

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -76,6 +77,17 @@ class ShapeInfo:
     order: float
 
 
+@contextmanager
+def _exact_literals() -> Iterator[None]:
+    """Parse literals as written: rdflib would read "1"^^xsd:boolean as "true", but only the literal true turns
+    sh:uniqueLang on (and sh:in, sh:hasValue name exact terms)."""
+    before, rdflib.NORMALIZE_LITERALS = rdflib.NORMALIZE_LITERALS, False
+    try:
+        yield
+    finally:
+        rdflib.NORMALIZE_LITERALS = before
+
+
 class Shapes:
     """The shapes graph (rdflib: it is small) and what reports need to know about each shape."""
 
@@ -89,7 +101,8 @@ class Shapes:
         graph = rdflib.Graph()
         for path in [*(shape_files() if defaults else []), *(paths or [])]:
             try:
-                graph.parse(path, format=guess_format(str(path)) or "turtle")
+                with _exact_literals():
+                    graph.parse(path, format=guess_format(str(path)) or "turtle")
             except FileNotFoundError:
                 raise ValueError(f"{path}: no such shapes file") from None
             except Exception as error:  # rdflib raises several unrelated types for bad RDF
