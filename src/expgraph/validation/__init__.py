@@ -33,9 +33,9 @@ def validate_catalog(store: Store, shapes: Shapes | None = None, *, write: bool 
 def summarise_import(store: Store, graph: NamedNode) -> dict[str, object]:
     """The completeness of what one import brought in.
 
-    Only the focus nodes ``graph`` mentions are validated, with the whole catalog as data (a run's links may point
-    into other sources), so an import costs what it wrote, not what the catalog holds. The stored scores, which
-    pool over experiments and projects across sources, are refreshed by a whole-catalog ``validate_catalog``.
+    Only the records ``graph`` describes are validated, with the whole catalog as data (a run's links may point
+    into other sources). The stored scores, which pool over experiments and projects across sources, are
+    refreshed by a whole-catalog ``validate_catalog``.
     """
     report = validate(store, focus_graph=graph)
     tallies = node_tallies(report)

@@ -276,9 +276,8 @@ class _Compiler:
         """The checks of a top-level shape: a node shape, or a property shape with targets of its own."""
         self.check_known(shape)
         target = self.target(shape)
-        if self.within is not None:  # only the focus nodes a graph mentions (the graph an import just wrote)
-            target = (f"{{ SELECT DISTINCT ?this WHERE {{ GRAPH <{self.within}> {{ {{ ?this ?_fp ?_fo }} UNION "
-                      f"{{ ?_fs ?_fp ?this }} }} }} }} {target}")
+        if self.within is not None:  # only the focus nodes a graph describes (the graph an import just wrote)
+            target = f"{{ SELECT DISTINCT ?this WHERE {{ GRAPH <{self.within}> {{ ?this ?_fp ?_fo }} }} }} {target}"
         if (shape, SH.path, None) in self.g:
             return target, self.property_shape(shape, shape, target)
         checks = []
@@ -314,7 +313,7 @@ class _Compiler:
         # p* would match every node when read on its own, so other paths start from the target.)
         def values(constraint: str) -> str:
             """The target's (?this, ?value) pairs where ``constraint`` (a pattern or FILTER on ?value) holds."""
-            if isinstance(path, URIRef) and self.within is None:
+            if isinstance(path, URIRef):
                 return f"{{ SELECT ?this ?value WHERE {{ ?this {p} ?value {constraint} }} }} {target}"
             return f"{target} ?this {p} ?value . {constraint}"
 
@@ -328,7 +327,7 @@ class _Compiler:
                                    f"GROUP BY ?this HAVING (COUNT(DISTINCT ?value) < {n})")
             elif predicate == SH.maxCount:
                 too_many = f"GROUP BY ?this HAVING (COUNT(DISTINCT ?value) > {int(param)})"
-                if isinstance(path, URIRef) and self.within is None:
+                if isinstance(path, URIRef):
                     add(predicate, f"SELECT ?this WHERE {{ {{ SELECT ?this WHERE {{ ?this {p} ?value }} {too_many} }} "
                                    f"{target} }}")
                 else:
@@ -412,8 +411,8 @@ def compile_shapes(graph: Graph, subclasses: Callable[[str], list[str]], within:
                    ) -> CompiledShapes:
     """Compile every targeted shape of ``graph``; ``subclasses(C)`` lists C and its subclasses in the data.
 
-    With ``within`` (a named graph of the store, as queries see it), only focus nodes mentioned in that graph are
-    checked, each from its target (the whole-catalog form reads a predicate's offending values first)."""
+    With ``within`` (a named graph of the store, as queries see it), only the focus nodes that graph describes (its
+    subjects) are checked, with the whole catalog as data."""
     compiled = CompiledShapes()
     for shape in node_shapes(graph):
         if (shape, SH.deactivated, Literal(True)) in graph:
