@@ -1,8 +1,9 @@
-"""Benchmark: `expgraph validate` (whole process) against the pySHACL route, on synthetic catalogs.
+"""Benchmark: `expgraph validate` (whole process) against the pySHACL route and pyshacl-turbo, on synthetic catalogs.
 
 The pySHACL route is what one would do without the compiler: export the store, parse it into rdflib, validate
-with pySHACL (no inference). Both must give the same (focus node, path, severity, component) set; the script
-fails loudly if they do not.
+with pySHACL (no inference). The pyshacl-turbo route loads the export into a pyoxigraph store and validates it
+with pyshacl-turbo (Rust). All must give the same (focus node, path, severity, component) set; the script fails
+loudly if they do not.
 
     python benchmarks/validate_bench.py --runs 10000 100000 --reference-max 10000 --workdir /tmp/egbench
 
@@ -21,7 +22,8 @@ from pathlib import Path
 
 from expgraph.store import EmbeddedStore
 from expgraph.synthetic import build_store
-from expgraph.validation import reference_validate, validate
+from expgraph.validation import Shapes, reference_validate, validate
+from expgraph.validation.engine import pyshacl_results
 
 
 def ensure_store(n_runs: int, workdir: Path) -> Path:
@@ -48,11 +50,30 @@ def time_cli(path: Path) -> tuple[float, int, float]:
     return seconds, done.returncode, peak
 
 
+def turbo_route(store: EmbeddedStore) -> tuple[list, float, float]:
+    """pyshacl-turbo over the whole catalog: results, seconds to load the export, seconds to validate."""
+    import io
+
+    import pyoxigraph
+    import pyshacl_turbo
+
+    started = time.perf_counter()
+    buffer = io.BytesIO()
+    store.dump(buffer, "ntriples")
+    data = pyoxigraph.Store()
+    data.bulk_load(buffer.getvalue(), pyoxigraph.RdfFormat.N_TRIPLES)
+    loaded = time.perf_counter()
+    results = pyshacl_results(data, Shapes.load().graph, validator=pyshacl_turbo.validate)
+    return results, loaded - started, time.perf_counter() - loaded
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--reference-max", type=int, default=10000,
                         help="run the pySHACL route only up to this many runs (it needs ~1 GB per 10k runs)")
+    parser.add_argument("--turbo-max", type=int, default=100000,
+                        help="run the pyshacl-turbo route only up to this many runs")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/expgraph-bench"))
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
@@ -68,6 +89,14 @@ def main() -> None:
         row = {"runs": n_runs, "cli_seconds": round(cli_seconds, 2), "cli_exit": code, "cli_peak_mb": round(cli_mb),
                "engine_seconds": round(in_process, 2), "results": len(ours.results),
                "fallback_shapes": len(ours.fallback)}
+        if n_runs <= args.turbo_max:
+            turbo, load_s, validate_s = turbo_route(store)
+            row["turbo_load_seconds"] = round(load_s, 2)
+            row["turbo_validate_seconds"] = round(validate_s, 2)
+            row["turbo_identical"] = {r.key() for r in ours.results} == {r.key() for r in turbo}
+            row["turbo_ratio"] = round((load_s + validate_s) / cli_seconds, 1)
+            if not row["turbo_identical"]:
+                raise SystemExit(f"pyshacl-turbo results differ at {n_runs} runs")
         if n_runs <= args.reference_max:
             started = time.perf_counter()
             reference = reference_validate(store)

@@ -40,20 +40,28 @@ def validate(
     focus: Annotated[list[str] | None, typer.Option(help="Only results about this record IRI (repeatable).")]
     = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to this file.")] = None,
+    shapes: Annotated[list[Path] | None, typer.Option("--shapes", help="Also validate with the shapes in this RDF "
+                                                      "file (repeatable; Turtle or any RDF format).")] = None,
+    default_shapes: Annotated[bool, typer.Option(help="Use the shipped shapes (and the store's shapes graphs); "
+                                                 "--no-default-shapes uses only the --shapes files.")] = True,
 ) -> None:
     """Check completeness against the SHACL shapes and refresh the stored completeness scores.
 
     Exit 1 when a result is at or above --fail-on (default: any violation) or the completeness is below
     --min-score. Example for CI: expgraph validate --fail-on violation --min-score 0.8 --project vision
     """
-    from expgraph.validation import validate_catalog
+    from expgraph.validation import Shapes, validate_catalog
     from expgraph.validation.report import render
     from expgraph.validation.scores import project_iri
 
     if min_score is not None and not 0 <= min_score <= 1:
         raise CliError(f"--min-score must be between 0 and 1, got {min_score}")
     store = state(ctx).store()
-    report, scores = validate_catalog(store)
+    try:
+        chosen = Shapes.load(shapes, defaults=default_shapes, store=store if default_shapes else None)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    report, scores = validate_catalog(store, chosen)
     gate = report
     if project is not None:
         node = project_iri(store, project)

@@ -7,6 +7,7 @@ from collections import Counter
 from pyoxigraph import NamedNode, QuerySolutions
 from rdflib.namespace import SH
 
+from expgraph.namespaces import EG
 from expgraph.store import Store
 from expgraph.validation.engine import (
     Shapes,
@@ -16,7 +17,7 @@ from expgraph.validation.engine import (
     severity_name,
     validate,
 )
-from expgraph.validation.scores import QUALITY_GRAPH, Scores, Tally, compute_scores, write_scores
+from expgraph.validation.scores import QUALITY_GRAPH, Scores, Tally, compute_scores, node_tallies, write_scores
 
 
 def validate_catalog(store: Store, shapes: Shapes | None = None, *, write: bool = True
@@ -30,19 +31,20 @@ def validate_catalog(store: Store, shapes: Shapes | None = None, *, write: bool 
 
 
 def summarise_import(store: Store, graph: NamedNode) -> dict[str, object]:
-    """The completeness of what one import brought in; refreshes the catalog's stored scores on the way.
+    """The completeness of what one import brought in.
 
-    The whole catalog is validated (a run's links may point into other sources, and the stored scores must stay
-    whole), then the summary keeps the records described in ``graph``.
+    Only the records ``graph`` describes are validated, with the whole catalog as data (a run's links may point
+    into other sources). The stored scores, which pool over experiments and projects across sources, are
+    refreshed by a whole-catalog ``validate_catalog``.
     """
-    report, scores = validate_catalog(store)
-    rows = store.query("SELECT DISTINCT ?s WHERE { ?s ?p ?o }", graphs=[graph])
+    report = validate(store, focus_graph=graph)
+    tallies = node_tallies(report)
+    rows = store.query(f"SELECT DISTINCT ?s WHERE {{ ?s a {EG.Run} }}", graphs=[graph])
     assert isinstance(rows, QuerySolutions)
-    mine = {row["s"].value for row in rows}
-    results = [r for r in report.results if r.focus in mine]
+    results = report.results
     counts = Counter(severity_name(r.severity) for r in results)
-    pooled = sum((tally for node, tally in scores.nodes.items() if node in mine), Tally(0, 0))
-    runs = [tally for node, tally in scores.runs.items() if node in mine]
+    pooled = sum(tallies.values(), Tally(0, 0))
+    runs = [tallies.get(row["s"].value, Tally(0, 0)) for row in rows]
     missing = Counter(report.shapes.describe(r.shape).name for r in results if r.severity == str(SH.Warning))
     return {
         "violations": counts["violation"],

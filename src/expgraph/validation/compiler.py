@@ -10,10 +10,14 @@ SELECT returning ``?this`` (the focus node) and ``?value`` for each violation. A
 the part this module knows is not compiled: it is listed in ``CompiledShapes.fallback`` with the reason, and the
 engine validates it with pySHACL instead, so nothing is ever silently skipped.
 
-Supported: targets (class, node, subjectsOf, objectsOf); paths (predicate, inverse, sequence, alternative,
+Supported: targets (class, node, subjectsOf, objectsOf, implicit class targets); top-level node and property
+shapes, named by IRI or blank node (``_:label``, see ``shape_key``); paths (predicate, inverse, sequence, alternative,
 zero/one-or-more); ``minCount``, ``maxCount``, ``datatype``, ``class``, ``nodeKind``, ``in``, ``hasValue``,
 ``pattern``/``flags``, ``min/maxInclusive``, ``min/maxExclusive``, ``min/maxLength``, ``node``, ``or``, ``and``,
-``not``, ``qualifiedValueShape`` with ``qualifiedMinCount``/``qualifiedMaxCount``; ``deactivated``.
+``not``, ``languageIn``, ``uniqueLang``, ``qualifiedValueShape`` with ``qualifiedMinCount``/``qualifiedMaxCount``;
+``deactivated``. Everything else (``xone``, ``closed``, ``equals``, ``disjoint``, ``lessThan``,
+``lessThanOrEquals``, ``qualifiedValueShapesDisjoint``, SPARQL constraints, nested property shapes, ...) is
+delegated, whole shape by whole shape, and named.
 """
 
 from __future__ import annotations
@@ -47,7 +51,24 @@ _NODE_KINDS = {
     SH.IRIOrLiteral: "(isIRI({v}) || isLiteral({v}))",
 }
 #: Datatypes whose lexical forms SPARQL can check with a cast (an ill-formed literal violates sh:datatype).
-_CASTABLE = {XSD.dateTime, XSD.integer, XSD.double, XSD.decimal, XSD.boolean, XSD.float}
+_CASTABLE = {XSD.dateTime, XSD.integer, XSD.double, XSD.decimal, XSD.boolean, XSD.float, XSD.date, XSD.time,
+             XSD.duration}
+#: Datatypes the store never keeps for a well-formed literal ("5"^^xsd:byte is stored as "5"^^xsd:integer): a
+#: stored literal of one of these is ill-formed, and every value violates sh:datatype with them, as stored.
+_REWRITTEN = {XSD.byte, XSD.short, XSD.int, XSD.long, XSD.unsignedByte, XSD.unsignedShort, XSD.unsignedInt,
+              XSD.unsignedLong, XSD.nonNegativeInteger, XSD.positiveInteger, XSD.negativeInteger,
+              XSD.nonPositiveInteger, XSD.dateTimeStamp}
+
+
+def shape_key(node: Node) -> str:
+    """How results name a shape: its IRI, or ``_:label`` for a blank node of the shapes graph."""
+    return f"_:{node}" if isinstance(node, BNode) else str(node)
+
+
+def is_class(graph: Graph, node: Node) -> bool:
+    """Whether the shapes graph says ``node`` is an rdfs:Class (what makes a shape target its own instances)."""
+    classes = set(graph.transitive_subjects(RDFS.subClassOf, RDFS.Class))
+    return any(t in classes for t in graph.objects(node, RDF.type))
 
 
 class Unsupported(Exception):
@@ -94,16 +115,33 @@ def path_key(graph: Graph, path: Node) -> str:
     raise Unsupported(f"unknown path {path!r}")
 
 
-def _term(node: Node) -> str:
+def _term(node: Node, *, exact: bool = True) -> str:
+    """A constant of the shapes graph in SPARQL. Where it must be the very term (``exact``: sh:in, sh:hasValue,
+    sh:targetNode), refused when the store would read it as another literal."""
     if isinstance(node, BNode):
         raise Unsupported("blank node as a constraint parameter")
+    if exact and isinstance(node, Literal) and not _canonical(node):
+        raise Unsupported(f"the store would rewrite the literal {node.n3()}")
     return node.n3()
 
 
+def _canonical(literal: Literal) -> bool:
+    """Whether the store keeps this literal as written (it rewrites "4.0"^^xsd:decimal as "4", xsd:byte as
+    xsd:integer, ...): a literal it rewrites would not be the same term as the one the shapes name."""
+    import pyoxigraph
+
+    datatype = None if literal.datatype is None or literal.language else pyoxigraph.NamedNode(str(literal.datatype))
+    term = pyoxigraph.Literal(str(literal), language=literal.language, datatype=datatype)
+    store = pyoxigraph.Store()
+    store.add(pyoxigraph.Quad(pyoxigraph.NamedNode("urn:s"), pyoxigraph.NamedNode("urn:p"), term))
+    return str(next(iter(store)).object) == str(term)
+
+
 class _Compiler:
-    def __init__(self, graph: Graph, subclasses: Callable[[str], list[str]]) -> None:
+    def __init__(self, graph: Graph, subclasses: Callable[[str], list[str]], within: str | None = None) -> None:
         self.g = graph
         self.subclasses = subclasses
+        self.within = within
         self._fresh = itertools.count()
 
     def var(self) -> str:
@@ -140,6 +178,8 @@ class _Compiler:
         if component == SH["class"]:
             return f"NOT EXISTS {{ {self.typed(v, param)} }}"
         if component == SH.datatype:
+            if param in _REWRITTEN:
+                return "true"
             expr = f"(!isLiteral({v}) || datatype({v}) != {_term(param)}"
             if param in _CASTABLE:
                 expr += f' || sameTerm(COALESCE({_term(param)}(STR({v})), "ill"), "ill")'
@@ -161,7 +201,7 @@ class _Compiler:
             op = _VALUE_COMPARISONS[component]
             return f"(isBlank({v}) || !COALESCE(STRLEN(STR({v})) {op} {int(param)}, false))"
         if component in _VALUE_COMPARISONS:
-            return f"!COALESCE({v} {_VALUE_COMPARISONS[component]} {_term(param)}, false)"
+            return f"!COALESCE({v} {_VALUE_COMPARISONS[component]} {_term(param, exact=False)}, false)"
         if component == SH.node:
             return f"!({self.conforms(param, v)})"
         if component == SH["not"]:
@@ -170,6 +210,9 @@ class _Compiler:
             joiner = " || " if component == SH["or"] else " && "
             members = [self.conforms(m, v) for m in Collection(self.g, param)]
             return "!(" + (joiner.join(members) or ("false" if component == SH["or"] else "true")) + ")"
+        if component == SH.languageIn:
+            tags = [f"langMatches(lang({v}), {Literal(str(t)).n3()})" for t in Collection(self.g, param)]
+            return f"(!isLiteral({v}) || !({' || '.join(tags) or 'false'}))"
         if component == SH.hasValue:  # node-level only; property-level hasValue is a count-like check
             return f"!sameTerm({v}, {_term(param)})"
         raise Unsupported(f"{component} is not compiled")
@@ -190,7 +233,7 @@ class _Compiler:
                 parts.append(f"EXISTS {{ {v} {p} {w} }}" if int(param) == 1 else "true")
             elif predicate == SH.hasValue:
                 parts.append(f"EXISTS {{ {v} {p} {w} FILTER(sameTerm({w}, {_term(param)})) }}")
-            elif predicate in _COUNTS:
+            elif predicate in _COUNTS or predicate == SH.uniqueLang:
                 raise Unsupported(f"{predicate} inside sh:node/sh:or/sh:and/sh:not")
             else:
                 parts.append(f"NOT EXISTS {{ {v} {p} {w} FILTER({self.violation(predicate, param, w, shape)}) }}")
@@ -217,9 +260,11 @@ class _Compiler:
             branches.append(f"{{ ?this {_term(predicate)} {self.var()} }}")
         for predicate in self.g.objects(shape, SH.targetObjectsOf):
             branches.append(f"{{ {self.var()} {_term(predicate)} ?this }}")
-        if (shape, RDF.type, RDFS.Class) in self.g:
-            raise Unsupported("implicit class targets are not compiled")
         classes = list(self.g.objects(shape, SH.targetClass))
+        if is_class(self.g, shape) and isinstance(shape, URIRef):  # an implicit class target
+            t = self.var()
+            branches.append(f"{{ ?this a {t} . VALUES {t} {{ {self.class_set(shape)} }} }}")
+            classes.append(shape)
         if len(branches) == 1 and len(classes) == 1 and len(self.subclasses(str(classes[0]))) <= 1:
             return f"?this a <{classes[0]}> ."  # the common case, and much faster than a sub-select
         return "{ SELECT DISTINCT ?this WHERE { " + " UNION ".join(branches) + " } }"
@@ -227,27 +272,31 @@ class _Compiler:
     def severity(self, shape: Node) -> str:
         return str(self.g.value(shape, SH.severity) or SH.Violation)
 
-    def node_shape(self, shape: URIRef) -> tuple[str, list[Check]]:
+    def node_shape(self, shape: URIRef | BNode) -> tuple[str, list[Check]]:
+        """The checks of a top-level shape: a node shape, or a property shape with targets of its own."""
         self.check_known(shape)
         target = self.target(shape)
+        if self.within is not None:  # only the focus nodes a graph describes (the graph an import just wrote)
+            target = f"{{ SELECT DISTINCT ?this WHERE {{ GRAPH <{self.within}> {{ ?this ?_fp ?_fo }} }} }} {target}"
+        if (shape, SH.path, None) in self.g:
+            return target, self.property_shape(shape, shape, target)
         checks = []
         for predicate, param in self.constraints(shape):
-            if predicate in _COUNTS:
+            if predicate in _COUNTS or predicate == SH.uniqueLang:
                 raise Unsupported(f"{predicate} on a node shape")
             violation = self.violation(predicate, param, "?this", shape)
-            query = f"SELECT ?this (?this AS ?value) WHERE {{ {target} FILTER({violation}) }}"
-            checks.append(_check(str(shape), str(shape), component_iri(predicate), None, self.severity(shape), query,
-                                 target))
+            value = "" if predicate == SH.hasValue else "(?this AS ?value)"  # sh:hasValue results have no value
+            query = f"SELECT ?this {value} WHERE {{ {target} FILTER({violation}) }}"
+            checks.append(_check(shape_key(shape), shape_key(shape), component_iri(predicate), None,
+                                 self.severity(shape), query, target))
         for prop in self.g.objects(shape, SH.property):
             checks += self.property_shape(shape, prop, target)
         return target, checks
 
-    def property_shape(self, node_shape: URIRef, shape: Node, target: str) -> list[Check]:
+    def property_shape(self, node_shape: Node, shape: Node, target: str) -> list[Check]:
         self.check_known(shape)
         if (shape, SH.deactivated, Literal(True)) in self.g:
             return []
-        if isinstance(shape, BNode):
-            raise Unsupported("property shapes need IRIs so that results can name them")
         path = self.one(shape, SH.path)
         if path is None:
             raise Unsupported(f"property shape {shape} has no sh:path")
@@ -255,8 +304,8 @@ class _Compiler:
         checks = []
 
         def add(predicate: URIRef, query: str) -> None:
-            checks.append(_check(str(node_shape), str(shape), component_iri(predicate), p, self.severity(shape), query,
-                                 target))
+            checks.append(_check(shape_key(node_shape), shape_key(shape), component_iri(predicate), p,
+                                 self.severity(shape), query, target))
 
         # Value-level checks (and maxCount) on a plain predicate find the offending values first, over the whole
         # predicate, and only then join the few offenders to the target: checking every focus node's values one
@@ -286,6 +335,13 @@ class _Compiler:
             elif predicate == SH.hasValue:
                 add(predicate, f"SELECT ?this WHERE {{ {target} MINUS "
                                f"{{ ?this {p} ?_any FILTER(sameTerm(?_any, {_term(param)})) }} }}")
+            elif predicate == SH.uniqueLang:
+                # only the literal true activates it (not "1"^^xsd:boolean: W3C test uniqueLang-002, where pySHACL
+                # differs); one result per language tag (case-insensitive) used twice or more
+                if param == Literal("true", datatype=XSD.boolean) and str(param) == "true":
+                    add(predicate, f"SELECT ?this ?_lang WHERE {{ {target} ?this {p} ?value "
+                                   "FILTER(lang(?value) != \"\") } GROUP BY ?this (LCASE(lang(?value)) AS ?_lang) "
+                                   "HAVING (COUNT(DISTINCT ?value) > 1)")
             elif predicate in (SH.qualifiedValueShape,):
                 checks += self.qualified(node_shape, shape, p, param, target)
             elif predicate == SH["class"]:
@@ -298,7 +354,7 @@ class _Compiler:
             raise Unsupported(f"property shape {nested} nested in a property shape")
         return checks
 
-    def qualified(self, node_shape: URIRef, shape: Node, p: str, qshape: Node, target: str) -> list[Check]:
+    def qualified(self, node_shape: Node, shape: Node, p: str, qshape: Node, target: str) -> list[Check]:
         conforming = f"?this {p} ?value . FILTER({self.conforms(qshape, '?value')})"
         only = set(self.g.predicate_objects(qshape)) - {(RDF.type, SH.NodeShape)}
         if len(only) == 1 and next(iter(only))[0] == SH["class"]:  # a join is much faster than a filter
@@ -310,13 +366,13 @@ class _Compiler:
                      f"GROUP BY ?this HAVING (COUNT(DISTINCT ?value) < {int(low)})")
             if int(low) == 1:
                 query = f"SELECT ?this WHERE {{ {target} MINUS {{ {conforming} }} }}"
-            checks.append(_check(str(node_shape), str(shape), str(SH.QualifiedMinCountConstraintComponent), p,
-                                 self.severity(shape), query, target))
+            checks.append(_check(shape_key(node_shape), shape_key(shape),
+                                 str(SH.QualifiedMinCountConstraintComponent), p, self.severity(shape), query, target))
         if high is not None:
             query = (f"SELECT ?this WHERE {{ {target} {conforming} }} "
                      f"GROUP BY ?this HAVING (COUNT(DISTINCT ?value) > {int(high)})")
-            checks.append(_check(str(node_shape), str(shape), str(SH.QualifiedMaxCountConstraintComponent), p,
-                                 self.severity(shape), query, target))
+            checks.append(_check(shape_key(node_shape), shape_key(shape),
+                                 str(SH.QualifiedMaxCountConstraintComponent), p, self.severity(shape), query, target))
         return checks
 
 
@@ -331,7 +387,7 @@ def _check(node_shape: str, shape: str, component: str, path: str | None, severi
 _COUNTS = {SH.minCount, SH.maxCount, SH.qualifiedValueShape}
 CONSTRAINT_PARAMETERS = {
     SH["class"], SH.datatype, SH.nodeKind, SH["in"], SH.pattern, SH.node, SH["not"], SH["or"],
-    SH["and"], SH.hasValue, *_VALUE_COMPARISONS, *_COUNTS,
+    SH["and"], SH.hasValue, SH.languageIn, SH.uniqueLang, *_VALUE_COMPARISONS, *_COUNTS,
 }
 _COMPONENTS = {SH["class"]: "Class", SH["in"]: "In", SH["not"]: "Not", SH["or"]: "Or", SH["and"]: "And"}
 
@@ -343,26 +399,31 @@ def component_iri(predicate: URIRef) -> str:
 
 
 def node_shapes(graph: Graph) -> list[URIRef | BNode]:
-    """The shapes validation starts from: those with a target, in a stable order."""
+    """The shapes validation starts from: those with a target (explicit, or implicit: a shape that is also an
+    rdfs:Class), node shapes or property shapes alike, in a stable order."""
     shapes = {s for target in SHAPE_TARGETS for s in graph.subjects(target, None)}
-    return sorted(shapes, key=str)
+    for kind in (SH.NodeShape, SH.PropertyShape):
+        shapes |= {s for s in graph.subjects(RDF.type, kind) if isinstance(s, URIRef) and is_class(graph, s)}
+    return sorted(shapes, key=shape_key)
 
 
-def compile_shapes(graph: Graph, subclasses: Callable[[str], list[str]]) -> CompiledShapes:
-    """Compile every targeted shape of ``graph``; ``subclasses(C)`` lists C and its subclasses in the data."""
+def compile_shapes(graph: Graph, subclasses: Callable[[str], list[str]], within: str | None = None
+                   ) -> CompiledShapes:
+    """Compile every targeted shape of ``graph``; ``subclasses(C)`` lists C and its subclasses in the data.
+
+    With ``within`` (a named graph of the store, as queries see it), only the focus nodes that graph describes (its
+    subjects) are checked, with the whole catalog as data."""
     compiled = CompiledShapes()
     for shape in node_shapes(graph):
         if (shape, SH.deactivated, Literal(True)) in graph:
             continue
-        compiler = _Compiler(graph, subclasses)
+        compiler = _Compiler(graph, subclasses, within)
         try:
-            if isinstance(shape, BNode):
-                raise Unsupported("node shapes need IRIs so that results can name them")
             target, checks = compiler.node_shape(shape)
         except Unsupported as reason:
-            compiled.fallback[str(shape)] = str(reason)
+            compiled.fallback[shape_key(shape)] = str(reason)
             continue
-        compiled.targets[str(shape)] = target
+        compiled.targets[shape_key(shape)] = target
         compiled.checks += checks
     return compiled
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import pyoxigraph
 import rdflib
-from pyoxigraph import NamedNode, QuerySolutions
-from rdflib.namespace import RDF, RDFS, SH
+from pyoxigraph import BlankNode, Literal, NamedNode, QuerySolutions
+from rdflib.namespace import RDFS, SH
+from rdflib.util import guess_format
 
 from expgraph.namespaces import GRAPHS
 from expgraph.resources import shape_files
@@ -29,12 +32,16 @@ from expgraph.validation.compiler import (
     extract_shapes,
     node_shapes,
     path_key,
+    shape_key,
 )
 
 SEVERITIES = {"violation": str(SH.Violation), "warning": str(SH.Warning), "info": str(SH.Info)}
 RANK = {str(SH.Violation): 3, str(SH.Warning): 2, str(SH.Info): 1}
 #: Graphs whose data is furniture, not catalog content: kept in scope of a scoped validation.
 FURNITURE_PREFIXES = (f"{GRAPHS}ontology/", f"{GRAPHS}vocab/")
+#: Graphs loaded under this prefix (``expgraph load --graph <prefix>NAME shapes.ttl``) hold a project's own shapes:
+#: every validation of the store uses them next to the shipped ones.
+SHAPES_GRAPH_PREFIX = f"{GRAPHS}shapes/"
 
 
 def severity_name(severity: str) -> str:
@@ -44,11 +51,11 @@ def severity_name(severity: str) -> str:
 
 @dataclass(frozen=True)
 class ValidationResult:
-    focus: str
+    focus: str  # an IRI, or a blank node or literal in N-Triples syntax
     path: str | None  # SPARQL property-path syntax, e.g. ``<http://www.w3.org/ns/prov#used>``
     severity: str
     component: str
-    shape: str
+    shape: str  # the source shape: an IRI, or ``_:label`` for a blank node of the shapes graph
     value: str | None = None  # the value node in N-Triples syntax, when there is one
 
     def key(self) -> tuple[str, str | None, str, str]:
@@ -70,6 +77,17 @@ class ShapeInfo:
     order: float
 
 
+@contextmanager
+def _exact_literals() -> Iterator[None]:
+    """Parse literals as written: rdflib would read "1"^^xsd:boolean as "true", but only the literal true turns
+    sh:uniqueLang on (and sh:in, sh:hasValue name exact terms)."""
+    before, rdflib.NORMALIZE_LITERALS = rdflib.NORMALIZE_LITERALS, False
+    try:
+        yield
+    finally:
+        rdflib.NORMALIZE_LITERALS = before
+
+
 class Shapes:
     """The shapes graph (rdflib: it is small) and what reports need to know about each shape."""
 
@@ -77,13 +95,23 @@ class Shapes:
         self.graph = graph
 
     @classmethod
-    def load(cls, paths: Iterable | None = None) -> Shapes:
+    def load(cls, paths: Iterable | None = None, *, defaults: bool = True, store: Store | None = None) -> Shapes:
+        """The shipped shapes (unless ``defaults`` is false), the RDF files ``paths`` (any format rdflib knows,
+        by suffix) and the shapes graphs kept in ``store`` (see ``SHAPES_GRAPH_PREFIX``)."""
         graph = rdflib.Graph()
-        for path in paths if paths is not None else shape_files():
+        for path in [*(shape_files() if defaults else []), *(paths or [])]:
             try:
-                graph.parse(path, format="turtle")
-            except Exception as error:  # rdflib raises several unrelated types for bad Turtle
-                raise ValueError(f"{path}: cannot parse shapes: {error}") from None
+                with _exact_literals():
+                    graph.parse(path, format=guess_format(str(path)) or "turtle")
+            except FileNotFoundError:
+                raise ValueError(f"{path}: no such shapes file") from None
+            except Exception as error:  # rdflib raises several unrelated types for bad RDF
+                raise ValueError(f"{path}: cannot parse shapes: {error}".splitlines()[0]) from None
+        if store is not None:
+            for name in sorted(store.active_graphs()):
+                if name.startswith(SHAPES_GRAPH_PREFIX):
+                    text = "\n".join(f"{t} ." for t in store.triples(NamedNode(name)))
+                    graph.parse(data=text, format="nt")
         return cls(graph)
 
     def _text(self, node: rdflib.term.Node, predicate: rdflib.URIRef) -> str:
@@ -97,9 +125,9 @@ class Shapes:
         shapes = set(node_shapes(self.graph)) | set(self.graph.objects(None, SH.property))
         for shape in shapes:
             group = self.graph.value(shape, SH.group)
-            infos[str(shape)] = ShapeInfo(
-                iri=str(shape),
-                name=self._text(shape, SH.name) or str(shape),
+            infos[shape_key(shape)] = ShapeInfo(
+                iri=shape_key(shape),
+                name=self._text(shape, SH.name) or shape_key(shape),
                 description=self._text(shape, SH.description),
                 message=self._text(shape, SH.message),
                 severity=str(self.graph.value(shape, SH.severity) or SH.Violation),
@@ -108,6 +136,10 @@ class Shapes:
                 order=float(self.graph.value(shape, SH.order) or 0),
             )
         return infos
+
+    def node(self, shape: str) -> rdflib.term.Node:
+        """The shapes-graph node a result's ``shape`` names."""
+        return rdflib.BNode(shape[2:]) if shape.startswith("_:") else rdflib.URIRef(shape)
 
     def describe(self, shape: str) -> ShapeInfo:
         return self.info.get(shape) or ShapeInfo(shape, shape, "", "", str(SH.Violation), "Other", 99, 0)
@@ -121,8 +153,9 @@ class ValidationReport:
     focus_nodes: dict[str, list[str]] = field(default_factory=dict)
     #: node shape → constraints it declares, as (source shape, component, severity).
     constraints: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
-    #: node shapes validated by pySHACL, with the reason.
+    #: top-level shapes the compiler delegated whole, with the reason, and the engine that validated them.
     fallback: dict[str, str] = field(default_factory=dict)
+    fallback_engine: str | None = None
     seconds: float = 0.0
 
     def conforms(self, fail_on: str = "violation") -> bool:
@@ -144,7 +177,7 @@ class ValidationReport:
         results = [r for r in self.results
                    if (wanted is None or r.severity in wanted) and (nodes is None or r.focus in nodes)]
         return ValidationReport(results, self.shapes, self.focus_nodes, self.constraints, self.fallback,
-                                self.seconds)
+                                self.fallback_engine, self.seconds)
 
 
 def declared_constraints(graph: rdflib.Graph, node_shape: rdflib.term.Node) -> list[tuple[str, str, str]]:
@@ -155,11 +188,11 @@ def declared_constraints(graph: rdflib.Graph, node_shape: rdflib.term.Node) -> l
         for predicate in sorted(set(graph.predicates(shape))):
             if predicate == SH.qualifiedValueShape:
                 if graph.value(shape, SH.qualifiedMinCount) is not None:
-                    out.append((str(shape), str(SH.QualifiedMinCountConstraintComponent), severity))
+                    out.append((shape_key(shape), str(SH.QualifiedMinCountConstraintComponent), severity))
                 if graph.value(shape, SH.qualifiedMaxCount) is not None:
-                    out.append((str(shape), str(SH.QualifiedMaxCountConstraintComponent), severity))
+                    out.append((shape_key(shape), str(SH.QualifiedMaxCountConstraintComponent), severity))
             elif predicate in CONSTRAINT_PARAMETERS:
-                out.append((str(shape), component_iri(predicate), severity))
+                out.append((shape_key(shape), component_iri(predicate), severity))
     return out
 
 
@@ -177,11 +210,17 @@ def _rows(store: Store, sparql: str, graphs: list[NamedNode] | None, **bindings)
     return result
 
 
-def validate(store: Store, shapes: Shapes | None = None, *, graphs: list[NamedNode] | None = None
-             ) -> ValidationReport:
-    """Validate the active graphs (or ``graphs`` plus the furniture) against the shapes."""
+def validate(store: Store, shapes: Shapes | None = None, *, graphs: list[NamedNode] | None = None,
+             focus_graph: NamedNode | None = None) -> ValidationReport:
+    """Validate the active graphs (or ``graphs`` plus the furniture) against the shapes (by default the shipped
+    ones and the store's shapes graphs). With ``focus_graph``, only the focus nodes that graph describes (its
+    subjects) are validated, with the whole catalog as data: what an import checks."""
     started = time.perf_counter()
-    shapes = shapes or Shapes.load()
+    shapes = shapes or Shapes.load(store=store)
+    within = None
+    if focus_graph is not None:
+        active = store.active_graphs()
+        within = active[focus_graph.value].version.value if focus_graph.value in active else focus_graph.value
     scope = data_graphs(store, graphs)
     cache: dict[str, list[str]] = {}
 
@@ -191,7 +230,7 @@ def validate(store: Store, shapes: Shapes | None = None, *, graphs: list[NamedNo
             cache[cls] = sorted({row["c"].value for row in rows if isinstance(row["c"], NamedNode)} | {cls})
         return cache[cls]
 
-    compiled = compile_shapes(shapes.graph, subclasses)
+    compiled = compile_shapes(shapes.graph, subclasses, within)
     # The whole catalog is validated over all active graphs at once (the store answers that fastest: one union
     # instead of a list of graphs). A scoped validation looks for focus nodes and their own triples in the given
     # graphs only; checks that test a value's type (or follow an inverse path) also see the furniture.
@@ -200,39 +239,56 @@ def validate(store: Store, shapes: Shapes | None = None, *, graphs: list[NamedNo
     auxiliary = [] if catalog is None or scope is None else [g for g in scope if g not in catalog]
     seen_elsewhere = {shape for shape, target in compiled.targets.items()
                     if auxiliary and store.query(f"ASK {{ {target} }}", graphs=auxiliary)}
-    results = list(dict.fromkeys(
+    results = [
         result for check in compiled.checks
         for result in _run_check(store, check, scope if check.needs_furniture or check.node_shape in seen_elsewhere
-                                 or "^" in (check.path or "") else catalog)))
+                                 or "^" in (check.path or "") else catalog)]
+    engine = None
     if compiled.fallback:
-        data = export_graph(store, scope)
-        results += pyshacl_results(data, shapes.graph, use_shapes=list(compiled.fallback))
-    report = ValidationReport(results, shapes, fallback=compiled.fallback)
+        delegated, engine = delegate(store, scope, shapes.graph, list(compiled.fallback))
+        if focus_graph is not None:
+            mentioned = {_text(row["n"]) for row in _rows(
+                store, "SELECT DISTINCT ?n WHERE { ?n ?p ?o }", [focus_graph])}
+            delegated = [r for r in delegated if r.focus in mentioned]
+        results += delegated
+    report = ValidationReport(results, shapes, fallback=compiled.fallback, fallback_engine=engine)
     for shape in node_shapes(shapes.graph):
+        key = shape_key(shape)
         constraints = declared_constraints(shapes.graph, shape)
-        report.constraints[str(shape)] = constraints
-        if str(shape) in compiled.targets and any(c[2] == str(SH.Warning) for c in constraints):
-            query = f"SELECT ?this WHERE {{ {compiled.targets[str(shape)]} }}"
-            where = scope if str(shape) in seen_elsewhere else catalog
-            report.focus_nodes[str(shape)] = sorted({row["this"].value for row in _rows(store, query, where)})
+        report.constraints[key] = constraints
+        if key in compiled.targets and any(c[2] == str(SH.Warning) for c in constraints):
+            query = f"SELECT ?this WHERE {{ {compiled.targets[key]} }}"
+            where = scope if key in seen_elsewhere else catalog
+            report.focus_nodes[key] = sorted({_text(row["this"]) for row in _rows(store, query, where)})
     report.seconds = time.perf_counter() - started
     return report
 
 
 def _run_check(store: Store, check: Check, scope: list[NamedNode] | None) -> Iterable[ValidationResult]:
+    """One result per distinct row: duplicates within a check (a triple held by two graphs) go; identical
+    results of two constraints (two sh:class of one shape) or two rows (sh:uniqueLang's languages) stay."""
     rows = _rows(store, check.sparql, scope)
     has_value = any(v.value == "value" for v in rows.variables)
+    seen = set()
     for row in rows:
-        focus = row["this"]
+        key = tuple(str(term) for term in row)
+        if key in seen:
+            continue
+        seen.add(key)
         value = row["value"] if has_value else None
         yield ValidationResult(
-            focus=focus.value if isinstance(focus, NamedNode) else str(focus),
+            focus=_text(row["this"]),
             path=check.path,
             severity=check.severity,
             component=check.component,
             shape=check.shape,
             value=str(value) if value is not None else None,
         )
+
+
+def _text(term: NamedNode | BlankNode | Literal) -> str:
+    """A focus node as results hold it: an IRI as is, anything else in N-Triples syntax."""
+    return term.value if isinstance(term, NamedNode) else str(term)
 
 
 # -- the reference route: pySHACL on an rdflib graph -------------------------------------------------------------
@@ -252,32 +308,79 @@ def export_graph(store: Store, graphs: list[NamedNode] | None = None) -> rdflib.
     return graph
 
 
-def pyshacl_results(data: rdflib.Graph, shapes: rdflib.Graph, *, use_shapes: list[str] | None = None
+def delegate(store: Store, graphs: list[NamedNode] | None, shapes: rdflib.Graph, use_shapes: list[str]
+             ) -> tuple[list[ValidationResult], str]:
+    """Validate the shapes the compiler delegated, and say with what: pyshacl-turbo (a Rust engine with pySHACL's
+    results, validating a pyoxigraph store without the rdflib parse) when installed, else pySHACL."""
+    try:
+        import pyshacl_turbo
+    except ImportError:
+        return pyshacl_results(export_graph(store, graphs), shapes, use_shapes=use_shapes), "pySHACL"
+    buffer = io.BytesIO()
+    if graphs is None:
+        store.dump(buffer, "ntriples")
+    else:
+        buffer.write("\n".join(f"{t} ." for name in graphs for t in store.triples(name)).encode())
+    data = pyoxigraph.Store()
+    data.bulk_load(buffer.getvalue(), pyoxigraph.RdfFormat.N_TRIPLES)
+    return pyshacl_results(data, shapes, use_shapes=use_shapes, validator=pyshacl_turbo.validate), "pyshacl-turbo"
+
+
+def pyshacl_results(data: rdflib.Graph | pyoxigraph.Store, shapes: rdflib.Graph, *,
+                    use_shapes: list[str] | None = None, validator: Callable | None = None
                     ) -> list[ValidationResult]:
-    """Validate with pySHACL (no inference) and read its report into our result records."""
+    """Validate with pySHACL (no inference) and read its report into our result records.
+
+    With ``use_shapes``, only those top-level shapes are validated: pySHACL gets them and what they refer to,
+    and the results of any other targeted shape among those (a shape used through ``sh:node`` may have targets
+    of its own, validated elsewhere) are dropped.
+    """
     import pyshacl
 
     if use_shapes is not None:
-        shapes = extract_shapes(shapes, [rdflib.URIRef(s) for s in use_shapes])
-    _, report, _ = pyshacl.validate(data, shacl_graph=shapes, inference="none", allow_infos=True,
-                                    allow_warnings=True, inplace=True)
-    return read_report(report)
+        roots = [Shapes(shapes).node(s) for s in use_shapes]
+        mine = {shape_key(s) for s in _property_closure(shapes, roots)}
+        shapes = extract_shapes(shapes, roots)
+    # inplace: pySHACL would otherwise copy the data graph first (pyshacl-turbo reads the store as it is)
+    _, report, _ = (validator or pyshacl.validate)(data, shacl_graph=shapes, inference="none", allow_infos=True,
+                                                   allow_warnings=True, inplace=validator is None)
+    results = read_report(report)
+    return results if use_shapes is None else [r for r in results if r.shape in mine]
+
+
+def ntriples(node: rdflib.term.Node) -> str:
+    """An rdflib node in N-Triples syntax, as the store writes it (rdflib's n3() may use long quotes)."""
+    if isinstance(node, rdflib.Literal):
+        datatype = None if node.datatype is None or node.language else NamedNode(str(node.datatype))
+        return str(Literal(str(node), language=node.language, datatype=datatype))
+    return f"_:{node}" if isinstance(node, rdflib.BNode) else f"<{node}>"
+
+
+def _property_closure(shapes: rdflib.Graph, roots: list[rdflib.term.Node]) -> set[rdflib.term.Node]:
+    """``roots`` and the property shapes under them, nested or not: the sources of their top-level results."""
+    seen, todo = set(), list(roots)
+    while todo:
+        node = todo.pop()
+        if node not in seen:
+            seen.add(node)
+            todo += shapes.objects(node, SH.property)
+    return seen
 
 
 def read_report(report: rdflib.Graph) -> list[ValidationResult]:
-    """The results of a standard ``sh:ValidationReport`` graph."""
+    """The results of a standard ``sh:ValidationReport`` graph (its ``sh:result``s: not the ``sh:detail``s)."""
     results = []
-    for node in report.subjects(RDF.type, SH.ValidationResult):
+    for node in report.objects(None, SH.result):
         path = report.value(node, SH.resultPath)
         value = report.value(node, SH.value)
         focus = report.value(node, SH.focusNode)
         results.append(ValidationResult(
-            focus=str(focus) if isinstance(focus, rdflib.URIRef) else focus.n3(),
+            focus=str(focus) if isinstance(focus, rdflib.URIRef) else ntriples(focus),
             path=path_key(report, path) if path is not None else None,
             severity=str(report.value(node, SH.resultSeverity)),
             component=str(report.value(node, SH.sourceConstraintComponent)),
-            shape=str(report.value(node, SH.sourceShape)),
-            value=value.n3() if value is not None else None,
+            shape=shape_key(report.value(node, SH.sourceShape)),
+            value=ntriples(value) if value is not None else None,
         ))
     return results
 

@@ -13,13 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pyoxigraph
+import rdflib
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pyoxigraph import BlankNode, Literal, NamedNode, RdfFormat, Triple
+from rdflib.namespace import SH as SH_
 from rich.console import Console
 from rich.table import Table
 
 from expgraph.namespaces import PREFIXES, RDF, SH, XSD
-from expgraph.validation.engine import RANK, ValidationReport, severity_name
+from expgraph.validation.compiler import path_key
+from expgraph.validation.engine import RANK, ValidationReport, ValidationResult, ntriples, severity_name
 from expgraph.validation.scores import Scores
 
 TOP = 20
@@ -72,6 +75,7 @@ def report_data(report: ValidationReport, scores: Scores, *, fail_on: str = "vio
         "completeness": overall.score,
         "seconds": round(report.seconds, 3),
         "fallback": report.fallback,
+        "fallback_engine": report.fallback_engine,
         "missing_most": [
             {"shape": shape, "shape_name": describe(shape).name, "component": _short(component),
              "severity": severity_name(severity), "count": count, "message": describe(shape).message}
@@ -104,7 +108,7 @@ def render_text(data: dict[str, Any], width: int = 140) -> str:
                   f"warnings, {counts['info']} infos; completeness {_pct(data['completeness'])}; "
                   f"{data['seconds']} s")
     for shape, reason in data["fallback"].items():
-        console.print(f"validated with pySHACL (not compiled: {reason}): {shape}")
+        console.print(f"validated with {data['fallback_engine']} (not compiled: {reason}): {shape}")
     table = Table("severity", "what is missing", "count", "message", title="What is missing most")
     for row in data["missing_most"][:TOP]:
         table.add_row(row["severity"], row["shape_name"], str(row["count"]), row["message"])
@@ -128,31 +132,85 @@ def render_json(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
+def _term(text: str) -> NamedNode | BlankNode | Literal:
+    """A result's node (an IRI, or a blank node or literal in N-Triples syntax) as a term."""
+    if not text.startswith(('"', "_:", "<")):
+        return NamedNode(text)
+    return next(pyoxigraph.parse(f"<urn:s> <urn:p> {text} .", RdfFormat.N_TRIPLES)).object
+
+
+def _rdf(node: rdflib.term.Node, bnodes: dict[rdflib.term.Node, BlankNode]) -> NamedNode | BlankNode | Literal:
+    if isinstance(node, rdflib.BNode):
+        return bnodes.setdefault(node, BlankNode())
+    return _term(ntriples(node) if isinstance(node, rdflib.Literal) else str(node))
+
+
+def _described(graph: rdflib.Graph, node: rdflib.term.Node, bnodes: dict[rdflib.term.Node, BlankNode]
+               ) -> list[Triple]:
+    """The triples describing a blank node of the shapes graph (a path, a shape), followed through blank nodes."""
+    triples, todo, seen = [], [node], set()
+    while todo:
+        subject = todo.pop()
+        if not isinstance(subject, rdflib.BNode) or subject in seen:
+            continue
+        seen.add(subject)
+        for predicate, obj in graph.predicate_objects(subject):
+            triples.append(Triple(_rdf(subject, bnodes), _rdf(predicate, bnodes), _rdf(obj, bnodes)))
+            todo.append(obj)
+    return triples
+
+
+def _messages(report: ValidationReport, r: ValidationResult) -> list[Literal]:
+    """The shape's sh:message texts, or one saying which constraint failed when the shape has none."""
+    shape = report.shapes.node(r.shape)
+    texts = [_rdf(m, {}) for m in report.shapes.graph.objects(shape, SH_.message)]
+    if texts:
+        return texts
+    what = _short(r.component).removeprefix("sh:").removesuffix("ConstraintComponent")
+    about = f" (value {r.value})" if r.value is not None else ""
+    return [Literal(f"{what} constraint not met{about}")]
+
+
 def report_triples(report: ValidationReport) -> list[Triple]:
-    """A standard SHACL validation report (``sh:conforms`` false when there is any result, as the spec says)."""
+    """A standard SHACL validation report (``sh:conforms`` false when there is any result, as the spec says).
+
+    Every result has its focus node, path (complex paths as their SHACL structure), value, source shape (a blank
+    one with its description), constraint component, severity and message, whatever engine found it.
+    """
     root = BlankNode()
     triples = [
         Triple(root, RDF.type, SH.ValidationReport),
         Triple(root, SH.conforms, Literal("false" if report.results else "true", datatype=XSD.boolean)),
     ]
+    graph = report.shapes.graph
+    bnodes: dict[rdflib.term.Node, BlankNode] = {}
+    described: set[rdflib.term.Node] = set()
     for r in report.results:
         node = BlankNode()
+        shape = report.shapes.node(r.shape)
         triples += [
             Triple(root, SH.result, node),
             Triple(node, RDF.type, SH.ValidationResult),
-            Triple(node, SH.focusNode, NamedNode(r.focus) if not r.focus.startswith("_:") else BlankNode(r.focus[2:])),
+            Triple(node, SH.focusNode, _term(r.focus)),
             Triple(node, SH.resultSeverity, NamedNode(r.severity)),
             Triple(node, SH.sourceConstraintComponent, NamedNode(r.component)),
-            Triple(node, SH.sourceShape, NamedNode(r.shape)),
+            Triple(node, SH.sourceShape, _rdf(shape, bnodes)),
         ]
-        message = report.shapes.describe(r.shape).message
-        if message:
-            triples.append(Triple(node, SH.resultMessage, Literal(message, language="en")))
-        if r.path and r.path.startswith("<") and r.path.endswith(">"):
-            triples.append(Triple(node, SH.resultPath, NamedNode(r.path[1:-1])))
+        triples += [Triple(node, SH.resultMessage, message) for message in _messages(report, r)]
+        if r.path is not None:
+            path = graph.value(shape, SH_.path)
+            if path is not None and path_key(graph, path) == r.path:
+                triples.append(Triple(node, SH.resultPath, _rdf(path, bnodes)))
+                if isinstance(path, rdflib.BNode) and path not in described:
+                    described.add(path)
+                    triples += _described(graph, path, bnodes)
+            elif r.path.startswith("<") and r.path.endswith(">"):
+                triples.append(Triple(node, SH.resultPath, NamedNode(r.path[1:-1])))
         if r.value is not None:
-            value = next(pyoxigraph.parse(f"<urn:s> <urn:p> {r.value} .", RdfFormat.N_TRIPLES)).object
-            triples.append(Triple(node, SH.value, value))
+            triples.append(Triple(node, SH.value, _term(r.value)))
+        if isinstance(shape, rdflib.BNode) and shape not in described:
+            described.add(shape)
+            triples += _described(graph, shape, bnodes)
     return triples
 
 
