@@ -1,5 +1,6 @@
 """expgraph: a knowledge-graph catalog of experiments, runs, datasets and negative results."""
 
+from expgraph.capture import capture
 from expgraph.records import (
     Agent,
     Artifact,
@@ -41,5 +42,6 @@ __all__ = [
     "RunStatus",
     "Store",
     "__version__",
+    "capture",
     "open_store",
 ]

@@ -36,6 +36,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("query_timeout", 30.0, float, "Wall-clock limit in seconds for one query on the public endpoint."),
     Setting("max_rows", 10000, int, "Most result rows the public endpoint returns for one query."),
     Setting("max_concurrent_queries", 2, int, "Queries the public endpoint runs at once; more wait their turn."),
+    Setting("spool", "", str, "Directory where captured runs wait when the store cannot be written "
+            "(default $XDG_STATE_HOME/expgraph/spool)."),
+    Setting("hash_cache", "", str, "File caching input checksums by path, size and time "
+            "(default $XDG_CACHE_HOME/expgraph/hashes.sqlite)."),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
