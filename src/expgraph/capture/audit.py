@@ -31,7 +31,7 @@ PREFIX prov: <http://www.w3.org/ns/prov#>
 PREFIX dct: <http://purl.org/dc/terms/>
 PREFIX dcat: <http://www.w3.org/ns/dcat#>
 PREFIX spdx: <http://spdx.org/rdf/terms#>
-SELECT DISTINCT ?entity ?kind ?location ?expected WHERE {
+SELECT DISTINCT ?entity ?kind ?location ?expected ?project WHERE {
   ?run eg:command ?command .
   %s
   {

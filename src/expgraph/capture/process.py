@@ -79,18 +79,22 @@ def _terminal_delivered(signum: int) -> bool:
 
 
 @contextlib.contextmanager
-def forwarding(child: subprocess.Popen[bytes]) -> Iterator[None]:
-    """While the command runs, the signals ``record`` gets are passed on to it (and do not stop ``record``)."""
+def forwarding() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Signals ``record`` gets are passed on to the command put in the yielded list (and do not stop ``record``).
+    Installed before the command starts, so that no signal falls between its start and the handlers."""
+    children: list[subprocess.Popen[bytes]] = []
+
     def forward(signum: int, frame: object) -> None:
-        if child.poll() is None and not _terminal_delivered(signum):
-            with contextlib.suppress(ProcessLookupError):
-                child.send_signal(signum)
+        for child in children:
+            if child.poll() is None and not _terminal_delivered(signum):
+                with contextlib.suppress(ProcessLookupError):
+                    child.send_signal(signum)
 
     previous = {}
     if threading.current_thread() is threading.main_thread():  # handlers can only be set there
         previous = {signum: signal.signal(signum, forward) for signum in FORWARDED}
     try:
-        yield
+        yield children
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -98,18 +102,22 @@ def forwarding(child: subprocess.Popen[bytes]) -> Iterator[None]:
 
 def run(argv: list[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None) -> Outcome:
     """Run ``argv`` to its end: stdout untouched, stderr passed through and its tail kept."""
-    read, write = os.pipe()
-    started = datetime.now(UTC)
-    try:
-        child = subprocess.Popen(argv, stderr=write, env=None if env is None else dict(env), cwd=cwd)
-    finally:
-        os.close(write)
     tail = Tail()
-    pump = threading.Thread(target=_pump, args=(read, tail), daemon=True)
-    pump.start()
-    with forwarding(child):
+    with forwarding() as children:
+        read, write = os.pipe()
+        started = datetime.now(UTC)
+        try:
+            child = subprocess.Popen(argv, stderr=write, env=None if env is None else dict(env), cwd=cwd)
+        except OSError:
+            os.close(read)
+            raise
+        finally:
+            os.close(write)
+        children.append(child)
+        pump = threading.Thread(target=_pump, args=(read, tail), daemon=True)
+        pump.start()
         code = child.wait()
-    ended = datetime.now(UTC)
+        ended = datetime.now(UTC)
     pump.join(timeout=30)  # the pipe closes when the command is gone, unless something it started in the
     # background kept its stderr open: that is not waited for
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # kibibytes on Linux; the largest
