@@ -18,7 +18,7 @@ from pyoxigraph import Literal
 import expgraph
 from expgraph.capture import spool
 from expgraph.capture.hashing import HashCache
-from expgraph.store import EmbeddedStore, StoreBusyError
+from expgraph.store import EmbeddedStore
 
 PREFIXES = """
 PREFIX eg: <https://w3id.org/expgraph#>
@@ -299,4 +299,10 @@ def test_spooled_records_round_trip(tmp_path: Path) -> None:
 
 def test_capture_is_exported() -> None:
     assert "capture" in expgraph.__all__ and callable(expgraph.capture)
-    assert StoreBusyError  # the error a busy store raises, which record turns into spooling
+
+
+def test_record_without_a_command_is_one_error_line(repo: Path) -> None:
+    done = expgraph_cli("record", "--project", "p", cwd=repo)
+    assert done.returncode == 2 and done.stderr.strip().startswith("error: record needs a command")
+    missing = record(repo, "no-such-command-xyz")
+    assert missing.returncode == 127 and "no-such-command-xyz" in missing.stderr

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from expgraph.capture.hashing import file_sha256
+from expgraph.capture.hashing import HashCache
 from expgraph.records import CodeVersion
 
 _COMMIT = re.compile(r"[0-9a-f]{7,64}")
@@ -35,7 +35,7 @@ def public_url(url: str) -> str:
     return url
 
 
-def code_version(cwd: Path) -> CodeVersion | None:
+def code_version(cwd: Path, hashes: HashCache) -> CodeVersion | None:
     """The checkout ``cwd`` lies in, or None outside git (or in a repository without commits)."""
     top = _out(cwd, "rev-parse", "--show-toplevel")
     commit = _out(cwd, "rev-parse", "--verify", "HEAD") if top else None
@@ -47,14 +47,14 @@ def code_version(cwd: Path) -> CodeVersion | None:
     if not remote:
         first = (_out(root, "remote") or "").split()
         remote = _out(root, "config", "--get", f"remote.{first[0]}.url") if first else None
-    diff = diff_digest(root)
+    diff = diff_digest(root, hashes)
     return CodeVersion(commit=commit, repository=public_url(remote) if remote else None, dirty=diff is not None,
                        branch=branch, diff_digest=diff, checkout=str(root))
 
 
-def diff_digest(root: Path) -> str | None:
+def diff_digest(root: Path, hashes: HashCache) -> str | None:
     """SHA-256 over the uncommitted changes (``git diff HEAD --binary``) and each untracked file's path and
-    content; None when the tree is clean. Ignored files (``.gitignore``) are not counted."""
+    content (its digest cached as inputs are); None when the tree is clean. Ignored files are not counted."""
     tracked = _git(root, "diff", "HEAD", "--binary", "--no-color", "--no-ext-diff").stdout
     listed = _git(root, "ls-files", "--others", "--exclude-standard", "-z").stdout
     untracked = sorted(name for name in listed.decode(errors="surrogateescape").split("\0") if name)
@@ -63,7 +63,7 @@ def diff_digest(root: Path) -> str | None:
     digest = hashlib.sha256(tracked)
     for name in untracked:
         path = root / name
-        digest.update(f"\0untracked {name} {file_sha256(path) if path.is_file() else 'link'}\n".encode(
+        digest.update(f"\0untracked {name} {hashes.file(path) if path.is_file() else 'link'}\n".encode(
             errors="surrogateescape"))
     return digest.hexdigest()
 

@@ -107,7 +107,7 @@ def begin(*, inputs: Sequence[str | os.PathLike[str]] = (), params: Mapping[str,
           interpreter: str | None = None, cwd: Path | None = None, hashes: HashCache) -> Launch:
     """Read the code, hash the inputs and describe the environment, before the run starts."""
     cwd = (cwd or Path.cwd()).resolve()
-    code = code_version(cwd)
+    code = code_version(cwd, hashes)
     folders = [cwd] + ([Path(code.checkout)] if code and code.checkout and Path(code.checkout) != cwd else [])
     return Launch(
         run_id=uuid.uuid4().hex,
