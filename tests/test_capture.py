@@ -228,7 +228,8 @@ def test_a_busy_store_spools_the_run_and_flush_writes_it_once(repo: Path, tmp_pa
     assert expgraph_cli("record", "--flush", cwd=repo).stdout.startswith("wrote 0")
 
 
-def test_a_run_that_logs_to_mlflow_is_one_run_after_import(repo: Path) -> None:
+@pytest.mark.parametrize("store", ["file", "sqlite"])
+def test_a_run_that_logs_to_mlflow_is_one_run_after_import(repo: Path, store: str) -> None:
     pytest.importorskip("mlflow")
     (repo / "log.py").write_text(textwrap.dedent("""
         import mlflow
@@ -236,10 +237,11 @@ def test_a_run_that_logs_to_mlflow_is_one_run_after_import(repo: Path) -> None:
             mlflow.log_param("lr", 0.01)
             mlflow.log_metric("loss", 0.25)
         """), encoding="utf-8")
-    env = {"MLFLOW_TRACKING_URI": "./mlruns", "MLFLOW_ALLOW_FILE_STORE": "true"}
+    uri = "./mlruns" if store == "file" else "sqlite:///mlflow.db"  # as a user would write them: relative
+    env = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_ALLOW_FILE_STORE": "true"}
     done = record(repo, PY, "log.py", options=("--input", "data.csv"), env=env)
     assert done.returncode == 0, done.stderr
-    imported = expgraph_cli("import", "mlflow", "./mlruns", "--no-validate", cwd=repo)
+    imported = expgraph_cli("import", "mlflow", uri, "--no-validate", cwd=repo)
     assert imported.returncode == 0, imported.stderr
     runs = select("SELECT DISTINCT ?run WHERE { ?run a eg:Run }")
     assert len(runs) == 1
