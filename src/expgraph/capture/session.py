@@ -20,26 +20,34 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from expgraph.capture import spool
 from expgraph.capture.environment import capture_environment
 from expgraph.capture.git import code_version
 from expgraph.capture.hashing import HashCache, default_cache_path
+from expgraph.capture.process import Outcome
 from expgraph.capture.trackers import mlflow_context, mlflow_run
+from expgraph.failures import FailureClassifier
 from expgraph.importers.base import Importer, Record, build_batch, parameter
 from expgraph.records import (
     Agent,
     Artifact,
     Checksum,
+    CodeVersion,
     DatasetSnapshot,
     Environment,
     Experiment,
+    ParameterSetting,
     Project,
     Run,
     RunStatus,
 )
 from expgraph.settings import Settings
+from expgraph.store import Store
+
+if TYPE_CHECKING:
+    from expgraph.catalog import ImportOutcome
 
 TRACKER = "capture"
 SOURCE = "urn:expgraph:capture"
@@ -59,6 +67,18 @@ class Ending:
     peak_memory: int | None = None
 
 
+def ending_of(outcome: Outcome) -> Ending:
+    """A command's end as a run's: a signal is ``killed`` (named in the error text too), a non-zero exit
+    ``failed`` with the stderr tail as its error text."""
+    if outcome.signal:
+        text = f"{outcome.stderr_tail}\n[ended by {outcome.signal}]".lstrip()
+        return Ending(outcome.ended, RunStatus.KILLED, None, outcome.signal, text, outcome.peak_memory)
+    if outcome.exit_code:
+        return Ending(outcome.ended, RunStatus.FAILED, outcome.exit_code, None, outcome.stderr_tail,
+                      outcome.peak_memory)
+    return Ending(outcome.ended, RunStatus.FINISHED, outcome.exit_code, peak_memory=outcome.peak_memory)
+
+
 @dataclass
 class Launch:
     """What is known when the run starts."""
@@ -69,9 +89,9 @@ class Launch:
     cwd: Path
     started: datetime
     command: str | None
-    params: tuple[Any, ...]
+    params: tuple[ParameterSetting, ...]
     inputs: tuple[DatasetSnapshot, ...]
-    code: Any
+    code: CodeVersion | None
     environment: Environment
     hashes: HashCache = field(repr=False)
 
@@ -195,10 +215,9 @@ class CapturedRun(Importer):
         return run.tags.get(RUN_ID_VARIABLE, run.native_id)
 
 
-def write(store: Any, items: list[Record], *, base: str) -> Any:
+def write(store: Store, items: list[Record], *, base: str) -> ImportOutcome:
     """Write one captured run into its own graph (classifying its failure with the catalog's rules)."""
     from expgraph.catalog import store_batch
-    from expgraph.failures import FailureClassifier
 
     captured = CapturedRun(items)
     batch = dataclasses.replace(build_batch(captured, FailureClassifier.from_store(store)), part=captured.run_id)
@@ -229,7 +248,7 @@ def save(items: list[Record], settings: Settings) -> Saved:
     return Saved(run_id)
 
 
-def flush(store: Any, settings: Settings) -> list[str]:
+def flush(store: Store, settings: Settings) -> list[str]:
     """Write every spooled run; each file is removed once its run is in the catalog. Returns the run ids."""
     done = []
     for path in spool.pending(spool_dir(settings)):

@@ -51,9 +51,8 @@ def record(
     """
     from expgraph.capture import process
     from expgraph.capture.environment import interpreter_of
-    from expgraph.capture.session import Ending, begin, finish, hash_cache, save
+    from expgraph.capture.session import begin, ending_of, finish, hash_cache, save
     from expgraph.capture.session import flush as flush_spool
-    from expgraph.records import RunStatus
 
     settings = state(ctx).settings
     if flush:
@@ -73,13 +72,7 @@ def record(
         except OSError as error:
             raise CliError(f"{command[0]}: cannot run it ({error.strerror or error})", code=127) from None
         launch.started = outcome.started
-        if outcome.signal:
-            status, text = RunStatus.KILLED, f"{outcome.stderr_tail}\n[ended by {outcome.signal}]".lstrip()
-        elif outcome.exit_code:
-            status, text = RunStatus.FAILED, outcome.stderr_tail
-        else:
-            status, text = RunStatus.FINISHED, None
-        ending = Ending(outcome.ended, status, outcome.exit_code, outcome.signal, text, outcome.peak_memory)
+        ending = ending_of(outcome)
         saved = save(finish(launch, ending, outputs or ()), settings)
     finally:
         hashes.close()
@@ -87,7 +80,7 @@ def record(
         err.print(f"[yellow]warning:[/yellow] store unavailable ({escape(saved.reason or '')}); run {saved.run_id} "
                   f"kept in {escape(str(saved.spooled))}: write it with `expgraph record --flush`", highlight=False)
     else:
-        err.print(f"recorded run {saved.run_id} ({status.value})", highlight=False)
+        err.print(f"recorded run {saved.run_id} ({ending.status.value})", highlight=False)
     raise typer.Exit(outcome.shell_code)
 
 
