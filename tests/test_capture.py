@@ -308,3 +308,13 @@ def test_record_without_a_command_is_one_error_line(repo: Path) -> None:
     assert done.returncode == 2 and done.stderr.strip().startswith("error: record needs a command")
     missing = record(repo, "no-such-command-xyz")
     assert missing.returncode == 127 and "no-such-command-xyz" in missing.stderr
+
+
+def test_the_stderr_tail_and_peak_memory_of_a_real_child() -> None:
+    from expgraph.capture import process
+
+    script = "import sys; block = bytearray(160 << 20); sys.stderr.write('a' * 200_000 + 'END'); sys.exit(4)"
+    outcome = process.run([PY, "-c", script])
+    assert (outcome.exit_code, outcome.signal, outcome.shell_code) == (4, None, 4)
+    assert len(outcome.stderr_tail) == process.STDERR_TAIL and outcome.stderr_tail.endswith("aEND")
+    assert outcome.peak_memory >= 160 << 20
