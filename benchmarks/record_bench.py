@@ -35,6 +35,35 @@ def median(argv: list[str], cwd: Path, env: dict[str, str], repeat: int) -> floa
     return statistics.median(timed(argv, cwd, env) for _ in range(repeat))
 
 
+def phases(repo: Path, env: dict[str, str], repeat: int) -> dict[str, float]:
+    """The same `record -- true` inside one process, phase by phase (median seconds): what record itself costs
+    once Python and the CLI are loaded."""
+    os.environ.update(env)
+    os.chdir(repo)
+    from expgraph.capture import process
+    from expgraph.capture.session import begin, ending_of, finish, hash_cache, save
+    from expgraph.settings import load_settings
+
+    settings = load_settings()
+    times: dict[str, list[float]] = {"begin (git, environment)": [], "run `true`": [], "finish": [],
+                                     "save (open, prepare, write, close)": []}
+    for _ in range(repeat):
+        hashes = hash_cache(settings)
+        marks = [time.perf_counter()]
+        launch = begin(argv=["true"], hashes=hashes)
+        marks.append(time.perf_counter())
+        outcome = process.run(["true"])
+        marks.append(time.perf_counter())
+        items = finish(launch, ending_of(outcome))
+        marks.append(time.perf_counter())
+        save(items, settings)
+        marks.append(time.perf_counter())
+        hashes.close()
+        for name, start, end in zip(times, marks, marks[1:], strict=False):
+            times[name].append(end - start)
+    return {f"in process: {name}": statistics.median(values) for name, values in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
@@ -42,6 +71,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/egrecord"))
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
+    output = args.output.resolve() if args.output else None  # phases() changes the working directory
     shutil.rmtree(args.workdir, ignore_errors=True)
     repo = args.workdir / "repo"
     repo.mkdir(parents=True)
@@ -69,13 +99,15 @@ def main() -> None:
         first.append(timed(hashing, repo, env))
     figures[f"record --input {args.size} MiB, not cached"] = statistics.median(first)
     figures[f"record --input {args.size} MiB, cached"] = median(hashing, repo, env, args.repeat)
+    figures.update(phases(repo, env, args.repeat))
     figures["record overhead over true"] = figures["expgraph record -- true"] - figures["true"]
     figures["record over CLI start-up"] = figures["expgraph record -- true"] - figures["expgraph --version"]
-    report = {"cpus": os.cpu_count(), "repeat": args.repeat, "seconds": {k: round(v, 3) for k, v in figures.items()}}
+    report = {"cpus": os.cpu_count(), "load average": os.getloadavg()[0], "repeat": args.repeat,
+              "seconds": {k: round(v, 3) for k, v in figures.items()}}
     text = json.dumps(report, indent=2)
     print(text)
-    if args.output:
-        args.output.write_text(text + "\n", encoding="utf-8")
+    if output:
+        output.write_text(text + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
