@@ -318,3 +318,23 @@ def test_the_stderr_tail_and_peak_memory_of_a_real_child() -> None:
     assert (outcome.exit_code, outcome.signal, outcome.shell_code) == (4, None, 4)
     assert len(outcome.stderr_tail) == process.STDERR_TAIL and outcome.stderr_tail.endswith("aEND")
     assert outcome.peak_memory >= 160 << 20
+
+
+def test_a_run_that_logs_to_wandb_offline_is_one_run_after_import(repo: Path) -> None:
+    pytest.importorskip("wandb")
+    (repo / "log_wandb.py").write_text(textwrap.dedent("""
+        import wandb
+        run = wandb.init(project="vision", config={"lr": 0.01})
+        run.log({"loss": 0.25})
+        run.finish()
+        """), encoding="utf-8")
+    env = {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_DIR": str(repo)}
+    done = record(repo, PY, "log_wandb.py", env=env)
+    assert done.returncode == 0, done.stderr
+    imported = expgraph_cli("import", "wandb", "./wandb", "--no-validate", cwd=repo)
+    assert imported.returncode == 0, imported.stderr
+    assert len(select("SELECT DISTINCT ?run WHERE { ?run a eg:Run }")) == 1
+    facts = select("""SELECT DISTINCT ?commit ?lr ?status WHERE {
+        ?run a eg:Run ; eg:command ?c ; eg:status/skos:notation ?status ; prov:used/eg:commitHash ?commit ;
+             mls:hasInput [ mls:specifiedBy/<http://www.w3.org/2000/01/rdf-schema#label> "lr" ; mls:hasValue ?lr ] }""")
+    assert facts == [{"commit": git(repo, "rev-parse", "HEAD"), "lr": "0.01", "status": "finished"}]

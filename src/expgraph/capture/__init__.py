@@ -36,7 +36,7 @@ def capture(*, project: str | None = None, experiment: str | None = None,
     settings = load_settings({"store": store, "endpoint": endpoint})
     hashes = hash_cache(settings)
     launch = begin(inputs=inputs, params=params, project=project, experiment=experiment, hashes=hashes)
-    names = (RUN_ID_VARIABLE, "MLFLOW_RUN_CONTEXT")
+    names = (RUN_ID_VARIABLE, "MLFLOW_RUN_CONTEXT", "WANDB_RUN_ID")
     saved_env = {name: os.environ.get(name) for name in names}
     os.environ.update({name: value for name, value in launch.environ(os.environ).items() if name in names})
     ending = None

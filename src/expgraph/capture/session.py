@@ -27,7 +27,7 @@ from expgraph.capture.environment import capture_environment
 from expgraph.capture.git import code_version
 from expgraph.capture.hashing import HashCache, default_cache_path
 from expgraph.capture.process import Outcome
-from expgraph.capture.trackers import mlflow_context, mlflow_run
+from expgraph.capture.trackers import mlflow_context, mlflow_run, wandb_context, wandb_run
 from expgraph.failures import FailureClassifier
 from expgraph.importers.base import Importer, Record, build_batch, parameter
 from expgraph.records import (
@@ -96,11 +96,12 @@ class Launch:
     hashes: HashCache = field(repr=False)
 
     def environ(self, base: Mapping[str, str]) -> dict[str, str]:
-        """The command's environment: ours, plus the run id, plus an MLflow run context that tags every MLflow
-        run the command starts with it (see ``trackers``)."""
+        """The command's environment: ours, plus the run id, an MLflow run context that tags every MLflow run
+        the command starts with it, and W&B's run id (see ``trackers``)."""
         env = dict(base)
         env[RUN_ID_VARIABLE] = self.run_id
         env.update(mlflow_context(self.run_id, base))
+        env.update(wandb_context(self.run_id, base))
         return env
 
 
@@ -152,7 +153,7 @@ def _user() -> Agent | None:
 
 
 def finish(launch: Launch, ending: Ending, outputs: Sequence[str | os.PathLike[str]] = ()) -> list[Record]:
-    """The run's records, its outputs hashed; a run that also logged to MLflow is that MLflow run."""
+    """The run's records, its outputs hashed; a run that also logged to MLflow (or W&B) is that tracker's run."""
     artifacts = []
     for path in outputs:
         path = Path(path).expanduser()
@@ -184,7 +185,7 @@ def finish(launch: Launch, ending: Ending, outputs: Sequence[str | os.PathLike[s
     items: list[Record] = []
     if launch.project:
         items.append(Project(launch.project))
-    linked = mlflow_run(launch.run_id, launch.cwd)
+    linked = mlflow_run(launch.run_id, launch.cwd) or wandb_run(launch.run_id, launch.cwd)
     if linked is not None:
         source, run_id, experiment_id = linked
         run = dataclasses.replace(run, native_id=run_id, experiment_id=experiment_id, minted_in=source)

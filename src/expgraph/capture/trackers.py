@@ -1,4 +1,4 @@
-"""A captured run that also logs to MLflow is one run in the catalog.
+"""A captured run that also logs to MLflow or W&B is one run in the catalog.
 
 ``expgraph record`` (and ``expgraph.capture()``) put ``{"expgraph.run_id": "<id>"}`` into ``MLFLOW_RUN_CONTEXT``,
 MLflow's documented variable of tags added to every run a process starts (its ``SystemEnvironmentContext``),
@@ -11,6 +11,10 @@ that tag; file stores and sqlite are read directly (fast, read-only, without imp
 through MLflow's client when it is installed. The captured run is then described with the MLflow run's native id
 and the source identity the MLflow importer gives the store, so the mapper mints the MLflow run's IRI, and a
 later ``expgraph import mlflow`` adds params and metrics to the same node.
+
+W&B takes the id of the run ``wandb.init()`` creates from ``WANDB_RUN_ID``: ``record`` sets it to the captured
+run's id (unless the environment already sets one), finds the run's folder in ``wandb/`` afterwards, and
+describes the run under the IRI the W&B importer mints for ``expgraph import wandb ./wandb``.
 """
 
 from __future__ import annotations
@@ -112,3 +116,26 @@ def mlflow_run(run_id: str, cwd: Path, environ: Mapping[str, str] | None = None)
     from expgraph.importers.mlflow import MlflowImporter
 
     return SourceRef("mlflow", MlflowImporter(uri).identity()), found[0], found[1]
+
+
+def wandb_context(run_id: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """``WANDB_RUN_ID`` for the command, unless the environment already chose one."""
+    return {} if environ.get("WANDB_RUN_ID") else {"WANDB_RUN_ID": run_id}
+
+
+def wandb_run(run_id: str, cwd: Path, environ: Mapping[str, str] | None = None) -> tuple[SourceRef, str, str] | None:
+    """The W&B run the command started with our id: (the ``wandb/`` folder's source, run id, experiment id)."""
+    environ = os.environ if environ is None else environ
+    root = (cwd / environ.get("WANDB_DIR", ".")).resolve() / "wandb"
+    folders = sorted(root.glob(f"*run-*-{run_id}")) if root.is_dir() else []
+    if not folders:
+        return None
+    from expgraph.importers.base import SourceError
+    from expgraph.importers.wandb import WandbImporter
+    from expgraph.records import Run
+
+    try:  # the importer itself reads the run, so the experiment id is the one it gives
+        run = next(item for item in WandbImporter(str(folders[-1])).records() if isinstance(item, Run))
+    except (SourceError, StopIteration, OSError):
+        return None
+    return SourceRef("wandb", WandbImporter(str(root)).identity()), run.native_id, run.experiment_id
