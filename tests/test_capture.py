@@ -338,3 +338,13 @@ def test_a_run_that_logs_to_wandb_offline_is_one_run_after_import(repo: Path) ->
         ?run a eg:Run ; eg:command ?c ; eg:status/skos:notation ?status ; prov:used/eg:commitHash ?commit ;
              mls:hasInput [ mls:specifiedBy/<http://www.w3.org/2000/01/rdf-schema#label> "lr" ; mls:hasValue ?lr ] }""")
     assert facts == [{"commit": git(repo, "rev-parse", "HEAD"), "lr": "0.01", "status": "finished"}]
+
+
+def test_an_output_is_the_snapshot_a_later_run_reads(repo: Path) -> None:
+    write = "open('model.bin', 'wb').write(b'weights')"
+    assert record(repo, PY, "-c", write, options=("--output", "model.bin", "--output", "never-written")).returncode == 0
+    assert record(repo, PY, "train.py", options=("--input", "model.bin")).returncode == 0
+    rows = select("""SELECT DISTINCT ?writer ?reader ?value WHERE { ?writer prov:generated ?d . ?reader prov:used ?d .
+                     ?d spdx:checksum/spdx:checksumValue ?value }""")
+    assert len(rows) == 1 and rows[0]["writer"] != rows[0]["reader"]
+    assert rows[0]["value"] == hashlib.sha256(b"weights").hexdigest()

@@ -436,10 +436,15 @@ class _Emitter:
         yield f"{measure} {RDF.type} {MLS.EvaluationMeasure}"
         yield f"{measure} {RDFS.label} {_text(metric.key)}"
 
-    def dataset(self, run: str, dataset: DatasetSnapshot, index: int) -> Iterator[str]:
+    def dataset(self, run: str, dataset: DatasetSnapshot, index: int, *, generated: bool = False) -> Iterator[str]:
+        """A snapshot the run used, or (``generated``) wrote: by checksum the same node as the runs reading it."""
         node = str(self.mint.snapshot(dataset))
         series = self.shared("dataset-series", dataset.name)
-        yield f"{run} {PROV.used} {node}"
+        if generated:
+            yield f"{run} {PROV.generated} {node}"
+            yield f"{node} {PROV.wasGeneratedBy} {run}"
+        else:
+            yield f"{run} {PROV.used} {node}"
         yield from self.labelled(node, [DCAT.Dataset, PROV.Entity], dataset.name)
         yield f"{node} {DCAT.inSeries} {series}"
         yield from self.labelled(series, [DCAT.DatasetSeries], dataset.name)
@@ -449,7 +454,7 @@ class _Emitter:
             yield f"{node} {EG.location} {_text(dataset.location)}"
         if dataset.checksum:
             yield from self.checksum(node, dataset.checksum)
-        if dataset.context:
+        if dataset.context and not generated:
             usage = _below(run, "usage", str(index))
             role = self.shared("role", dataset.context)
             yield f"{run} {PROV.qualifiedUsage} {usage}"
@@ -567,6 +572,8 @@ class _Emitter:
             yield from self.metric(node, metric)
         for index, dataset in enumerate(run.datasets):
             yield from self.dataset(node, dataset, index)
+        for index, dataset in enumerate(run.outputs):
+            yield from self.dataset(node, dataset, index, generated=True)
         if run.code:
             yield from self.code(node, run.code)
         if run.environment:

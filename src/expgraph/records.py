@@ -181,6 +181,7 @@ class Run:
     command: str | None = None  # the command line a captured run executed
     signal: str | None = None  # the signal that ended it ("SIGKILL")
     peak_memory: int | None = None  # peak resident memory in bytes
+    outputs: tuple[DatasetSnapshot, ...] = ()  # snapshots the run wrote (``prov:generated``)
     minted_in: SourceRef | None = None  # another source that mints this run's IRI (see SourceRef)
 
 

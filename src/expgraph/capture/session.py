@@ -32,7 +32,6 @@ from expgraph.failures import FailureClassifier
 from expgraph.importers.base import Importer, Record, build_batch, parameter
 from expgraph.records import (
     Agent,
-    Artifact,
     Checksum,
     CodeVersion,
     DatasetSnapshot,
@@ -113,14 +112,15 @@ def spool_dir(settings: Settings) -> Path:
     return Path(settings.spool).expanduser() if settings.spool else spool.default_spool()
 
 
-def snapshot(path: Path, hashes: HashCache) -> DatasetSnapshot:
-    """A file or directory as a dataset snapshot: named by its file name, identified by its SHA-256."""
+def snapshot(path: Path, hashes: HashCache, context: str | None = None) -> DatasetSnapshot:
+    """A file or directory as a dataset snapshot: named by its file name, identified by its SHA-256, so a run that
+    reads what another wrote meets it on one node."""
     path = path.expanduser()
     if not path.exists():
         raise ValueError(f"{path}: no such file or directory")
     digest, _ = hashes.digest(path)
     return DatasetSnapshot(name=path.resolve().name, checksum=Checksum("sha256", digest),
-                           location=str(path.resolve()), context="input")
+                           location=str(path.resolve()), context=context)
 
 
 def begin(*, inputs: Sequence[str | os.PathLike[str]] = (), params: Mapping[str, object] | None = None,
@@ -138,7 +138,7 @@ def begin(*, inputs: Sequence[str | os.PathLike[str]] = (), params: Mapping[str,
         started=datetime.now(UTC),
         command=shlex.join(argv) if argv else None,
         params=tuple(parameter(key, value) for key, value in sorted((params or {}).items())),
-        inputs=tuple(snapshot(Path(path), hashes) for path in inputs),
+        inputs=tuple(snapshot(Path(path), hashes, "input") for path in inputs),
         code=code,
         environment=capture_environment(folders, hashes, interpreter),
         hashes=hashes,
@@ -154,13 +154,8 @@ def _user() -> Agent | None:
 
 def finish(launch: Launch, ending: Ending, outputs: Sequence[str | os.PathLike[str]] = ()) -> list[Record]:
     """The run's records, its outputs hashed; a run that also logged to MLflow (or W&B) is that tracker's run."""
-    artifacts = []
-    for path in outputs:
-        path = Path(path).expanduser()
-        if path.exists():  # a failed run may not have written its outputs
-            digest, size = launch.hashes.digest(path)
-            artifacts.append(Artifact(path=path.name, checksum=Checksum("sha256", digest), size=size,
-                                      location=str(path.resolve())))
+    written = [Path(path) for path in outputs if Path(path).expanduser().exists()]  # a failed run may not have
+    # written its outputs
     run = Run(
         native_id=launch.run_id,
         experiment_id=launch.experiment,
@@ -173,7 +168,7 @@ def finish(launch: Launch, ending: Ending, outputs: Sequence[str | os.PathLike[s
         datasets=launch.inputs,
         code=launch.code,
         environment=launch.environment,
-        artifacts=tuple(artifacts),
+        outputs=tuple(snapshot(path, launch.hashes) for path in written),
         tags={RUN_ID_VARIABLE: launch.run_id},
         error_text=ending.error_text or None,
         exit_code=ending.exit_code,
