@@ -348,3 +348,12 @@ def test_an_output_is_the_snapshot_a_later_run_reads(repo: Path) -> None:
                      ?d spdx:checksum/spdx:checksumValue ?value }""")
     assert len(rows) == 1 and rows[0]["writer"] != rows[0]["reader"]
     assert rows[0]["value"] == hashlib.sha256(b"weights").hexdigest()
+
+
+def test_an_unreachable_server_spools_the_run(repo: Path, tmp_path: Path) -> None:
+    from loopback import free_port
+
+    done = record(repo, PY, "train.py", env={"EXPGRAPH_ENDPOINT": f"http://127.0.0.1:{free_port()}/sparql"})
+    assert done.returncode == 0 and "training" in done.stdout
+    assert "record --flush" in done.stderr
+    assert len(list(spool.pending(tmp_path / "spool"))) == 1
