@@ -318,6 +318,7 @@ def test_the_stderr_tail_and_peak_memory_of_a_real_child() -> None:
     assert (outcome.exit_code, outcome.signal, outcome.shell_code) == (4, None, 4)
     assert len(outcome.stderr_tail) == process.STDERR_TAIL and outcome.stderr_tail.endswith("aEND")
     assert outcome.peak_memory >= 160 << 20
+    assert process.run(["true"]).peak_memory < 160 << 20  # its own peak, not the largest child's so far
 
 
 def test_a_run_that_logs_to_wandb_offline_is_one_run_after_import(repo: Path) -> None:

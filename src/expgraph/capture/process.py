@@ -6,7 +6,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -85,10 +84,10 @@ def forwarding() -> Iterator[list[subprocess.Popen[bytes]]]:
     children: list[subprocess.Popen[bytes]] = []
 
     def forward(signum: int, frame: object) -> None:
-        for child in children:
-            if child.poll() is None and not _terminal_delivered(signum):
+        for child in children:  # not child.poll() or send_signal(), which poll: ``run`` reaps it with wait4
+            if child.returncode is None and not _terminal_delivered(signum):
                 with contextlib.suppress(ProcessLookupError):
-                    child.send_signal(signum)
+                    os.kill(child.pid, signum)
 
     previous = {}
     if threading.current_thread() is threading.main_thread():  # handlers can only be set there
@@ -101,7 +100,7 @@ def forwarding() -> Iterator[list[subprocess.Popen[bytes]]]:
 
 
 def run(argv: list[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None) -> Outcome:
-    """Run ``argv`` to its end: stdout untouched, stderr passed through and its tail kept."""
+    """Run ``argv`` to its end: stdout untouched, stderr passed through and its tail kept, signals forwarded."""
     tail = Tail()
     with forwarding() as children:
         read, write = os.pipe()
@@ -116,11 +115,12 @@ def run(argv: list[str], *, env: Mapping[str, str] | None = None, cwd: str | Non
         children.append(child)
         pump = threading.Thread(target=_pump, args=(read, tail), daemon=True)
         pump.start()
-        code = child.wait()
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own resource usage, not all children's
         ended = datetime.now(UTC)
+        code = child.returncode = os.waitstatus_to_exitcode(status)
     pump.join(timeout=30)  # the pipe closes when the command is gone, unless something it started in the
     # background kept its stderr open: that is not waited for
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # kibibytes on Linux; the largest
-    # child so far, which for `expgraph record` is the command
+    peak = usage.ru_maxrss * 1024  # kibibytes on Linux: the command's peak, or that of the largest process it
+    # waited for
     name = signal.Signals(-code).name if code < 0 else None
     return Outcome(started, ended, None if name else code, name, tail.text(), peak)
