@@ -308,6 +308,9 @@ def test_record_without_a_command_is_one_error_line(repo: Path) -> None:
     assert done.returncode == 2 and done.stderr.strip().startswith("error: record needs a command")
     missing = record(repo, "no-such-command-xyz")
     assert missing.returncode == 127 and "no-such-command-xyz" in missing.stderr
+    no_input = record(repo, PY, "-c", "print('ran')", options=("--input", "absent.csv"))
+    assert no_input.returncode == 2 and "ran" not in no_input.stdout  # refused before running anything
+    assert no_input.stderr.strip() == "error: absent.csv: no such file or directory"
 
 
 def test_the_stderr_tail_and_peak_memory_of_a_real_child() -> None:
