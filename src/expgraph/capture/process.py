@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -27,7 +28,7 @@ class Outcome:
     exit_code: int | None  # None when a signal ended it
     signal: str | None  # "SIGKILL"
     stderr_tail: str
-    peak_memory: int | None  # bytes
+    peak_memory: int | None  # bytes; None when not above the recording process's own peak
 
     @property
     def shell_code(self) -> int:
@@ -102,6 +103,7 @@ def forwarding() -> Iterator[list[subprocess.Popen[bytes]]]:
 def run(argv: list[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None) -> Outcome:
     """Run ``argv`` to its end: stdout untouched, stderr passed through and its tail kept, signals forwarded."""
     tail = Tail()
+    own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with forwarding() as children:
         read, write = os.pipe()
         started = datetime.now(UTC)
@@ -120,7 +122,8 @@ def run(argv: list[str], *, env: Mapping[str, str] | None = None, cwd: str | Non
         code = child.returncode = os.waitstatus_to_exitcode(status)
     pump.join(timeout=30)  # the pipe closes when the command is gone, unless something it started in the
     # background kept its stderr open: that is not waited for
-    peak = usage.ru_maxrss * 1024  # kibibytes on Linux: the command's peak, or that of the largest process it
-    # waited for
+    # kibibytes on Linux. Linux carries the launching process's peak over into the command (fork, then exec keeps
+    # the high-water mark), so a peak not above record's own says only "at most that much": it is left out.
+    peak = usage.ru_maxrss * 1024 if usage.ru_maxrss > own_peak else None
     name = signal.Signals(-code).name if code < 0 else None
     return Outcome(started, ended, None if name else code, name, tail.text(), peak)
