@@ -40,8 +40,8 @@ def phases(repo: Path, env: dict[str, str], repeat: int) -> dict[str, float]:
     once Python and the CLI are loaded."""
     os.environ.update(env)
     os.chdir(repo)
-    from expgraph.capture import process
-    from expgraph.capture.session import begin, ending_of, finish, hash_cache, save
+    from expgraph.capturing import process
+    from expgraph.capturing.session import begin, ending_of, finish, hash_cache, save
     from expgraph.settings import load_settings
 
     settings = load_settings()

@@ -16,8 +16,8 @@ import pytest
 from pyoxigraph import Literal
 
 import expgraph
-from expgraph.capture import spool
-from expgraph.capture.hashing import HashCache
+from expgraph.capturing import spool
+from expgraph.capturing.hashing import HashCache
 from expgraph.store import EmbeddedStore
 
 PREFIXES = """
@@ -314,14 +314,14 @@ def test_record_without_a_command_is_one_error_line(repo: Path) -> None:
 
 
 def test_the_stderr_tail_and_peak_memory_of_a_real_child() -> None:
-    from expgraph.capture import process
+    from expgraph.capturing import process
 
     script = "import sys; sys.stderr.write('a' * 200_000 + 'END'); sys.exit(4)"
     outcome = process.run([PY, "-c", script])
     assert (outcome.exit_code, outcome.signal, outcome.shell_code) == (4, None, 4)
     assert len(outcome.stderr_tail) == process.STDERR_TAIL and outcome.stderr_tail.endswith("aEND")
     # peak memory, measured from a small launching process (Linux carries the launcher's peak into its children)
-    launcher = ("import json, sys; from expgraph.capture import process\n"
+    launcher = ("import json, sys; from expgraph.capturing import process\n"
                 "big = process.run([sys.executable, '-c', 'block = bytearray(400 << 20); block[::4096] = b\"x\" * "
                 "len(block[::4096])'])\n"
                 "print(json.dumps([big.peak_memory, process.run(['true']).peak_memory]))")

@@ -1,6 +1,5 @@
 """expgraph: a knowledge-graph catalog of experiments, runs, datasets and negative results."""
 
-from expgraph.capture import capture
 from expgraph.records import (
     Agent,
     Artifact,
@@ -22,6 +21,20 @@ from expgraph.records import (
 from expgraph.store import Store, open_store
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    """``capture`` is imported on first use: it brings in the importers, which ``import expgraph`` need not load."""
+    if name == "capture":
+        from expgraph.capturing import capture
+
+        return capture
+    raise AttributeError(f"module 'expgraph' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), "capture"])
+
 
 __all__ = [
     "Agent",

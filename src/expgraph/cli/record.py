@@ -49,10 +49,10 @@ def record(
     when signal N ended it). When the store is busy or unreachable the run waits in the spool until
     `expgraph record --flush`. MLflow runs CMD starts are the same run in the catalog (see README).
     """
-    from expgraph.capture import process
-    from expgraph.capture.environment import interpreter_of
-    from expgraph.capture.session import begin, ending_of, finish, hash_cache, save
-    from expgraph.capture.session import flush as flush_spool
+    from expgraph.capturing import process
+    from expgraph.capturing.environment import interpreter_of
+    from expgraph.capturing.session import begin, ending_of, finish, hash_cache, save
+    from expgraph.capturing.session import flush as flush_spool
 
     settings = state(ctx).settings
     if flush:
@@ -91,9 +91,9 @@ def audit(
 ) -> None:
     """Check that the links captured runs recorded still hold: commits exist, inputs and lock files match their
     checksums. Stores the audit as a PROV activity; exit 1 when any link is broken."""
-    from expgraph.capture.audit import audit as run_audit
-    from expgraph.capture.audit import record_audit
-    from expgraph.capture.session import hash_cache
+    from expgraph.capturing.audit import audit as run_audit
+    from expgraph.capturing.audit import record_audit
+    from expgraph.capturing.session import hash_cache
 
     settings = state(ctx).settings
     store = state(ctx).store()

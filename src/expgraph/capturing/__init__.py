@@ -16,8 +16,8 @@ import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
-from expgraph.capture.process import STDERR_TAIL
-from expgraph.capture.session import RUN_ID_VARIABLE, Ending, Launch, begin, finish, hash_cache, save
+from expgraph.capturing.process import STDERR_TAIL
+from expgraph.capturing.session import RUN_ID_VARIABLE, Ending, Launch, begin, finish, hash_cache, save
 from expgraph.records import RunStatus
 from expgraph.settings import load_settings
 

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from expgraph.capture.hashing import HashCache
+from expgraph.capturing.hashing import HashCache
 from expgraph.records import Artifact, Checksum, Environment
 
 #: Lock and requirements files looked for in the working directory and at the top of the git checkout.

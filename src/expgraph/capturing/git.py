@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from expgraph.capture.hashing import HashCache
+from expgraph.capturing.hashing import HashCache
 from expgraph.records import CodeVersion
 
 _COMMIT = re.compile(r"[0-9a-f]{7,64}")

@@ -22,12 +22,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from expgraph.capture import spool
-from expgraph.capture.environment import capture_environment
-from expgraph.capture.git import code_version
-from expgraph.capture.hashing import HashCache, default_cache_path
-from expgraph.capture.process import Outcome
-from expgraph.capture.trackers import mlflow_context, mlflow_run, wandb_context, wandb_run
+from expgraph.capturing import spool
+from expgraph.capturing.environment import capture_environment
+from expgraph.capturing.git import code_version
+from expgraph.capturing.hashing import HashCache, default_cache_path
+from expgraph.capturing.process import Outcome
+from expgraph.capturing.trackers import mlflow_context, mlflow_run, wandb_context, wandb_run
 from expgraph.failures import FailureClassifier
 from expgraph.importers.base import Importer, Record, build_batch, parameter
 from expgraph.records import (

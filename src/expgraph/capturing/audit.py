@@ -19,8 +19,8 @@ from pathlib import Path
 from pyoxigraph import Literal, NamedNode, Triple
 
 from expgraph import namespaces as ns
-from expgraph.capture.git import commit_exists
-from expgraph.capture.hashing import HashCache
+from expgraph.capturing.git import commit_exists
+from expgraph.capturing.hashing import HashCache
 from expgraph.mapping import boolean, date_time, segment
 from expgraph.store import Store
 
