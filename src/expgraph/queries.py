@@ -13,8 +13,10 @@ A parameter is ``NAME TYPE [required] [default=VALUE] -- help``. Types: ``iri``,
 ``decimal``, ``double``, ``boolean``, ``date``, ``datetime``: bound as the variable ``?_NAME`` by one
 ``VALUES (?_a ?_b) { (...) }`` row that replaces the ``#@params`` line of the query; and ``pairs``
 (``key=value,key=value``): rows of ``VALUES (?_NAME_key ?_NAME_value)`` in place of each ``#@values NAME`` line.
-Every value is type-checked and written as a term in N-Triples syntax by pyoxigraph (which escapes it), never as
-text, so a hostile value can only ever be a term; it cannot change the query. ``VALUES`` rather than pyoxigraph's
+The lines are slots of a :class:`~expgraph.sparql_template.SparqlTemplate` (found by lexing, so the same words in a
+literal are text), and every value is type-checked and written as a term by its one escaping function, never as
+text, so a hostile value can only ever be a term; it cannot change the query. The bound text then passes the same
+guard as any query. ``VALUES`` rather than pyoxigraph's
 ``substitutions`` because those only bind variables of the SELECT projection (not inside aggregates or FILTERs),
 and because ``VALUES`` works the same on a remote store.
 """
@@ -25,6 +27,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 
 from pyoxigraph import Literal, NamedNode
@@ -32,6 +35,8 @@ from pyoxigraph import Literal, NamedNode
 from expgraph.mapping import date_time, scalar
 from expgraph.namespaces import XSD
 from expgraph.resources import query_files
+from expgraph.sparql_guard import QueryRefused, check_query
+from expgraph.sparql_template import SparqlTemplate, Values
 from expgraph.store import Store
 from expgraph.store.base import QueryResult, Term
 
@@ -77,6 +82,10 @@ class SavedQuery:
         return {"name": self.name, "title": self.title, "description": self.description,
                 "parameters": [p.as_dict() for p in self.parameters], "tags": list(self.tags), "chart": self.chart}
 
+    @cached_property
+    def template(self) -> SparqlTemplate:
+        return SparqlTemplate.parse(self.text)
+
     def bind(self, raw: Mapping[str, str]) -> str:
         """The query text with every parameter bound as terms in ``VALUES`` blocks, from raw string values."""
         known = {p.name: p for p in self.parameters}
@@ -85,7 +94,7 @@ class SavedQuery:
             raise SavedQueryError(f"{self.name}: unknown parameter {unknown[0]!r} "
                                   f"(known: {', '.join(known) or 'none'})")
         scalars: dict[str, Term] = {}
-        text = self.text
+        blocks: dict[str, Values] = {}
         for parameter in self.parameters:
             value = raw.get(parameter.name)
             if value is None or value == "":
@@ -93,16 +102,13 @@ class SavedQuery:
                     raise SavedQueryError(f"{self.name}: parameter {parameter.name!r} is required")
                 value = parameter.default
             if parameter.type == "pairs":
-                rows = " ".join(f"({key} {val})" for key, val in _pairs(parameter.name, value or ""))
-                block = f"VALUES (?_{parameter.name}_key ?_{parameter.name}_value) {{ {rows} }}"
-                text = text.replace(f"#@values {parameter.name}", block)
+                blocks[parameter.name] = ((f"_{parameter.name}_key", f"_{parameter.name}_value"),
+                                          _pairs(parameter.name, value or ""))
             elif value is not None:
                 scalars[parameter.name] = convert(parameter, value)
         if scalars:
-            names = " ".join(f"?_{name}" for name in scalars)
-            row = " ".join(str(term) for term in scalars.values())  # N-Triples syntax: escaped by pyoxigraph
-            text = text.replace("#@params", f"VALUES ({names}) {{ ({row}) }}")
-        return text
+            blocks["params"] = ([f"_{name}" for name in scalars], [list(scalars.values())])
+        return self.template.bind(**blocks)
 
 
 def convert(parameter: Parameter, value: str) -> Term:
@@ -150,8 +156,8 @@ def typed_value(text: str) -> Literal:
     return scalar(stripped)
 
 
-def _pairs(name: str, value: str) -> list[tuple[str, str]]:
-    """``key=value,key=value`` as (key literal, typed value literal) in SPARQL syntax, from pyoxigraph terms."""
+def _pairs(name: str, value: str) -> list[tuple[Literal, Literal]]:
+    """``key=value,key=value`` as (key literal, typed value literal) rows."""
     rows = []
     for item in (part.strip() for part in value.split(",")):
         if not item:
@@ -159,7 +165,7 @@ def _pairs(name: str, value: str) -> list[tuple[str, str]]:
         key, sep, val = item.partition("=")
         if not sep or not key.strip():
             raise SavedQueryError(f"parameter {name!r}: expected key=value pairs separated by commas, got {item!r}")
-        rows.append((str(Literal(key.strip())), str(typed_value(val))))
+        rows.append((Literal(key.strip()), typed_value(val)))
     if len(rows) > _MAX_PAIRS:
         raise SavedQueryError(f"parameter {name!r}: at most {_MAX_PAIRS} pairs")
     return rows
@@ -214,10 +220,13 @@ def _parameter(path: Path, number: int, spec: str) -> Parameter:
 
 
 def _check_markers(path: Path, text: str, parameters: list[Parameter]) -> None:
-    """Every parameter must have somewhere to go: ``#@params`` for scalars, ``#@values NAME`` for pairs."""
+    """Every parameter must have somewhere to go: a ``#@params`` line for scalars, ``#@values NAME`` for pairs
+    (comments of their own: the same words inside a literal are not slots)."""
+    slots = SparqlTemplate.parse(text).slots
     for parameter in parameters:
-        marker = f"#@values {parameter.name}" if parameter.type == "pairs" else "#@params"
-        if marker not in text:
+        slot = parameter.name if parameter.type == "pairs" else "params"
+        if slot not in slots:
+            marker = f"#@values {parameter.name}" if parameter.type == "pairs" else "#@params"
             raise SavedQueryError(f"{path}: parameter {parameter.name!r} is declared but the query has no "
                                   f"{marker!r} line to bind it")
 
@@ -236,5 +245,10 @@ def get_query(name: str, directory: Path | None = None) -> SavedQuery:
 
 
 def run_saved(store: Store, query: SavedQuery, raw: Mapping[str, str] | None = None) -> QueryResult:
-    """Run a saved query on any store, its parameters type-checked and bound as terms."""
-    return store.query(query.bind(raw or {}))
+    """Run a saved query on any store, its parameters type-checked and bound as terms, through the same guard as
+    any query (:func:`~expgraph.sparql_guard.check_query`): what runs is the text it checked."""
+    try:
+        checked = check_query(query.bind(raw or {}))
+    except QueryRefused as refused:
+        raise SavedQueryError(f"{query.name}: {refused}") from None
+    return store.query(checked.text)

@@ -31,8 +31,8 @@ from typing import Any
 import pyoxigraph
 from pyoxigraph import NamedNode, QueryTriples, RdfFormat
 
-from expgraph.sparql_formats import GRAPH_TYPES, RESULT_TYPES, negotiate, serialize
-from expgraph.sparql_guard import QueryRefused, check_query
+from expgraph.sparql_formats import GRAPH_TYPES, RESULT_TYPES, acceptable_default, serialize
+from expgraph.sparql_guard import CheckedQuery, QueryRefused, check_query, explain_syntax_error
 from expgraph.store import EmbeddedStore, Store, StoreError
 from expgraph.store.base import Term
 
@@ -49,7 +49,8 @@ class QueryJob:
     bindings: dict[str, Term] = field(default_factory=dict)
     default_graphs: tuple[str, ...] | None = None
     named_graphs: tuple[str, ...] | None = None
-    untrusted: bool = True  # check with the guard (saved queries are ours and skip it)
+    untrusted: bool = True  # check with the guard (everything from outside the process, saved queries too)
+    base: str | None = None  # the IRI relative IRIs resolve against when the query has no BASE (the endpoint's)
     max_rows: int = 10_000
 
 
@@ -73,23 +74,26 @@ def execute(store: Store, job: QueryJob) -> QueryOutcome:
     """Check, run and serialise one query on a store; every error becomes an outcome with its HTTP status."""
     started = time.perf_counter()
     result = None
+    checked: CheckedQuery | None = None
     try:
-        checked = check_query(job.sparql) if job.untrusted else None
+        checked = check_query(job.sparql, job.base) if job.untrusted else None
+        # exactly the text the guard checked, with logical graph names mapped to the active versions
+        sparql = store.scoped(checked.text if checked else job.sparql)
         default, named = _dataset(store, job, checked.from_graphs if checked else (),
                                   checked.from_named if checked else ())
         if default is None or named is None:
-            result = store.query(job.sparql, bindings=job.bindings)
+            result = store.query(sparql, bindings=job.bindings)
         else:
-            result = store._query(job.sparql, default_graphs=default, named_graphs=named, bindings=job.bindings)
+            result = store._query(sparql, default_graphs=default, named_graphs=named, bindings=job.bindings)
         offered = GRAPH_TYPES if isinstance(result, QueryTriples) else RESULT_TYPES
         # Nothing acceptable: answer in the default format rather than 406, as clients such as rdflib's
         # SPARQLStore ask for results formats even for CONSTRUCT and read the Content-Type of what comes back.
-        media_type = negotiate(job.accept, offered) or next(iter(offered))
-        out = serialize(result, media_type, job.max_rows)
+        media_type = acceptable_default(job.accept, offered)
+        out = serialize(result, media_type, job.max_rows, rename=store.version_names())
     except QueryRefused as refused:
         return _error(refused.status, str(refused))
     except SyntaxError as error:
-        return _error(400, f"malformed query: {error}")
+        return _error(400, explain_syntax_error(checked, str(error)) if checked else f"malformed query: {error}")
     except (StoreError, OSError, ValueError, RuntimeError) as error:
         return _error(500, f"query failed: {error}")
     finally:

@@ -15,6 +15,8 @@ from rich.markup import escape
 from expgraph.catalog import LoadError, load_file
 from expgraph.cli.common import CliError, err, print_json, print_result, print_table, state
 from expgraph.namespaces import sparql_prologue
+from expgraph.sparql_formats import rename_result
+from expgraph.sparql_guard import QueryRefused, check_query, explain_syntax_error
 
 
 class ResultFormat(StrEnum):
@@ -107,10 +109,15 @@ def sparql(
         except OSError as error:
             raise CliError(f"{path}: {error.strerror}") from None
     prologue = sparql_prologue() if prefixes else ""
-    try:
-        result = state(ctx).store().query(prologue + query)
+    lines = prologue.count(chr(10))
+    try:  # the same guard as the endpoint: the same refusals and wording, and the checked text is what runs
+        checked = check_query(prologue + query)
+        store = state(ctx).store()  # graphs by their logical names, as the endpoint does
+        result = rename_result(store.query(store.scoped(checked.text)), store.version_names())
+    except QueryRefused as refused:
+        raise CliError(_shift_lines(str(refused), lines)) from None
     except SyntaxError as error:
-        raise CliError(f"SPARQL syntax error: {_shift_lines(str(error), prologue.count(chr(10)))}") from None
+        raise CliError(_shift_lines(explain_syntax_error(checked, str(error)), lines)) from None
     print_result(result, fmt.value)
 
 
@@ -123,7 +130,7 @@ def _shift_lines(message: str, lines: int) -> str:
     return " ".join(_POSITION.sub(shift, message).split())
 
 
-_POSITION = re.compile(r"\b(\d+):(\d+)\b")
+_POSITION = re.compile(r"\bline (\d+), column (\d+)\b")
 
 
 STATS_QUERY = """

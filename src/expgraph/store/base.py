@@ -33,6 +33,7 @@ from pyoxigraph import (
 )
 
 from expgraph.namespaces import GRAPHS, XSD, Namespace
+from expgraph.sparql_lexer import LexError, keep_backslash_u, original_offsets, tokens, unescape_codepoints
 
 #: Terms the store keeps about its own graphs; not part of the public ontology.
 STORE = Namespace("https://w3id.org/expgraph/store#")
@@ -67,10 +68,15 @@ class GraphInfo:
 
 
 def sparql_term(term: Term) -> str:
-    """A term in SPARQL syntax. pyoxigraph's N-Triples form escapes quotes, newlines and IRIs safely."""
+    """A term in SPARQL syntax. pyoxigraph's N-Triples form escapes quotes, newlines and IRIs safely; a backslash
+    before ``u`` in a literal is kept from reading as a codepoint escape (see :func:`keep_backslash_u`)."""
     if isinstance(term, NamedNode) and not _SAFE_IRI.match(term.value):
         raise StoreError(f"not a valid IRI: {term.value!r}")
-    return str(term)
+    text = str(term)
+    if isinstance(term, Literal) and "\\" in term.value:
+        end = text.rindex('"')
+        text = text[0] + keep_backslash_u(text[1:end]) + text[end:]
+    return text
 
 
 #: Statements per chunk of N-Triples text; the embedded store writes a graph of one chunk in one transaction.
@@ -202,6 +208,17 @@ class Store(ABC):
             return self._query_active(sparql, [info.version for info in active.values()], bindings or {})
         physical = [active[g.value].version if g.value in active else g for g in graphs]
         return self._query(sparql, default_graphs=physical, named_graphs=physical, bindings=bindings or {})
+
+    def scoped(self, sparql: str) -> str:
+        """The query with every logical graph name (as the service description lists them) replaced by its active
+        version's IRI, so that ``GRAPH <name>``, ``VALUES ?g { <name> }`` and ``FILTER(?g = <name>)`` find the
+        graph; :meth:`version_names` maps the versions in the results back. Logical names never occur in the data,
+        so this changes nothing else. Used where people write queries (``/sparql``, ``expgraph sparql``)."""
+        return logical_to_versions(sparql, {name: info.version for name, info in self.active_graphs().items()})
+
+    def version_names(self) -> dict[str, NamedNode]:
+        """Each active version's IRI and the logical graph name it stands for, to show results under stable names."""
+        return {info.version.value: info.name for info in self.active_graphs().values()}
 
     def _query_active(self, sparql: str, physical: list[NamedNode], bindings: Mapping[str, Term]) -> QueryResult:
         """A query over every active graph; backends that can do this faster than by listing them override it."""
@@ -403,6 +420,38 @@ class Store(ABC):
         """Drop one version graph and forget it."""
         self._drop_graph(version)
         self._update(f"DELETE WHERE {{ GRAPH {sparql_term(REGISTRY)} {{ {sparql_term(version)} ?p ?o }} }}")
+
+
+def logical_to_versions(sparql: str, versions: Mapping[str, NamedNode]) -> str:
+    """Query text with IRIs (written ``<...>`` or as prefixed names) that are keys of ``versions`` replaced by their
+    values. Text that does not lex is returned as it is, for the engine to report."""
+    try:
+        found = list(tokens(unescape_codepoints(sparql)))
+    except LexError:
+        return sparql
+    to_original = original_offsets(sparql)  # edits go into the text as given, its escapes (in strings) kept
+    prefixes: dict[str, str] = {}
+    edits = []
+    for position, token in enumerate(found):
+        if token.kind == "pname" and position >= 1 and found[position - 1].text.upper() == "PREFIX":
+            following = found[position + 1] if position + 1 < len(found) else None
+            if following is not None and following.kind == "iri":
+                prefixes[token.text[:-1]] = following.text[1:-1]
+            continue
+        iri = None
+        if token.kind == "iri":
+            iri = token.text[1:-1]
+        elif token.kind == "pname" and token.text.split(":", 1)[0] in prefixes:
+            prefix, local = token.text.split(":", 1)
+            iri = prefixes[prefix] + re.sub(r"\\(.)", r"\1", local)
+        if iri in versions:
+            edits.append((to_original(token.offset), to_original(token.offset + len(token.text)),
+                          sparql_term(versions[iri])))
+    out, at = [], 0
+    for start, end, replacement in edits:
+        out += [sparql[at:start], replacement]
+        at = end
+    return "".join(out) + sparql[at:]
 
 
 def _now() -> Literal:

@@ -40,8 +40,7 @@ def queries_page(request: Request) -> Response:
 
 def saved_job(text: str, settings: Settings, download: str | None = None) -> QueryJob:
     """The job for a bound saved query; the same for the page and the warm-up, so both share cached results."""
-    return QueryJob(text, accept=download or "application/sparql-results+json", untrusted=False,
-                    max_rows=settings.max_rows)
+    return QueryJob(text, accept=download or "application/sparql-results+json", max_rows=settings.max_rows)
 
 
 @router.get("/queries/{name}", summary="Run a saved query with its parameters")

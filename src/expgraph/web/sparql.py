@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from expgraph.namespaces import RDF, SD, sparql_prologue
 from expgraph.query_runner import QueryJob, QueryOutcome, QueryRunner
 from expgraph.sparql_formats import GRAPH_TYPES, RESULT_TYPES, negotiate
+from expgraph.sparql_guard import READ_ONLY
 from expgraph.web.render import href, templates
 
 router = APIRouter()
@@ -61,16 +62,21 @@ async def sparql_get(request: Request) -> Response:
     params = request.query_params
     if "update" in params:
         return _refuse_update()
-    query = params.get("query")
-    if query is None:
+    queries = params.getlist("query")
+    if not queries:
         return await run_in_threadpool(_service_description, request)
-    return await _answer(request, query, params.getlist("default-graph-uri"), params.getlist("named-graph-uri"))
+    if len(queries) > 1:
+        return _one_query_only()
+    return await _answer(request, queries[0], params.getlist("default-graph-uri"), params.getlist("named-graph-uri"))
 
 
 @router.post("/sparql", summary="SPARQL 1.1 query by form POST or direct POST")
 async def sparql_post(request: Request) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     params = request.query_params
+    if "query" in params or "update" in params:  # the Protocol: the operation goes in the body only
+        return _text(400, "POST the query in the body (as the request body or the form's 'query' field), "
+                          "not in the URL")
     defaults, named = params.getlist("default-graph-uri"), params.getlist("named-graph-uri")
     if content_type == "application/sparql-update":
         return _refuse_update()
@@ -85,7 +91,10 @@ async def sparql_post(request: Request) -> Response:
         form = await request.form()
         if "update" in form:
             return _refuse_update()
-        query = form.get("query")
+        queries = form.getlist("query")
+        if len(queries) > 1:
+            return _one_query_only()
+        query = queries[0] if queries else None
         if not isinstance(query, str):
             return _text(400, "missing 'query' parameter")
         defaults += [str(v) for v in form.getlist("default-graph-uri")]
@@ -100,7 +109,16 @@ def _text(status: int, message: str, headers: dict[str, str] | None = None) -> R
 
 
 def _refuse_update() -> Response:
-    return _text(403, "this endpoint is read-only: SPARQL updates are refused")
+    return _text(403, f"this endpoint is {READ_ONLY}")
+
+
+def _one_query_only() -> Response:
+    return _text(400, "more than one 'query' parameter: the SPARQL 1.1 Protocol allows exactly one")
+
+
+def endpoint_iri(request: Request) -> str:
+    """The endpoint's own URL: the service's name, and the base IRI of the queries sent to it."""
+    return str(request.url).split("?")[0]
 
 
 def _wants_html(request: Request) -> bool:
@@ -117,6 +135,7 @@ async def _answer(request: Request, query: str, defaults: list[str], named: list
         default_graphs=tuple(defaults) if defaults or named else None,
         named_graphs=tuple(named) if defaults or named else None,
         max_rows=settings.max_rows,
+        base=endpoint_iri(request),
     )
     outcome = await query_runner(request.app).run_async(job)
     if html:
@@ -164,7 +183,7 @@ def _service_description(request: Request) -> Response:
         return _page(request, None, None)
     if media_type is None or media_type == "text/html":
         media_type = "text/turtle"
-    endpoint = NamedNode(str(request.url).split("?")[0])
+    endpoint = NamedNode(endpoint_iri(request))
     dataset, default = BlankNode(), BlankNode()
     triples = [
         Triple(endpoint, RDF.type, SD.Service),

@@ -1,0 +1,96 @@
+"""Saved-query parameters are bound as terms in slots, never by text replacement, and saved queries are guarded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyoxigraph
+import pytest
+from pyoxigraph import Literal, NamedNode
+
+from expgraph.queries import SavedQueryError, parse_query_file, run_saved
+from expgraph.sparql_guard import check_query
+from expgraph.sparql_template import SparqlTemplate, TemplateError
+from expgraph.store import EmbeddedStore
+from expgraph.store.base import logical_to_versions, sparql_term
+
+HOSTILE = [
+    '" } SERVICE <http://127.0.0.1:1/> { "',
+    "' } SERVICE <http://127.0.0.1:1/> { '",
+    '\\" } SERVICE <http://127.0.0.1:1/> { #',
+    "#@params",
+    '"""\n} LIMIT 0 #',
+    "x\r\nSERVICE <http://127.0.0.1:1/> {}",
+    "\\u0022 } SERVICE <http://127.0.0.1:1/> { \\u0022",
+    "a\x1bb\x00c",
+]
+
+
+def _saved(tmp_path: Path, body: str, *params: str) -> Path:
+    path = tmp_path / "q.rq"
+    header = "\n".join(["# title: test", *(f"# param: {p}" for p in params)])
+    path.write_text(f"{header}\n{body}\n", encoding="utf-8")
+    return path
+
+
+def test_a_marker_inside_a_literal_is_not_a_slot():
+    template = SparqlTemplate.parse('SELECT * WHERE { BIND("#@params" AS ?x)\n  #@params\n}')
+    assert list(template.slots) == ["params"] and len(template.slots["params"]) == 1
+    text = template.bind(params=(["v"], [[Literal("1")]]))
+    assert 'BIND("#@params" AS ?x)' in text and 'VALUES (?v) { ("1") }' in text
+
+
+def test_binding_a_slot_that_is_not_there_fails():
+    with pytest.raises(TemplateError):
+        SparqlTemplate.parse("SELECT * {}").bind(params=(["v"], [[Literal("1")]]))
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_a_hostile_string_parameter_stays_one_literal(tmp_path, value):
+    saved = parse_query_file(_saved(tmp_path, "SELECT ?_mode WHERE {\n  #@params\n}",
+                                    "mode string default=any -- a mode"))
+    store = EmbeddedStore()
+    rows = list(run_saved(store, saved, {"mode": value}))
+    assert [row["_mode"] for row in rows] == [Literal(value)]
+
+
+def test_a_pairs_value_holding_a_marker_is_a_literal_not_a_slot(tmp_path):
+    """``config=a=#@params``: text replacement put the scalar VALUES block inside the pairs' literal."""
+    saved = parse_query_file(_saved(
+        tmp_path, "SELECT ?_mode ?_config_key ?_config_value WHERE {\n  #@params\n  #@values config\n}",
+        "mode string default=any -- a mode", "config pairs -- key=value pairs"))
+    text = saved.bind({"config": "a=#@params", "mode": '" } SERVICE <http://127.0.0.1:1/> { "'})
+    assert text.count("VALUES") == 2
+    rows = list(pyoxigraph.Store().query(check_query(text).text))
+    assert [(r["_config_key"].value, r["_config_value"].value, r["_mode"].value) for r in rows] == [
+        ("a", "#@params", '" } SERVICE <http://127.0.0.1:1/> { "')]
+
+
+def test_an_iri_parameter_cannot_carry_syntax(tmp_path):
+    saved = parse_query_file(_saved(tmp_path, "SELECT ?_run WHERE {\n  #@params\n}",
+                                    "run iri default=urn:x -- a run"))
+    with pytest.raises(SavedQueryError):
+        saved.bind({"run": "urn:x> } SERVICE <http://127.0.0.1:1/"})
+    assert [r["_run"] for r in run_saved(EmbeddedStore(), saved, {"run": "urn:y"})] == [NamedNode("urn:y")]
+
+
+def test_saved_queries_pass_the_guard(tmp_path):
+    saved = parse_query_file(_saved(tmp_path, "SELECT * WHERE { #\r SERVICE <http://127.0.0.1:1/> { ?s ?p ?o } }"))
+    with pytest.raises(SavedQueryError, match="SERVICE is refused"):
+        run_saved(EmbeddedStore(), saved)
+
+
+@pytest.mark.parametrize("value", [*HOSTILE, "C:\\Users\\u0041", "\\\\u0022", "\\U00000041", "é\u2028\x0c\t", ""])
+def test_a_literal_round_trips_through_the_escaping_function_the_guard_and_the_engine(value):
+    """A value bound by sparql_term, checked and rebuilt by the guard, reads back as itself in pyoxigraph."""
+    text = check_query(f"SELECT ?x WHERE {{ BIND({sparql_term(Literal(value))} AS ?x) }}").text
+    assert [row["x"].value for row in pyoxigraph.Store().query(text)] == [value]
+
+
+def test_graph_names_are_mapped_in_iris_and_prefixed_names_with_escapes_kept():
+    versions = {"urn:g": NamedNode("urn:g/version/1"), "http://x/A": NamedNode("http://x/A/version/2")}
+    query = ('PREFIX x: <http://x/> SELECT ("\\\\\\u0075" AS ?s) WHERE { GRAPH <urn:g> {} GRAPH x:\\u0041 {} '
+             'GRAPH <urn:gg> {} BIND(<urn:g> AS ?g) }')
+    assert logical_to_versions(query, versions) == (
+        'PREFIX x: <http://x/> SELECT ("\\\\\\u0075" AS ?s) WHERE { GRAPH <urn:g/version/1> {} '
+        'GRAPH <http://x/A/version/2> {} GRAPH <urn:gg> {} BIND(<urn:g/version/1> AS ?g) }')
