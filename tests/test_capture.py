@@ -368,3 +368,19 @@ def test_an_unreachable_server_spools_the_run(repo: Path, tmp_path: Path) -> Non
     assert done.returncode == 0 and "training" in done.stdout
     assert "record --flush" in done.stderr
     assert len(list(spool.pending(tmp_path / "spool"))) == 1
+
+
+def test_a_failed_mlflow_run_has_one_negative_result_the_captured_one(repo: Path) -> None:
+    pytest.importorskip("mlflow")
+    (repo / "crash.py").write_text(textwrap.dedent("""
+        import mlflow
+        with mlflow.start_run():
+            mlflow.log_param("lr", 10.0)
+            raise FloatingPointError("loss is nan")
+        """), encoding="utf-8")
+    env = {"MLFLOW_TRACKING_URI": "./mlruns", "MLFLOW_ALLOW_FILE_STORE": "true"}
+    assert record(repo, PY, "crash.py", env=env).returncode == 1
+    assert expgraph_cli("import", "mlflow", "./mlruns", "--no-validate", cwd=repo).returncode == 0
+    rows = select("""SELECT DISTINCT ?result ?mode ?status WHERE { ?result a eg:NegativeResult ;
+        prov:wasGeneratedBy ?run ; eg:failureMode/skos:notation ?mode . ?run eg:status/skos:notation ?status }""")
+    assert [(row["mode"], row["status"]) for row in rows] == [("numerical-instability", "failed")]

@@ -26,9 +26,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from expgraph.importers.base import CAPTURED_TAG as TAG
 from expgraph.records import SourceRef
-
-TAG = "expgraph.run_id"
 
 
 def mlflow_context(run_id: str, environ: Mapping[str, str]) -> dict[str, str]:

@@ -31,6 +31,8 @@ from expgraph.records import (
 )
 
 Record = Project | Experiment | Run | Result | Concept
+#: The tag a tracker's run carries when `expgraph record` captured it (see expgraph.capturing.trackers).
+CAPTURED_TAG = "expgraph.run_id"
 Progress = Callable[[int, int | None], None]  # (done, total or None)
 
 
@@ -228,7 +230,9 @@ def build_batch(importer: Importer, classifier: FailureClassifier) -> ImportBatc
             concepts.setdefault((record.scheme, record.notation), record)
     explained = {run_id for result in results for run_id in result.runs}
     for run in runs:
-        if run.status.is_failure and run.native_id not in explained:
+        # a run captured at launch (`expgraph record` tagged it) has its failure described by the capture, which
+        # saw the process end: a tracker's second, usually unexplained, negative result would contradict it
+        if run.status.is_failure and run.native_id not in explained and CAPTURED_TAG not in run.tags:
             results.append(negative_result_for(run, classifier))
     return ImportBatch(
         tracker=importer.tracker,
