@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from pyoxigraph import Literal
 
 from expgraph.mapping import Minter, _text, batch_statements, date_time, double, map_batch, scalar, source_graph
-from expgraph.namespaces import EG, PROV, SCHEMA, SPDX, XSD
+from expgraph.namespaces import DCAT, EG, PROV, SCHEMA, SPDX, XSD
 from expgraph.records import (
     Agent,
     Checksum,
@@ -169,12 +170,23 @@ def _lacks(run: Run) -> set[str]:
 
 def test_a_run_states_what_its_record_lacks() -> None:
     bare = Run("bare", "0", RunStatus.RUNNING)
-    assert _lacks(bare) == {SCHEMA.SoftwareSourceCode, SPDX.Checksum, EG.Environment, PROV.Agent, PROV.End}
+    assert _lacks(bare) == {SCHEMA.SoftwareSourceCode, DCAT.Dataset, SPDX.Checksum, EG.Environment, EG.seed,
+                            PROV.Agent}  # a running run has no end time yet: not missing
+    assert PROV.End in _lacks(replace(bare, status=RunStatus.FINISHED))  # a finished one should have one
     checked = DatasetSnapshot("mnist", Checksum("md5", "aa" * 16))
     whole = Run("whole", "0", RunStatus.FINISHED, ended=datetime(2024, 1, 1), agent=Agent("ana"),
-                code=CodeVersion("c1" * 20), environment=Environment(python_version="3.11"), datasets=(checked,))
+                code=CodeVersion("c1" * 20), environment=Environment(python_version="3.11"), datasets=(checked,),
+                seed=3)
     assert _lacks(whole) == set()
-    half_checked = Run("half", "0", RunStatus.FINISHED, ended=datetime(2024, 1, 1), agent=Agent("ana"),
-                       code=CodeVersion("c1" * 20), environment=Environment(python_version="3.11"),
-                       datasets=(checked, DatasetSnapshot("cifar", version="v1")))
+    half_checked = replace(whole, native_id="half", datasets=(checked, DatasetSnapshot("cifar", version="v1")))
     assert _lacks(half_checked) == {SPDX.Checksum}  # one dataset without a checksum is enough
+
+
+@pytest.mark.parametrize("name", ["seed", "random_seed", "rng_seed"])
+def test_a_parameter_named_as_a_seed_is_the_runs_seed(name: str) -> None:
+    run = Run("r", "0", RunStatus.FINISHED, params=(ParameterSetting("lr", 0.1), ParameterSetting(name, 42)))
+    triples = list(map_batch(ImportBatch("mlflow", "/a", experiments=(Experiment("0", "exp"),), runs=(run,))))
+    assert [t.object.value for t in triples if t.predicate == EG.seed] == ["42"]
+    assert EG.seed not in _lacks(run)
+    text = replace(run, params=(ParameterSetting(name, "none"),))  # not a number: no seed
+    assert EG.seed in _lacks(text)

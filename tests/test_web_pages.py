@@ -12,7 +12,7 @@ from pyoxigraph import Literal, NamedNode, Triple
 
 from expgraph.catalog import prepare
 from expgraph.mapping import DEFAULT_BASE, double
-from expgraph.namespaces import DQV, EG, GRAPHS, RDFS, RUN_STATUS
+from expgraph.namespaces import DQV, EG, GRAPHS, RDF, RDFS, RUN_STATUS
 from expgraph.settings import load_settings
 from expgraph.store import EmbeddedStore
 from expgraph.web import lineage, run_page
@@ -141,10 +141,23 @@ def test_completeness_shown_when_quality_graph_exists(client, memory_store) -> N
         Triple(measurement, DQV.value, double(0.75)),
     ])
     run = data(client, page(R2))
-    assert run["completeness"] == {"score": 0.75, "missing": []}
+    assert run["completeness"] == {"score": 0.75, "missing": ["random seed"]}  # what its eg:lacks states
     assert data(client, page(iri("run", "r5")))["completeness"]["missing"] == [
-        "code version", "environment"]
+        "code version", "environment", "random seed", "end time"]  # finished, with no end time
     assert data(client, "/")["completeness"] == []
+
+
+def test_completeness_of_a_run_loaded_as_rdf_points_to_validate(memory_store) -> None:
+    """A run from an RDF file (not imported: no eg:lacks stated) is not declared complete: ``missing`` is None and
+    the page says where to look instead."""
+    loaded = NamedNode("https://example.org/runs/elsewhere")
+    memory_store.replace_graph(NamedNode("https://example.org/graph"), [
+        Triple(loaded, RDF.type, EG.Run), Triple(loaded, RDFS.label, Literal("run from elsewhere"))])
+    measurement = NamedNode(GRAPHS + "quality/measurement/loaded")
+    memory_store.replace_graph(NamedNode(GRAPHS + "quality"), [
+        Triple(measurement, DQV.computedOn, loaded), Triple(measurement, DQV.isMeasurementOf, EG.completeness),
+        Triple(measurement, DQV.value, double(0.5))])
+    assert run_page.run(memory_store, loaded)["completeness"] == {"score": 0.5, "missing": None}
 
 
 def test_experiment_table_marks_differing_columns(client) -> None:

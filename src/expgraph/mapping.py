@@ -14,7 +14,6 @@ back into triples for callers that want terms.
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -25,6 +24,9 @@ import pyoxigraph
 from pyoxigraph import Literal, NamedNode, RdfFormat, Triple
 
 from expgraph import namespaces as ns
+from expgraph.completeness import SEED_PARAMETERS, lacking, run_seed
+from expgraph.lexical import double_lexical as _double_lexical
+from expgraph.lexical import original_value
 from expgraph.records import (
     Artifact,
     Checksum,
@@ -65,15 +67,6 @@ def source_graph(tracker: str, source: str, base: str = DEFAULT_BASE) -> NamedNo
 
 
 # -- typed literals ---------------------------------------------------------------------------------------------
-
-
-def _double_lexical(value: float) -> str:
-    """XML Schema spells NaN and the infinities NaN, INF, -INF."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "INF" if value > 0 else "-INF"
-    return repr(float(value))
 
 
 def _date_time_lexical(value: datetime) -> str:
@@ -214,6 +207,10 @@ class Minter:
     def import_source(self) -> NamedNode:
         return NamedNode(self.source_base.rstrip("/"))
 
+    def default_project(self) -> NamedNode:
+        """The project of this source's experiments that name none (see ``_Emitter.default_project``)."""
+        return NamedNode(f"{self.source_base}project")
+
     def snapshot(self, dataset: DatasetSnapshot) -> NamedNode:
         if dataset.checksum is not None:
             algorithm = dataset.checksum.algorithm.lower()
@@ -237,7 +234,7 @@ def concept(scheme: ns.Namespace, value: str) -> NamedNode:
 #: Parameter names trackers and projects spell differently for the same thing; a configuration compares them as one.
 PARAMETER_SYNONYMS = {"lr": "learning_rate", "learning-rate": "learning_rate"}
 #: Parameters a configuration leaves out: they change between repeats of one set-up.
-UNCOMPARED_PARAMETERS = frozenset({"seed"})
+UNCOMPARED_PARAMETERS = frozenset(SEED_PARAMETERS)
 _CONFIGURATION_LABEL = 160
 
 
@@ -247,22 +244,6 @@ def comparable_settings(params: Iterable[ParameterSetting]) -> list[tuple[str, s
     settings = {(PARAMETER_SYNONYMS.get(p.key, p.key), _scalar(p.value)): p.value
                 for p in params if p.key not in UNCOMPARED_PARAMETERS}
     return [(key, written, settings[key, written]) for key, written in sorted(settings)]
-
-
-def _lacking(run: Run) -> list[str]:
-    """The kinds of provenance the run's record has none of (``eg:lacks``), each named by its class."""
-    lacking = []
-    if run.code is None:
-        lacking.append(SCHEMA.SoftwareSourceCode)
-    if not run.datasets or any(dataset.checksum is None for dataset in run.datasets):
-        lacking.append(SPDX.Checksum)
-    if run.environment is None:
-        lacking.append(EG.Environment)
-    if run.agent is None:
-        lacking.append(PROV.Agent)
-    if run.ended is None:
-        lacking.append(PROV.End)
-    return lacking
 
 
 def environment_digest(environment: Environment) -> str:
@@ -343,6 +324,22 @@ class _Emitter:
         if project.description:
             yield f"{node} {DCT.description} {_text(project.description)}"
 
+    def default_project(self) -> Iterator[str]:
+        """Experiments that name no project (MLflow without a ``project`` tag, Sacred, TensorBoard) go into one
+        project per import source, labelled after the source and typed ``eg:DefaultProject``: so every experiment
+        has a project, and the per-project answers (saved queries, lists, facets, scores) count these runs under
+        where they came from instead of leaving them out, with no OPTIONAL in the queries. Described once."""
+        node = str(self.mint.default_project())
+        if node in self._described:
+            return
+        self._described.add(node)
+        label = f"no project ({self.mint.tracker} {self.mint.source})"
+        yield from self.labelled(node, [EG.Project, EG.DefaultProject], label)
+        description = f"The experiments of the {self.mint.tracker} source {self.mint.source} that name no project."
+        yield f"{node} {DCT.title} {_text(label)}"
+        yield f"{node} {DCT.description} {_text(description)}"
+        yield f"{node} {EG.tracker} {self.tracker}"
+
     def hypothesis(self, node: str, hypothesis: Hypothesis) -> Iterator[str]:
         yield from self.labelled(node, [EG.Hypothesis], hypothesis.text)
         if hypothesis.expected_outcome:
@@ -355,6 +352,9 @@ class _Emitter:
         yield f"{node} {EG.tracker} {self.tracker}"
         if experiment.project:
             yield f"{node} {EG.inProject} {self.shared('project', experiment.project)}"
+        else:
+            yield f"{node} {EG.inProject} {self.mint.default_project()}"
+            yield from self.default_project()
         if experiment.description:
             yield f"{node} {DCT.description} {_text(experiment.description)}"
         if experiment.research_question:
@@ -384,8 +384,8 @@ class _Emitter:
         yield f"{node} {RDF.type} {MLS.HyperParameterSetting}"
         yield f"{node} {MLS.specifiedBy} {parameter}"
         yield f"{node} {MLS.hasValue} {_scalar(setting.value)}"
-        if setting.original is not None and setting.original != str(setting.value):
-            yield f"{node} {EG.originalValue} {_text(setting.original)}"
+        if (original := original_value(setting.value, setting.original)) is not None:
+            yield f"{node} {EG.originalValue} {_text(original)}"
         yield f"{parameter} {RDF.type} {MLS.HyperParameter}"
         yield f"{parameter} {RDFS.label} {_text(setting.key)}"
 
@@ -424,6 +424,8 @@ class _Emitter:
         yield f"{node} {RDF.type} {MLS.ModelEvaluation}"
         yield f"{node} {MLS.specifiedBy} {measure}"
         yield f"{node} {MLS.hasValue} {_double(metric.value)}"
+        if (original := original_value(metric.value)) is not None:  # 1.0 comes back "1", 1e-05 "0.00001"
+            yield f"{node} {EG.originalValue} {_text(original)}"
         if metric.step is not None:
             yield f"{node} {EG.step} {_integer(metric.step)}"
         if metric.timestamp is not None:
@@ -550,8 +552,8 @@ class _Emitter:
             yield f"{node} {EG.exitCode} {_integer(run.exit_code)}"
         if run.runtime_seconds is not None and own:
             yield f"{node} {EG.runtimeSeconds} {_double(run.runtime_seconds)}"
-        if run.seed is not None:
-            yield f"{node} {EG.seed} {_integer(run.seed)}"
+        if (seed := run_seed(run)) is not None:  # the tracker's seed, or a parameter named as one
+            yield f"{node} {EG.seed} {_integer(seed)}"
         if run.deleted:
             yield f"{node} {EG.deleted} {_BOOLEAN[True]}"
         if run.command:
@@ -562,9 +564,9 @@ class _Emitter:
             yield f"{node} {EG.peakMemoryBytes} {_integer(run.peak_memory)}"
         for key, value in sorted(run.tags.items()):
             yield f"{node} {EG.tag} {_text(f'{key}={value}')}"
-        if own:
-            for missing in _lacking(run):
-                yield f"{node} {EG.lacks} {missing}"
+        if own:  # a tracker's run: its importer states what it lacks and its parameters
+            for need in lacking(run):  # what the should-shapes will warn about, stated so audits count statements
+                yield f"{node} {EG.lacks} {need.term}"
             for setting in run.params:
                 yield from self.parameter(node, setting)
             yield from self.configuration(node, run.params)

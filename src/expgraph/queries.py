@@ -32,6 +32,7 @@ from pathlib import Path
 
 from pyoxigraph import Literal, NamedNode
 
+from expgraph.lexical import typed_text
 from expgraph.mapping import date_time, scalar
 from expgraph.namespaces import XSD
 from expgraph.resources import query_files
@@ -144,16 +145,9 @@ def convert(parameter: Parameter, value: str) -> Term:
 
 
 def typed_value(text: str) -> Literal:
-    """A configuration value typed the way the mapper types tracker values: integer, double, boolean or string."""
-    stripped = text.strip()
-    if stripped.lower() in ("true", "false"):
-        return scalar(stripped.lower() == "true")
-    for kind in (int, float):
-        try:
-            return scalar(kind(stripped))
-        except ValueError:
-            continue
-    return scalar(stripped)
+    """A configuration value typed as the importers type a tracker's text (``lexical.typed_text``), so that it
+    meets the settings they wrote: ``nan`` or ``007`` stay text, as in the catalog."""
+    return scalar(typed_text(text.strip()))
 
 
 def _pairs(name: str, value: str) -> list[tuple[Literal, Literal]]:

@@ -34,6 +34,10 @@ def _command(cls: type[Importer]):
         skip_invalid: Annotated[bool, typer.Option(help="Import the good runs and list the bad ones, "
                                                    "instead of refusing the whole source.")] = False,
         fmt: Annotated[SummaryFormat, typer.Option("--format", help="Summary format.")] = SummaryFormat.text,
+        project: Annotated[str | None, typer.Option(
+            help="Put every experiment of the source into this project. Without it, experiments keep the project "
+                 "the source names (docs/importers.md, per tracker); those naming none go into the source's "
+                 "default project, \"no project (TRACKER SOURCE)\".")] = None,
         validate: Annotated[bool, typer.Option(
             help="Check the completeness of what came in and refresh the stored scores. This validates the whole "
                  "catalog (tens of seconds at 100k runs): when importing many sources, pass --no-validate and run "
@@ -45,7 +49,7 @@ def _command(cls: type[Importer]):
                       console=err, transient=True, disable=fmt is SummaryFormat.json) as bar:
             task = bar.add_task(f"reading {cls.tracker}", total=None)
             try:
-                importer = cls(source, collector=collector,
+                importer = cls(source, collector=collector, project=project,
                                progress=lambda done, total: bar.update(task, completed=done, total=total))
                 outcome = run_import(state(ctx).store(), importer, base=settings.base_iri)
             except (SourceError, MissingDependency) as error:

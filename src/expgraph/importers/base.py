@@ -8,16 +8,17 @@ negative result for every failed or killed run that has none, so each importer g
 from __future__ import annotations
 
 import importlib
+import json
 import os
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import ClassVar
 
 from expgraph.failures import FailureClassifier, negative_result_for
+from expgraph.lexical import typed_text
 from expgraph.records import (
     Concept,
     Experiment,
@@ -27,7 +28,6 @@ from expgraph.records import (
     Result,
     Run,
     RunStatus,
-    Scalar,
 )
 
 Record = Project | Experiment | Run | Result | Concept
@@ -75,27 +75,21 @@ def map_status(value: str | None, table: Mapping[str, RunStatus], *, where: str 
     return table.get(value.strip().upper(), table.get(value.strip(), RunStatus.UNKNOWN))
 
 
-_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
-_FLOAT = re.compile(r"[-+]?(([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+)")
-
-
 def parameter(key: str, value: object) -> ParameterSetting:
     """A parameter typed where the type is certain; a tracker's string keeps its original spelling.
 
     ``"128"`` becomes 128, ``"5e-4"`` 0.0005 (original kept), ``"True"`` True; ``"nan"``, ``"1_000"`` or
-    ``"007"`` stay strings. Non-scalar values (lists, dicts, None) are kept as their JSON-ish text.
+    ``"007"`` stay strings. Non-scalar values (lists, dicts, None) are kept as their JSON text (the spelling of
+    the JSON and YAML configs they come from), or Python's when JSON has none.
     """
     if isinstance(value, bool | int | float):
         return ParameterSetting(key, value)
     if not isinstance(value, str):
-        return ParameterSetting(key, "null" if value is None else repr(value))
-    typed: Scalar = value
-    if _INT.fullmatch(value):
-        typed = int(value)
-    elif _FLOAT.fullmatch(value):
-        typed = float(value)
-    elif value in ("True", "False", "true", "false"):
-        typed = value.lower() == "true"
+        try:
+            return ParameterSetting(key, json.dumps(value, ensure_ascii=False))
+        except (TypeError, ValueError):
+            return ParameterSetting(key, repr(value))
+    typed = typed_text(value)
     return ParameterSetting(key, typed, original=value if typed is not value else None)
 
 
@@ -136,10 +130,13 @@ class Importer(ABC):
     #: What the CLI says the SOURCE argument is.
     source_help: ClassVar[str] = "Path of the tracker's store."
 
-    def __init__(self, source: str, *, collector: Collector | None = None, progress: Progress | None = None):
+    def __init__(self, source: str, *, collector: Collector | None = None, progress: Progress | None = None,
+                 project: str | None = None):
         self.source = source
         self.collector = collector or Collector()
         self.progress = progress or (lambda done, total: None)
+        #: ``--project``: every experiment of the source goes into this project, whatever the source says.
+        self.project = project
 
     def identity(self) -> str:
         """A stable identity of the source (absolute path or normalised URI): the IRIs derive from it.
@@ -209,7 +206,10 @@ def _walk(root: Path, folder: str, prefix: str, collector: Collector) -> Iterato
 
 
 def build_batch(importer: Importer, classifier: FailureClassifier) -> ImportBatch:
-    """Read everything, then add a negative result for each failed or killed run that has none of its own."""
+    """Read everything, then add a negative result for each failed or killed run that has none of its own.
+
+    With ``importer.project`` every experiment (and a records file's own concepts) goes into that project; an
+    experiment that names no project otherwise goes into its source's default project (the mapper's)."""
     projects: dict[str, Project] = {}
     experiments: dict[str, Experiment] = {}
     runs: list[Run] = []
@@ -219,6 +219,8 @@ def build_batch(importer: Importer, classifier: FailureClassifier) -> ImportBatc
         if isinstance(record, Project):
             projects.setdefault(record.name, record)
         elif isinstance(record, Experiment):
+            if importer.project:
+                record = replace(record, project=importer.project)
             experiments[record.native_id] = record
             if record.project and record.project not in projects:
                 projects[record.project] = Project(record.project)
@@ -227,7 +229,11 @@ def build_batch(importer: Importer, classifier: FailureClassifier) -> ImportBatc
         elif isinstance(record, Result):
             results.append(record)
         elif isinstance(record, Concept):
+            if importer.project:
+                record = replace(record, project=importer.project)
             concepts.setdefault((record.scheme, record.notation), record)
+    if importer.project:  # the source's own projects give way to the one asked for (kept if it is the same)
+        projects = {importer.project: projects.get(importer.project, Project(importer.project))}
     explained = {run_id for result in results for run_id in result.runs}
     for run in runs:
         # a run captured at launch (`expgraph record` tagged it) has its failure described by the capture, which

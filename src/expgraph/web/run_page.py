@@ -19,6 +19,7 @@ from typing import Any
 
 from pyoxigraph import NamedNode
 
+from expgraph.completeness import LABELS as LACK_LABELS
 from expgraph.namespaces import DCAT, DCT, EG, MLS, PROV, RDF, RDFS, SCHEMA, SKOS, SPDX
 from expgraph.store import Store
 from expgraph.store.base import Term, sparql_term
@@ -142,7 +143,7 @@ def run(store: Store, iri: NamedNode, statements: list[dict[str, Term]] | None =
     data["outputs"] = _outputs(_unique(own.all(iri, PROV.generated)), around)
     data["children"] = [{"run": node(r, "x"), "status": plain(r.get("status"))} for r in children]
     data["results"] = _results(generated)
-    data["completeness"] = _completeness(scores, data) if quality else None
+    data["completeness"] = _completeness(scores, own.all(iri, EG.lacks), data) if quality else None
     return data
 
 
@@ -342,11 +343,12 @@ def _results(generated: Nodes) -> list[dict[str, Any]]:
     return results
 
 
-def _completeness(scores: list[Term], data: dict[str, Any]) -> dict[str, Any]:
-    """The stored completeness score and the recommended inputs this run lacks."""
-    missing = [name for name, present in (
-        ("start time", data["started"]), ("agent", data["agent"]), ("code version", data["inputs"]["code"]),
-        ("dataset snapshot", data["inputs"]["datasets"]),
-        ("dataset checksum", all(d.get("checksum") for d in data["inputs"]["datasets"])),
-        ("environment", data["inputs"]["environments"]), ("parameters", data["params"])) if not present]
-    return {"score": plain(scores[0]) if scores else None, "missing": missing}
+def _completeness(scores: list[Term], lacks: Iterable[Term], data: dict[str, Any]) -> dict[str, Any]:
+    """The stored completeness score and what this run lacks: the ``eg:lacks`` its import stated, from the one
+    definition ``validate``'s should-shapes check too (``expgraph.completeness``). A run that came in as RDF from
+    elsewhere (no tracker) has no such statements: ``missing`` is None and the page points to ``validate``."""
+    stated = {term.value for term in lacks}
+    missing = [label for term, label in LACK_LABELS.items() if term in stated]  # in the definition's order
+    missing += sorted(short(term) for term in stated - LACK_LABELS.keys())
+    return {"score": plain(scores[0]) if scores else None,
+            "missing": missing if missing or data["tracker"] else None}
