@@ -22,6 +22,20 @@ from expgraph.store import Store, open_store
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    """``capture`` is imported on first use: it brings in the importers, which ``import expgraph`` need not load."""
+    if name == "capture":
+        from expgraph.capturing import capture
+
+        return capture
+    raise AttributeError(f"module 'expgraph' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), "capture"])
+
+
 __all__ = [
     "Agent",
     "Artifact",
@@ -41,5 +55,6 @@ __all__ = [
     "RunStatus",
     "Store",
     "__version__",
+    "capture",
     "open_store",
 ]

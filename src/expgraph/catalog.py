@@ -164,7 +164,7 @@ def store_batch(store: Store, batch: ImportBatch, *, location: str, base: str = 
     from expgraph import __version__
 
     started = datetime.now(UTC)
-    graph = source_graph(batch.tracker, batch.source, base)
+    graph = source_graph(batch.tracker, batch.source if batch.part is None else f"{batch.source}#{batch.part}", base)
     audit = map_import_activity(
         batch,
         started=started,

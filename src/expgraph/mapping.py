@@ -256,7 +256,19 @@ def environment_digest(environment: Environment) -> str:
         environment.hostname or "",
         environment.operating_system or "",
     ]
+    # what captures add is digested only when present, so the environments importers describe keep their IRIs
+    parts += [f"{name}={value}" for name, value in _captured_environment(environment)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+_ENVIRONMENT_FACTS = {"executable": "pythonExecutable", "cpu": "cpu", "gpu": "gpu"}
+
+
+def _captured_environment(environment: Environment) -> list[tuple[str, str]]:
+    facts = [("executable", environment.executable), ("cpu", environment.cpu), ("gpu", environment.gpu)]
+    facts += [("lock", f"{lock.path} {checksum_value(lock.checksum)}") for lock in environment.lock_files
+              if lock.checksum]
+    return [(name, value) for name, value in facts if value]
 
 
 # -- the mapping -----------------------------------------------------------------------------------------------
@@ -274,6 +286,7 @@ class _Emitter:
         self.tracker = _text(minter.tracker)
         self._shared: dict[tuple[str, str], str] = {}
         self._described: set[str] = set()
+        self._runs: dict[str, str] = {}  # native id to node, for runs minted in another source (Run.minted_in)
         self.own = {(c.scheme, c.notation): self.shared(f"project/{segment(c.project)}/{c.scheme}", c.notation)
                     for c in concepts}
 
@@ -428,10 +441,15 @@ class _Emitter:
         yield f"{measure} {RDF.type} {MLS.EvaluationMeasure}"
         yield f"{measure} {RDFS.label} {_text(metric.key)}"
 
-    def dataset(self, run: str, dataset: DatasetSnapshot, index: int) -> Iterator[str]:
+    def dataset(self, run: str, dataset: DatasetSnapshot, index: int, *, generated: bool = False) -> Iterator[str]:
+        """A snapshot the run used, or (``generated``) wrote: by checksum the same node as the runs reading it."""
         node = str(self.mint.snapshot(dataset))
         series = self.shared("dataset-series", dataset.name)
-        yield f"{run} {PROV.used} {node}"
+        if generated:
+            yield f"{run} {PROV.generated} {node}"
+            yield f"{node} {PROV.wasGeneratedBy} {run}"
+        else:
+            yield f"{run} {PROV.used} {node}"
         yield from self.labelled(node, [DCAT.Dataset, PROV.Entity], dataset.name)
         yield f"{node} {DCAT.inSeries} {series}"
         yield from self.labelled(series, [DCAT.DatasetSeries], dataset.name)
@@ -441,7 +459,7 @@ class _Emitter:
             yield f"{node} {EG.location} {_text(dataset.location)}"
         if dataset.checksum:
             yield from self.checksum(node, dataset.checksum)
-        if dataset.context:
+        if dataset.context and not generated:
             usage = _below(run, "usage", str(index))
             role = self.shared("role", dataset.context)
             yield f"{run} {PROV.qualifiedUsage} {usage}"
@@ -451,7 +469,10 @@ class _Emitter:
             yield from self.labelled(role, [PROV.Role], dataset.context)
 
     def code(self, run: str, code: CodeVersion) -> Iterator[str]:
-        node = self.shared("code", f"{code.commit}" + ("+dirty" if code.dirty else ""))
+        state = "+dirty" if code.dirty else ""
+        if code.dirty and code.diff_digest:  # two dirty states of one commit are two code versions
+            state += f".{code.diff_digest[:16]}"
+        node = self.shared("code", f"{code.commit}{state}")
         yield f"{run} {PROV.used} {node}"
         yield from self.labelled(node, [SCHEMA.SoftwareSourceCode, PROV.Entity], code.commit[:12])
         yield f"{node} {EG.commitHash} {_text(code.commit)}"
@@ -461,6 +482,10 @@ class _Emitter:
             yield f"{node} {EG.dirty} {_BOOLEAN[bool(code.dirty)]}"
         if code.branch:
             yield f"{node} {EG.branch} {_text(code.branch)}"
+        if code.diff_digest:
+            yield f"{node} {EG.diffDigest} {_text(code.diff_digest)}"
+        if code.checkout:
+            yield f"{node} {EG.location} {_text(code.checkout)}"
 
     def environment(self, run: str, environment: Environment) -> Iterator[str]:
         digest = environment_digest(environment)
@@ -481,6 +506,17 @@ class _Emitter:
             yield f"{node} {EG.hostname} {_text(environment.hostname)}"
         if environment.operating_system:
             yield f"{node} {EG.operatingSystem} {_text(environment.operating_system)}"
+        for name, value in _captured_environment(environment):
+            if name != "lock":
+                yield f"{node} {EG.term(_ENVIRONMENT_FACTS[name])} {_text(value)}"
+        for lock in environment.lock_files:
+            lock_node = _below(node, "lock", lock.path)
+            yield f"{node} {EG.lockFile} {lock_node}"
+            yield from self.labelled(lock_node, [PROV.Entity], lock.path)
+            if lock.location:
+                yield f"{lock_node} {EG.location} {_text(lock.location)}"
+            if lock.checksum:
+                yield from self.checksum(lock_node, lock.checksum)
 
     def artifact(self, run: str, artifact: Artifact) -> Iterator[str]:
         node = _below(run, "artifact", artifact.path)
@@ -496,18 +532,15 @@ class _Emitter:
             yield from self.checksum(node, artifact.checksum)
 
     def run(self, run: Run) -> Iterator[str]:
-        node = str(self.mint.run(run.native_id))
-        yield from self.labelled(node, [EG.Run], run.name or run.native_id)
-        yield f"{node} {DCT.identifier} {_text(run.native_id)}"
-        yield f"{node} {EG.tracker} {self.tracker}"
-        yield f"{node} {EG.inExperiment} {self.mint.experiment(run.experiment_id)}"
-        yield f"{node} {EG.status} {RUN_STATUS.term(run.status.value)}"
-        if run.status is RunStatus.RUNNING:
-            yield from self.signs_of_life(node, run)
-        if run.started:
-            yield f"{node} {PROV.startedAtTime} {_date_time(run.started)}"
-        if run.ended:
-            yield f"{node} {PROV.endedAtTime} {_date_time(run.ended)}"
+        own = run.minted_in is None
+        if own:
+            node = str(self.mint.run(run.native_id))
+            yield from self.run_core(node, run)
+        else:  # a tracker's run (a capture that logged to it): its importer says what the run is, this adds to it
+            mint = Minter(run.minted_in.tracker, run.minted_in.source, self.mint.base)
+            node = self._runs[run.native_id] = str(mint.run(run.native_id))
+            yield f"{node} {RDF.type} {EG.Run}"
+            yield f"{node} {EG.inExperiment} {mint.experiment(run.experiment_id)}"
         if run.agent:
             agent = self.shared("agent", run.agent.name)
             yield f"{node} {PROV.wasAssociatedWith} {agent}"
@@ -520,29 +553,52 @@ class _Emitter:
             yield f"{node} {EG.errorText} {_text(run.error_text)}"
         if run.exit_code is not None:
             yield f"{node} {EG.exitCode} {_integer(run.exit_code)}"
-        if run.runtime_seconds is not None:
+        if run.runtime_seconds is not None and own:
             yield f"{node} {EG.runtimeSeconds} {_double(run.runtime_seconds)}"
         if (seed := run_seed(run)) is not None:  # the tracker's seed, or a parameter named as one
             yield f"{node} {EG.seed} {_integer(seed)}"
         if run.deleted:
             yield f"{node} {EG.deleted} {_BOOLEAN[True]}"
+        if run.command:
+            yield f"{node} {EG.command} {_text(run.command)}"
+        if run.signal:
+            yield f"{node} {EG.signal} {_text(run.signal)}"
+        if run.peak_memory is not None:
+            yield f"{node} {EG.peakMemoryBytes} {_integer(run.peak_memory)}"
         for key, value in sorted(run.tags.items()):
             yield f"{node} {EG.tag} {_text(f'{key}={value}')}"
-        for need in lacking(run):  # what the should-shapes will warn about, stated so audits count statements
-            yield f"{node} {EG.lacks} {need.term}"
-        for setting in run.params:
-            yield from self.parameter(node, setting)
-        yield from self.configuration(node, run.params)
+        if own:  # a tracker's run: its importer states what it lacks and its parameters
+            for need in lacking(run):  # what the should-shapes will warn about, stated so audits count statements
+                yield f"{node} {EG.lacks} {need.term}"
+            for setting in run.params:
+                yield from self.parameter(node, setting)
+            yield from self.configuration(node, run.params)
         for metric in run.metrics:
             yield from self.metric(node, metric)
         for index, dataset in enumerate(run.datasets):
             yield from self.dataset(node, dataset, index)
+        for index, dataset in enumerate(run.outputs):
+            yield from self.dataset(node, dataset, index, generated=True)
         if run.code:
             yield from self.code(node, run.code)
         if run.environment:
             yield from self.environment(node, run.environment)
         for artifact in run.artifacts:
             yield from self.artifact(node, artifact)
+
+    def run_core(self, node: str, run: Run) -> Iterator[str]:
+        """What only a run's own source says of it: its name, identity, status and times."""
+        yield from self.labelled(node, [EG.Run], run.name or run.native_id)
+        yield f"{node} {DCT.identifier} {_text(run.native_id)}"
+        yield f"{node} {EG.tracker} {self.tracker}"
+        yield f"{node} {EG.inExperiment} {self.mint.experiment(run.experiment_id)}"
+        yield f"{node} {EG.status} {RUN_STATUS.term(run.status.value)}"
+        if run.status is RunStatus.RUNNING:
+            yield from self.signs_of_life(node, run)
+        if run.started:
+            yield f"{node} {PROV.startedAtTime} {_date_time(run.started)}"
+        if run.ended:
+            yield f"{node} {PROV.endedAtTime} {_date_time(run.ended)}"
 
     def signs_of_life(self, node: str, run: Run) -> Iterator[str]:
         """A running run's last sign of life and, once that is too long ago, its inferred status: beside the
@@ -559,7 +615,7 @@ class _Emitter:
         yield f"{node} {DCT.identifier} {_text(result.native_id)}"
         yield f"{node} {EG.resultKind} {concept(ns.RESULT_KIND, result.kind)}"
         for run_id in result.runs:
-            yield f"{node} {PROV.wasGeneratedBy} {self.mint.run(run_id)}"
+            yield f"{node} {PROV.wasGeneratedBy} {self._runs.get(run_id) or self.mint.run(run_id)}"
         for ref in result.run_refs:  # a run in another source: kept as "tracker:native id" until linked
             yield f"{node} {EG.refersToRun} {_text(f'{ref.tracker}:{ref.native_id}')}"
         if result.experiment_id:

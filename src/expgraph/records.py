@@ -118,6 +118,8 @@ class CodeVersion:
     repository: str | None = None
     dirty: bool | None = None
     branch: str | None = None
+    diff_digest: str | None = None  # sha256 over the uncommitted changes (untracked files included), when dirty
+    checkout: str | None = None  # the local working tree it was read from, where ``expgraph audit`` looks for it
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,21 @@ class Environment:
     container_image: str | None = None
     hostname: str | None = None
     operating_system: str | None = None
+    executable: str | None = None
+    cpu: str | None = None
+    gpu: str | None = None  # name and driver, as nvidia-smi reports them
+    lock_files: tuple[Artifact, ...] = ()  # uv.lock, poetry.lock, requirements*.txt, ... with their checksums
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """An import source by tracker and identity. A run captured at launch that also logged to a tracker names the
+    tracker's source here, with the tracker's native run and experiment ids: the mapper then mints the tracker's
+    IRI for it, so the capture and a later import describe one run node. The tracker keeps the run's status,
+    name and times; the capture adds its provenance and how the process ended."""
+
+    tracker: str
+    source: str
 
 
 @dataclass(frozen=True)
@@ -164,6 +181,11 @@ class Run:
     #: The last sign of life the tracker recorded (a heartbeat, the newest metric value, a log's modification
     #: time): what tells a run that is still running from one whose process died without a word.
     last_seen: datetime | None = None
+    command: str | None = None  # the command line a captured run executed
+    signal: str | None = None  # the signal that ended it ("SIGKILL")
+    peak_memory: int | None = None  # peak resident memory in bytes
+    outputs: tuple[DatasetSnapshot, ...] = ()  # snapshots the run wrote (``prov:generated``)
+    minted_in: SourceRef | None = None  # another source that mints this run's IRI (see SourceRef)
 
 
 #: How long a run its tracker still calls running may go without a sign of life before it is presumed dead.
@@ -249,3 +271,4 @@ class ImportBatch:
     warnings: tuple[str, ...] = ()
     concepts: tuple[Concept, ...] = ()
     liveness: Liveness | None = None  # how the mapper judges runs still running; None: it does not
+    part: str | None = None  # a source written in parts (captured runs: one per run), each in a graph of its own

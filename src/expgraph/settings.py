@@ -51,6 +51,10 @@ SETTINGS: tuple[Setting, ...] = (
             "X-Forwarded-For; its last entry is used), so that queries are shared fairly per visitor."),
     Setting("presumed_dead_after", 24.0, float, "Hours without a sign of life (heartbeat, metric, log) after which "
             "a run its tracker still calls running is presumed dead at import (eg:inferredStatus)."),
+    Setting("spool", "", str, "Directory where captured runs wait when the store cannot be written "
+            "(default $XDG_STATE_HOME/expgraph/spool)."),
+    Setting("hash_cache", "", str, "File caching input checksums by path, size and time "
+            "(default $XDG_CACHE_HOME/expgraph/hashes.sqlite)."),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}

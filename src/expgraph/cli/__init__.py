@@ -10,7 +10,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from expgraph import __version__
-from expgraph.cli import data, demo, imports, query, records, serve, validate
+from expgraph.cli import data, demo, imports, query, record, records, serve, validate
 from expgraph.cli.common import CliError, State, err
 from expgraph.settings import SettingsError, load_settings
 from expgraph.store import StoreError
@@ -116,6 +116,7 @@ serve.register(app)
 demo.register(app)
 validate.register(app)
 query.register(app)
+record.register(app)
 
 
 def main() -> None:

@@ -37,6 +37,8 @@ from expgraph.records import (
 )
 
 Record = Project | Experiment | Run | Result | Concept
+#: The tag a tracker's run carries when `expgraph record` captured it (see expgraph.capturing.trackers).
+CAPTURED_TAG = "expgraph.run_id"
 Progress = Callable[[int, int | None], None]  # (done, total or None)
 
 
@@ -493,7 +495,9 @@ def build_batch(importer: Importer, classifier: FailureClassifier, liveness: Liv
         projects = {importer.project: projects.get(importer.project, Project(importer.project))}
     explained = {run_id for result in results for run_id in result.runs}
     for run in runs:
-        if run.native_id in explained:
+        # a run captured at launch (`expgraph record` tagged it) has its failure described by the capture, which
+        # saw the process end: a tracker's second, usually unexplained, negative result would contradict it
+        if run.native_id in explained or CAPTURED_TAG in run.tags:
             continue
         if run.status.is_failure:
             results.append(negative_result_for(run, classifier))
