@@ -32,3 +32,24 @@ def serve(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextlib.contextmanager
+def small_catalog_endpoint() -> Iterator[str]:
+    """``/sparql`` of the app on the small in-memory test catalog, served on loopback with its query worker up."""
+    import httpx
+
+    from expgraph.settings import Settings
+    from expgraph.store import EmbeddedStore
+    from expgraph.web.app import create_app
+    from expgraph.web.sparql import close_runner
+    from query_fixtures import fill
+
+    app = create_app(fill(EmbeddedStore()), Settings({"query_timeout": 60, "max_rows": 100,
+                                                      "max_concurrent_queries": 1}))
+    try:
+        with serve(app) as base:
+            httpx.get(base + "/sparql", params={"query": "ASK {}"}, timeout=60)  # the worker is up
+            yield base + "/sparql"
+    finally:
+        close_runner(app)

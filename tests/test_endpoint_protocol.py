@@ -21,7 +21,7 @@ from expgraph.sparql_guard import READ_ONLY
 from expgraph.store import EmbeddedStore
 from expgraph.web.app import create_app
 from expgraph.web.sparql import close_runner
-from loopback import serve
+from loopback import serve, small_catalog_endpoint
 from query_fixtures import fill
 from test_cli_core import expgraph, one_error_line
 
@@ -32,12 +32,8 @@ ODD_GRAPH = 'CONSTRUCT { <urn:s> <urn:p> "a\\u001Bb\\rc" } WHERE {}'
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    app = create_app(fill(EmbeddedStore()), Settings({"query_timeout": 60, "max_rows": 100,
-                                                      "max_concurrent_queries": 1}))
-    with serve(app) as base:
-        httpx.get(base + "/sparql", params={"query": "ASK {}"}, timeout=60)  # the worker is up
-        yield base + "/sparql"
-    close_runner(app)
+    with small_catalog_endpoint() as url:
+        yield url
 
 
 def test_two_query_parameters_are_a_400(endpoint):

@@ -18,12 +18,9 @@ import httpx
 import pyoxigraph
 import pytest
 
-from expgraph.settings import Settings
 from expgraph.sparql_guard import QueryRefused, check_query
 from expgraph.store import EmbeddedStore
-from expgraph.web.app import create_app
-from expgraph.web.sparql import close_runner
-from loopback import serve
+from loopback import small_catalog_endpoint
 from query_fixtures import fill
 
 
@@ -69,12 +66,8 @@ def canary() -> Iterator[Canary]:
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
     """The app on a small in-memory catalog, served by uvicorn on loopback."""
-    app = create_app(fill(EmbeddedStore()), Settings({"query_timeout": 60, "max_rows": 100,
-                                                      "max_concurrent_queries": 1}))
-    with serve(app) as base:
-        httpx.get(base + "/sparql", params={"query": "ASK {}"}, timeout=60)  # the worker is up
-        yield base + "/sparql"
-    close_runner(app)
+    with small_catalog_endpoint() as url:
+        yield url
 
 
 def tricks(url: str) -> list[str]:
