@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from expgraph.capturing.process import STDERR_TAIL
 from expgraph.capturing.session import RUN_ID_VARIABLE, Ending, Launch, begin, finish, hash_cache, save
+from expgraph.importers.base import environment_set
 from expgraph.records import RunStatus
 from expgraph.settings import load_settings
 
@@ -37,20 +38,16 @@ def capture(*, project: str | None = None, experiment: str | None = None,
     hashes = hash_cache(settings)
     launch = begin(inputs=inputs, params=params, project=project, experiment=experiment, hashes=hashes)
     names = (RUN_ID_VARIABLE, "MLFLOW_RUN_CONTEXT", "WANDB_RUN_ID")
-    saved_env = {name: os.environ.get(name) for name in names}
-    os.environ.update({name: value for name, value in launch.environ(os.environ).items() if name in names})
+    linked = {name: value for name, value in launch.environ(os.environ).items() if name in names}
     ending = None
     try:
-        yield launch
-    except BaseException as error:
-        ending = _ending_of(error)
-        raise
+        with environment_set(linked):  # restored before the run is saved
+            try:
+                yield launch
+            except BaseException as error:
+                ending = _ending_of(error)
+                raise
     finally:
-        for name, value in saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
         try:
             ending = ending or Ending(datetime.now(UTC), RunStatus.FINISHED, peak_memory=_peak())
             saved = save(finish(launch, ending, outputs), settings)

@@ -55,6 +55,22 @@ class MissingDependency(Exception):
     """The tracker's client library is not installed; the message says which extra to install."""
 
 
+@contextlib.contextmanager
+def environment_set(values: Mapping[str, str]) -> Iterator[None]:
+    """Trackers' libraries read their settings from the environment: set ``values`` for the block, then restore
+    each variable as it was (unset ones unset again)."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def require(module: str, extra: str) -> ModuleType:
     """Import a tracker's optional client, or fail with a one-line install hint."""
     try:

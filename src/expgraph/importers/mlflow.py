@@ -34,6 +34,7 @@ from expgraph.importers.base import (
     Importer,
     Record,
     SourceError,
+    environment_set,
     map_status,
     parameter,
     register,
@@ -82,24 +83,9 @@ def _value(value: float) -> float:
     return math.copysign(math.inf, value) if abs(value) == sys.float_info.max else value
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """MLflow reads its settings from the environment: set ``values`` while we read, then restore."""
-    previous = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def _file_store_allowed() -> contextlib.AbstractContextManager[None]:
     """MLflow 3 refuses file stores unless MLFLOW_ALLOW_FILE_STORE=true."""
-    return _environment({"MLFLOW_ALLOW_FILE_STORE": "true"})
+    return environment_set({"MLFLOW_ALLOW_FILE_STORE": "true"})
 
 
 def _server_limits(timeout: float | None) -> dict[str, str]:
@@ -282,7 +268,7 @@ class MlflowImporter(Importer):
     # -- reading ----------------------------------------------------------------------------------------------
 
     def records(self) -> Iterator[Record]:
-        with _file_store_allowed(), _environment(_server_limits(self.timeout) if self.root is None else {}), \
+        with _file_store_allowed(), environment_set(_server_limits(self.timeout) if self.root is None else {}), \
                 self._opened() as tracking_uri:
             yield from self._records(tracking_uri)
 
