@@ -119,7 +119,7 @@ def child(variant: str, runs: int, workdir: Path, run_iri: str, timeout: float) 
 
     from expgraph.catalog import load_file, prepare
     from expgraph.store import EmbeddedStore
-    from expgraph.synthetic import import_sources, make_batch, write_sources
+    from synthetic import import_sources, make_batch, write_sources
 
     out: dict = {"variant": variant, "runs": runs}
     if variant == "baseline":
@@ -198,7 +198,7 @@ def _spawn(variant: str, runs: int, workdir: Path, run_iri: str | None, timeout:
 def prepare_inputs(runs: int, workdir: Path, export: bool) -> str:
     """Write the N-Triples export the file-loading variants parse (if any runs); return the IRI of a run."""
     from expgraph.mapping import Minter
-    from expgraph.synthetic import build_store, import_sources, make_batch
+    from synthetic import build_store, import_sources, make_batch
 
     first = import_sources(make_batch(runs))[0]
     run_iri = Minter(first.tracker, first.source).run(first.runs[0].native_id).value

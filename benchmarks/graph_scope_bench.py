@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from expgraph.queries import load_queries
+from expgraph.sparql.saved import load_queries
 from expgraph.store import EmbeddedStore, Store
 
 FAILED_RUN = """PREFIX eg: <https://w3id.org/expgraph#> PREFIX skos: <http://www.w3.org/2004/02/skos/core#>

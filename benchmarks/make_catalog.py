@@ -1,6 +1,6 @@
 """Write a synthetic catalog of N runs into an embedded store: ``python benchmarks/make_catalog.py 10000 --store DIR``.
 
-Catalogs over 10k runs are written as one import source per project (see ``expgraph.synthetic.build_store``).
+Catalogs over 10k runs are written as one import source per project (see ``synthetic.build_store``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from expgraph.synthetic import build_store
+from synthetic import build_store
 
 
 def main(argv: list[str] | None = None) -> int:

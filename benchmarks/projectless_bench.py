@@ -21,10 +21,10 @@ from pathlib import Path
 
 from expgraph.catalog import prepare
 from expgraph.mapping import Minter
-from expgraph.queries import load_queries, run_saved
 from expgraph.records import ImportBatch
+from expgraph.sparql.saved import load_queries, run_saved
 from expgraph.store import EmbeddedStore, Store
-from expgraph.synthetic import import_sources, make_batch, write_sources
+from synthetic import import_sources, make_batch, write_sources
 
 
 def without_projects(batch: ImportBatch) -> ImportBatch:

@@ -29,13 +29,13 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from expgraph.queries import load_queries
-from expgraph.query_runner import QueryJob, QueryRunner
 from expgraph.settings import Settings
+from expgraph.sparql.runner import QueryJob, QueryRunner
+from expgraph.sparql.saved import load_queries
 from expgraph.store import EmbeddedStore
-from expgraph.synthetic import build_store
 from expgraph.web.app import create_app
 from expgraph.web.sparql import close_runner
+from synthetic import build_store
 
 LIGHT = "PREFIX eg: <https://w3id.org/expgraph#> SELECT ?run WHERE { ?run a eg:Run } LIMIT 10"
 FAILED_RUN = """PREFIX eg: <https://w3id.org/expgraph#> PREFIX skos: <http://www.w3.org/2004/02/skos/core#>

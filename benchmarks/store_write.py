@@ -20,7 +20,7 @@ from pyoxigraph import Literal, Triple
 
 from expgraph.mapping import map_batch, source_graph
 from expgraph.store import EmbeddedStore, Store, open_store
-from expgraph.synthetic import make_batch
+from synthetic import make_batch
 
 
 def _server(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:

@@ -7,7 +7,7 @@ loudly if they do not.
 
     python benchmarks/validate_bench.py --runs 10000 100000 --reference-max 10000 --workdir /tmp/egbench
 
-Stores are built once per size under --workdir (with ``expgraph.synthetic.build_store``) and reused.
+Stores are built once per size under --workdir (with ``synthetic.build_store``) and reused.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 from expgraph.store import EmbeddedStore
-from expgraph.synthetic import build_store
 from expgraph.validation import Shapes, reference_validate, validate
 from expgraph.validation.engine import pyshacl_results
+from synthetic import build_store
 
 
 def ensure_store(n_runs: int, workdir: Path) -> Path:

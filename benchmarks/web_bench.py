@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     from expgraph.web.app import create_app
 
     if not (args.store.exists() and any(args.store.iterdir())):
-        from expgraph.synthetic import build_store
+        from synthetic import build_store
 
         started = time.perf_counter()
         build_store(args.runs, args.store).close()

@@ -22,8 +22,8 @@ from SPARQLWrapper import CSV, JSON, POST, POSTDIRECTLY, TSV, SPARQLWrapper
 from expgraph import resources
 from expgraph.catalog import prepare
 from expgraph.namespaces import EG, RDF, RDFS
-from expgraph.query_runner import QueryJob, QueryRunner
 from expgraph.settings import Settings
+from expgraph.sparql.runner import QueryJob, QueryRunner
 from expgraph.store import EmbeddedStore
 from expgraph.web.app import create_app
 from expgraph.web.queries_routes import library, saved_job

@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from expgraph.catalog import prepare
-from expgraph.query_runner import QueryJob, QueryOutcome, QueryRunner, ResultCache
-from expgraph.query_scheduler import BACKGROUND, Busy, Scheduler
 from expgraph.settings import Settings
+from expgraph.sparql.runner import QueryJob, QueryOutcome, QueryRunner, ResultCache
+from expgraph.sparql.scheduler import BACKGROUND, Busy, Scheduler
 from expgraph.store import EmbeddedStore
 from expgraph.web.app import create_app
 from expgraph.web.sparql import close_runner, query_runner

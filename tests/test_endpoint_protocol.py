@@ -17,7 +17,7 @@ from pyoxigraph import NamedNode, Triple
 from SPARQLWrapper import JSON, XML, SPARQLWrapper
 
 from expgraph.settings import Settings
-from expgraph.sparql_guard import READ_ONLY
+from expgraph.sparql.guard import READ_ONLY
 from expgraph.store import EmbeddedStore
 from expgraph.web.app import create_app
 from expgraph.web.sparql import close_runner

@@ -20,9 +20,9 @@ from expgraph.failures import FailureClassifier
 from expgraph.importers import IMPORTERS, build_batch
 from expgraph.importers.sacred import _time
 from expgraph.mapping import DEFAULT_BASE, Minter, source_key
-from expgraph.queries import get_query, run_saved
 from expgraph.records import Liveness
 from expgraph.settings import load_settings
+from expgraph.sparql.saved import get_query, run_saved
 from expgraph.store import Store
 from expgraph.web.app import create_app
 

@@ -43,7 +43,7 @@ def test_same_source_gives_the_same_triples() -> None:
 
 def test_statements_are_written_as_pyoxigraph_prints_triples() -> None:
     """The store's digest is over this text: it must be the canonical form, whichever way the content came."""
-    from expgraph.synthetic import make_batch
+    from synthetic import make_batch
 
     for sample in (batch(), make_batch(30, seed=4)):
         statements = list(batch_statements(sample))

@@ -14,7 +14,7 @@ import pytest
 
 from expgraph.catalog import run_import
 from expgraph.importers import IMPORTERS, Collector
-from expgraph.queries import load_queries, run_saved
+from expgraph.sparql.saved import load_queries, run_saved
 from expgraph.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"

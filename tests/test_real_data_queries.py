@@ -23,8 +23,8 @@ from expgraph.failures import FailureClassifier
 from expgraph.importers import IMPORTERS, Collector
 from expgraph.importers.base import build_batch
 from expgraph.mapping import Minter, comparable_settings
-from expgraph.queries import load_queries, run_saved
 from expgraph.records import ImportBatch, Run
+from expgraph.sparql.saved import load_queries, run_saved
 from expgraph.store import EmbeddedStore, Store
 from expgraph.validation import validate
 from expgraph.web.run_page import run as run_page

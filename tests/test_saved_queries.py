@@ -12,7 +12,7 @@ from pyoxigraph import NamedNode, QuerySolutions, Triple
 
 from expgraph.catalog import prepare, store_batch
 from expgraph.namespaces import SKOS
-from expgraph.queries import SavedQueryError, get_query, load_queries, parse_query_file, run_saved
+from expgraph.sparql.saved import SavedQueryError, get_query, load_queries, parse_query_file, run_saved
 from expgraph.store import EmbeddedStore, Store, open_store
 from query_fixtures import ALPHA, BETA, GAMMA, alpha_batch, experiment_iri, fill, gamma_batch, project_iri, run_iri
 

@@ -18,7 +18,7 @@ import httpx
 import pyoxigraph
 import pytest
 
-from expgraph.sparql_guard import QueryRefused, check_query
+from expgraph.sparql.guard import QueryRefused, check_query
 from expgraph.store import EmbeddedStore
 from loopback import small_catalog_endpoint
 from query_fixtures import fill

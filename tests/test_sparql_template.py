@@ -8,9 +8,9 @@ import pyoxigraph
 import pytest
 from pyoxigraph import Literal, NamedNode
 
-from expgraph.queries import SavedQueryError, parse_query_file, run_saved
-from expgraph.sparql_guard import check_query
-from expgraph.sparql_template import SparqlTemplate, TemplateError
+from expgraph.sparql.guard import check_query
+from expgraph.sparql.saved import SavedQueryError, parse_query_file, run_saved
+from expgraph.sparql.template import SparqlTemplate, TemplateError
 from expgraph.store import EmbeddedStore
 from expgraph.store.base import logical_to_versions, sparql_term
 

@@ -202,7 +202,7 @@ def test_an_import_is_written_as_checked_text_the_mapper_vouches_for(store: Stor
     from expgraph.catalog import store_batch
     from expgraph.mapping import map_batch
     from expgraph.records import ImportBatch, ParameterSetting, Run, RunStatus
-    from expgraph.synthetic import make_batch
+    from synthetic import make_batch
 
     awkward = ["a/b", "ü ñ", "x?y#z", "<script>", "%41", " ", "日本", 'q"uote', "_:b", "back\\slash"]
     runs = tuple(Run(name, "0", RunStatus.FINISHED, name=name, params=(ParameterSetting(name, name),))

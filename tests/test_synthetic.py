@@ -10,7 +10,7 @@ import pytest
 from expgraph.mapping import map_batch
 from expgraph.namespaces import sparql_prologue
 from expgraph.records import RunStatus
-from expgraph.synthetic import build_store, make_batch, split_by_project
+from synthetic import build_store, make_batch, split_by_project
 
 
 def test_same_seed_same_records_and_triples() -> None:

@@ -17,12 +17,12 @@ from expgraph.mapping import Minter, map_batch
 from expgraph.namespaces import sparql_prologue
 from expgraph.records import ImportBatch, Result, RunStatus
 from expgraph.store import Store
-from expgraph.synthetic import make_batch
 from expgraph.validation import Shapes, reference_validate, summarise_import, validate, validate_catalog
 from expgraph.validation.compiler import Unsupported, _Compiler, compile_shapes, path_key
 from expgraph.validation.engine import read_report
 from expgraph.validation.report import render
 from expgraph.validation.scores import QUALITY_GRAPH
+from synthetic import make_batch
 from test_shapes import complete_batch, complete_run
 
 EG = "https://w3id.org/expgraph#"

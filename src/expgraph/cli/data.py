@@ -15,8 +15,8 @@ from rich.markup import escape
 from expgraph.catalog import LoadError, load_file
 from expgraph.cli.common import CliError, err, print_json, print_result, print_table, state
 from expgraph.namespaces import sparql_prologue
-from expgraph.sparql_formats import rename_result
-from expgraph.sparql_guard import QueryRefused, check_query, explain_syntax_error
+from expgraph.sparql.formats import rename_result
+from expgraph.sparql.guard import QueryRefused, check_query, explain_syntax_error
 
 
 class ResultFormat(StrEnum):

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from expgraph.cli.common import CliError, print_json, print_result, print_table, state
-from expgraph.queries import SavedQueryError, get_query, load_queries, run_saved
+from expgraph.sparql.saved import SavedQueryError, get_query, load_queries, run_saved
 
 
 class QueryFormat(StrEnum):

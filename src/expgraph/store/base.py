@@ -33,7 +33,7 @@ from pyoxigraph import (
 )
 
 from expgraph.namespaces import GRAPHS, XSD, Namespace
-from expgraph.sparql_lexer import LexError, keep_backslash_u, original_offsets, tokens, unescape_codepoints
+from expgraph.sparql.lexer import LexError, keep_backslash_u, original_offsets, tokens, unescape_codepoints
 
 #: Terms the store keeps about its own graphs; not part of the public ontology.
 STORE = Namespace("https://w3id.org/expgraph/store#")
@@ -218,6 +218,12 @@ class Store(ABC):
         graph; :meth:`version_names` maps the versions in the results back. Logical names never occur in the data,
         so this changes nothing else. Used where people write queries (``/sparql``, ``expgraph sparql``)."""
         return logical_to_versions(sparql, {name: info.version for name, info in self.active_graphs().items()})
+
+    def generation(self) -> tuple[str, ...]:
+        """What identifies the store's current content (each active version, its digest and modification time):
+        the one key every cache of query answers is kept by, so that an import or a load makes them all stale."""
+        return tuple(sorted(f"{info.version.value} {info.digest} {info.modified}"
+                            for info in self.active_graphs().values()))
 
     def version_names(self) -> dict[str, NamedNode]:
         """Each active version's IRI and the logical graph name it stands for, to show results under stable names."""

@@ -14,9 +14,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from expgraph.queries import SavedQuery, SavedQueryError, load_queries
-from expgraph.query_runner import MB, QueryJob, QueryOutcome, outcome_headers
 from expgraph.settings import Settings
+from expgraph.sparql.runner import MB, QueryJob, QueryOutcome, outcome_headers
+from expgraph.sparql.saved import SavedQuery, SavedQueryError, load_queries
 from expgraph.web.render import href, templates, wants_json
 from expgraph.web.sparql import client_of, query_runner
 

@@ -4,7 +4,7 @@ GET ``?query=``, form POST and direct POST (``application/sparql-query``); ``def
 ``named-graph-uri`` choose the dataset; results by content negotiation; a bare GET describes the service
 (``sd:Service``: Turtle and the other RDF formats by negotiation, the query page for browsers). Unknown parameters
 (SPARQLWrapper's ``format=``, ``output=``, ``results=``) are ignored. Queries run in the app's
-:class:`~expgraph.query_runner.QueryRunner`: killable, ``max_concurrent_queries`` at a time, off the event loop.
+:class:`~expgraph.sparql.runner.QueryRunner`: killable, ``max_concurrent_queries`` at a time, off the event loop.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from pyoxigraph import BlankNode, NamedNode, Triple
 from starlette.concurrency import run_in_threadpool
 
 from expgraph.namespaces import RDF, SD, sparql_prologue
-from expgraph.query_runner import MB, QueryJob, QueryOutcome, QueryRunner, outcome_headers, runner_for
-from expgraph.sparql_formats import GRAPH_TYPES, RESULT_TYPES, negotiate
-from expgraph.sparql_guard import READ_ONLY
+from expgraph.sparql.formats import GRAPH_TYPES, RESULT_TYPES, negotiate
+from expgraph.sparql.guard import READ_ONLY
+from expgraph.sparql.runner import MB, QueryJob, QueryOutcome, QueryRunner, outcome_headers, runner_for
 from expgraph.web.render import href, templates
 
 router = APIRouter()

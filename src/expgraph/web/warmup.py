@@ -16,7 +16,7 @@ import threading
 
 from fastapi import FastAPI
 
-from expgraph.query_scheduler import BACKGROUND
+from expgraph.sparql.scheduler import BACKGROUND
 from expgraph.web.lists import INDEXES, SPECS, list_page
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ A parameter is ``NAME TYPE [required] [default=VALUE] -- help``. Types: ``iri``,
 ``decimal``, ``double``, ``boolean``, ``date``, ``datetime``: bound as the variable ``?_NAME`` by one
 ``VALUES (?_a ?_b) { (...) }`` row that replaces the ``#@params`` line of the query; and ``pairs``
 (``key=value,key=value``): rows of ``VALUES (?_NAME_key ?_NAME_value)`` in place of each ``#@values NAME`` line.
-The lines are slots of a :class:`~expgraph.sparql_template.SparqlTemplate` (found by lexing, so the same words in a
+The lines are slots of a :class:`~expgraph.sparql.template.SparqlTemplate` (found by lexing, so the same words in a
 literal are text), and every value is type-checked and written as a term by its one escaping function, never as
 text, so a hostile value can only ever be a term; it cannot change the query. The bound text then passes the same
 guard as any query. ``VALUES`` rather than pyoxigraph's
@@ -36,8 +36,8 @@ from expgraph.lexical import typed_text
 from expgraph.mapping import date_time, scalar
 from expgraph.namespaces import XSD
 from expgraph.resources import query_files
-from expgraph.sparql_guard import QueryRefused, check_query
-from expgraph.sparql_template import SparqlTemplate, Values
+from expgraph.sparql.guard import QueryRefused, check_query
+from expgraph.sparql.template import SparqlTemplate, Values
 from expgraph.store import Store
 from expgraph.store.base import QueryResult, Term
 
@@ -240,7 +240,7 @@ def get_query(name: str, directory: Path | None = None) -> SavedQuery:
 
 def run_saved(store: Store, query: SavedQuery, raw: Mapping[str, str] | None = None) -> QueryResult:
     """Run a saved query on any store, its parameters type-checked and bound as terms, through the same guard as
-    any query (:func:`~expgraph.sparql_guard.check_query`): what runs is the text it checked."""
+    any query (:func:`~expgraph.sparql.guard.check_query`): what runs is the text it checked."""
     try:
         checked = check_query(query.bind(raw or {}))
     except QueryRefused as refused:

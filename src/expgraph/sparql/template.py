@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from expgraph.sparql_lexer import tokens, unescape_codepoints
+from expgraph.sparql.lexer import tokens, unescape_codepoints
 from expgraph.store.base import Term, sparql_term
 
 _SLOT = re.compile(r"^#@(?:values\s+)?([A-Za-z_][A-Za-z0-9_]*)$")

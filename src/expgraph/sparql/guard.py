@@ -3,7 +3,7 @@
 The public endpoint is read-only and never talks to the network. pyoxigraph *does* fetch ``SERVICE`` clauses over
 HTTP, and it can neither parse a query without running it nor be told not to follow ``SERVICE``. So the guard does
 not ask a second parser (rdflib's comment rule once swallowed a ``\\r`` that ends the comment for pyoxigraph, and a
-``SERVICE`` behind it ran): :mod:`expgraph.sparql_lexer` cuts the text into SPARQL terminals, the guard decides on
+``SERVICE`` behind it ran): :mod:`expgraph.sparql.lexer` cuts the text into SPARQL terminals, the guard decides on
 those, and the engine runs the text rebuilt from them (:attr:`CheckedQuery.text`), never the text as sent.
 
 Refused: a bare word or prefixed name containing ``service`` in any case (``SERVICE`` is a keyword; no keyword or
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urljoin
 
-from expgraph.sparql_lexer import LexError, Token, canonical, tokens, unescape_codepoints
+from expgraph.sparql.lexer import LexError, Token, canonical, tokens, unescape_codepoints
 
 
 class QueryRefused(ValueError):

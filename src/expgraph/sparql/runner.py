@@ -17,7 +17,7 @@ the remote server is expected to enforce its own timeout.
 
 The blocking :meth:`QueryRunner.run` is meant for a thread pool; :meth:`QueryRunner.run_async` puts it on the
 runner's own pool, so the event loop never blocks. Who runs next, and who is refused with 503 and ``Retry-After``,
-is decided by the :class:`~expgraph.query_scheduler.Scheduler`: a bounded queue, fair between clients.
+is decided by the :class:`~expgraph.sparql.scheduler.Scheduler`: a bounded queue, fair between clients.
 """
 
 from __future__ import annotations
@@ -42,9 +42,9 @@ from typing import Any
 import pyoxigraph
 from pyoxigraph import NamedNode, QueryTriples, RdfFormat
 
-from expgraph.query_scheduler import Busy, Scheduler
-from expgraph.sparql_formats import GRAPH_TYPES, RESULT_TYPES, acceptable_default, serialize
-from expgraph.sparql_guard import CheckedQuery, QueryRefused, check_query, explain_syntax_error
+from expgraph.sparql.formats import GRAPH_TYPES, RESULT_TYPES, acceptable_default, serialize
+from expgraph.sparql.guard import CheckedQuery, QueryRefused, check_query, explain_syntax_error
+from expgraph.sparql.scheduler import Busy, Scheduler
 from expgraph.store import EmbeddedStore, Store, StoreError
 from expgraph.store.base import Term
 
@@ -154,9 +154,8 @@ def _dataset(store: Store, job: QueryJob, from_graphs: tuple[str, ...],
 
 
 def generation(store: Store) -> tuple[str, ...]:
-    """What identifies the store's current content: the active versions and their modification times."""
-    return tuple(sorted(f"{info.version.value} {info.digest} {info.modified}"
-                        for info in store.active_graphs().values()))
+    """What identifies the store's current content (see :meth:`Store.generation`)."""
+    return store.generation()
 
 
 # -- worker processes ----------------------------------------------------------------------------------------------
@@ -415,7 +414,7 @@ class QueryRunner:
         """Run a job now, blocking (call from a worker thread); stops it at the limits.
 
         ``client`` names the caller for the scheduler (the web app passes the remote address;
-        :data:`~expgraph.query_scheduler.BACKGROUND` for the warm-up)."""
+        :data:`~expgraph.sparql.scheduler.BACKGROUND` for the warm-up)."""
         if self._closed:
             return _error(503, "the query runner is shut down")
         if not self.uses_processes:  # a remote store may change behind our back: nothing is cached
