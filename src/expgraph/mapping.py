@@ -25,6 +25,7 @@ from pyoxigraph import Literal, NamedNode, RdfFormat, Triple
 
 from expgraph import namespaces as ns
 from expgraph.completeness import SEED_PARAMETERS, lacking, run_seed
+from expgraph.history import history_text
 from expgraph.lexical import double_lexical as _double_lexical
 from expgraph.lexical import original_value
 from expgraph.records import (
@@ -438,6 +439,8 @@ class _Emitter:
             yield f"{node} {EG.minValue} {_double(metric.history.minimum)}"
             yield f"{node} {EG.maxValue} {_double(metric.history.maximum)}"
             yield f"{node} {EG.valueCount} {_integer(metric.history.count)}"
+            if metric.history.points:  # every value, for charts: one literal (see expgraph.history)
+                yield f"{node} {EG.history} {_text(history_text(metric.history.points))}"
         yield f"{measure} {RDF.type} {MLS.EvaluationMeasure}"
         yield f"{measure} {RDFS.label} {_text(metric.key)}"
 

@@ -76,12 +76,14 @@ class ParameterSetting:
 
 @dataclass(frozen=True)
 class MetricHistory:
-    """A compact summary of every value logged for one metric."""
+    """A compact summary of every value logged for one metric; ``points`` (step, value, time) when the importer
+    read them all, for charts (see ``expgraph.history``)."""
 
     first: float
     minimum: float
     maximum: float
     count: int
+    points: tuple[tuple[int, float, datetime | None], ...] = ()
 
 
 @dataclass(frozen=True)

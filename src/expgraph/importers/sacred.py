@@ -77,7 +77,9 @@ def _metric(key: str, series: Any, where: Path) -> MetricValue:
     finite = [v for v in values if not math.isnan(v)] or [math.nan]
     first = min(points, key=lambda p: (p[1], p[0]))[2]
     return MetricValue(key, value, step=int(step), timestamp=_time(stamp, where, f"metric {key!r} timestamp"),
-                       history=MetricHistory(first=first, minimum=min(finite), maximum=max(finite), count=len(values)))
+                       history=MetricHistory(first=first, minimum=min(finite), maximum=max(finite), count=len(values),
+                                             points=tuple((int(s), v, _time(t, where, f"metric {key!r} timestamp"))
+                                                          for s, t, v in points)))
 
 
 @register

@@ -27,5 +27,6 @@ def metric_from_points(key: str, points: Points, final: float | None = None) -> 
         value=value if final is None else final,
         step=last_step,
         timestamp=timestamp,
-        history=MetricHistory(first=values[0], minimum=min(finite), maximum=max(finite), count=len(values)),
+        history=MetricHistory(first=values[0], minimum=min(finite), maximum=max(finite), count=len(values),
+                              points=tuple((step, *points[step]) for step in steps)),
     )

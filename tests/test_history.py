@@ -1,0 +1,37 @@
+"""Metric histories kept whole as one ``eg:history`` literal: spelled by the mapper, read back by the charts."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import pytest
+
+from expgraph.history import history_text, read_history
+from expgraph.importers.series import metric_from_points
+
+T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def test_a_history_reads_back_with_nan_and_infinities_as_such() -> None:
+    points = [(2, math.inf, None), (0, 2.5, T0), (1, math.nan, T0), (3, -math.inf, T0), (4, 1e-05, T0)]
+    text = history_text(points)
+    assert text.split()[0] == f"0,2.5,{int(T0.timestamp() * 1000)}"  # step order, whatever order given
+    steps, values, times = read_history(text)
+    assert steps == [0, 1, 2, 3, 4]
+    assert values[0] == 2.5 and math.isnan(values[1]) and values[2] == math.inf and values[3] == -math.inf
+    assert values[4] == 1e-05
+    assert times[0] == T0.timestamp() and times[2] is None
+
+
+def test_a_malformed_history_names_the_point() -> None:
+    with pytest.raises(ValueError, match="point 2"):
+        read_history("0,1.0, 1,oops,")
+
+
+def test_trackers_that_log_every_value_keep_them_all() -> None:
+    metric = metric_from_points("loss", {3: (0.5, T0), 1: (0.9, None), 2: (math.nan, T0)})
+    assert metric.history is not None
+    points = metric.history.points
+    assert [(step, when) for step, _, when in points] == [(1, None), (2, T0), (3, T0)]
+    assert points[0][1] == 0.9 and math.isnan(points[1][1]) and points[2][1] == 0.5
