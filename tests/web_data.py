@@ -45,12 +45,23 @@ CODE = CodeVersion("0123456789abcdef0123456789abcdef01234567", repository="https
 ENV = Environment(python_version="3.11.8", packages=("torch==2.2.0",))
 
 
+def loss_points(lr: float, start: datetime) -> tuple[tuple[int, float, datetime], ...]:
+    """100 logged losses (steps 1-100, one every 10 s): 2.3 falling to 0.4 + lr at step 90, then 0.5 + lr at step
+    100, with a NaN at step 50 (the history summary below says the same)."""
+    def value(step: int) -> float:
+        if step == 50:
+            return math.nan
+        return 2.3 - (1.9 - lr) * (step - 1) / 89 if step <= 90 else 0.4 + lr + 0.01 * (step - 90)
+    return tuple((step, round(value(step), 6), start + timedelta(seconds=10 * step)) for step in range(1, 101))
+
+
 def run(native_id: str, status: RunStatus, minutes: int, lr: float, **extra) -> Run:
     defaults = dict(
         name=f"run {native_id}", started=T0 + timedelta(minutes=minutes),
         ended=T0 + timedelta(minutes=minutes + 30), agent=Agent("alice"),
         params=(ParameterSetting("lr", lr), ParameterSetting("batch_size", 64)),
-        metrics=(MetricValue("loss", 0.5 + lr, step=100, history=MetricHistory(2.3, 0.4 + lr, 2.3, 100)),),
+        metrics=(MetricValue("loss", 0.5 + lr, step=100, history=MetricHistory(
+            2.3, 0.4 + lr, 2.3, 100, points=loss_points(lr, T0 + timedelta(minutes=minutes)))),),
         datasets=(TRAIN_V1,), code=CODE, environment=ENV)
     return Run(native_id, "exp1", status, **{**defaults, **extra})
 

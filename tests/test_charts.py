@@ -1,0 +1,76 @@
+"""Chart data: metric histories read back from the store (``/charts/runs``) and downsampled on the server."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from expgraph.settings import load_settings
+from expgraph.web.app import create_app
+from expgraph.web.charts import downsample
+from web_data import build, iri
+
+R1, R2, R3 = (iri("run", f"r{i}") for i in range(1, 4))
+
+
+@pytest.fixture
+def client(memory_store) -> Iterator[TestClient]:
+    build(memory_store)
+    with TestClient(create_app(memory_store, load_settings(environ={}))) as test_client:
+        yield test_client
+
+
+def test_a_run_history_comes_back_whole_with_nan_as_a_marker(client) -> None:
+    answer = client.get("/charts/runs", params={"run": R1})
+    assert answer.status_code == 200
+    (run,) = answer.json()["runs"]
+    assert run["run"] == R1 and run["label"] == "run r1"
+    (loss,) = run["metrics"]
+    assert loss["key"] == "loss" and loss["count"] == 100 and not loss["downsampled"]
+    assert loss["step"] == list(range(1, 101))
+    assert loss["value"][0] == 2.3 and loss["value"][49] is None and loss["value"][-1] == 0.51
+    assert loss["special"] == [{"step": 50, "time": loss["time"][49], "value": "NaN"}]
+    assert loss["time"][1] - loss["time"][0] == 10
+
+
+def test_runs_without_history_have_no_metrics_and_several_runs_come_in_order(client) -> None:
+    runs = client.get("/charts/runs", params={"run": [R3, R2, R1]}).json()["runs"]
+    assert [r["run"] for r in runs] == [R3, R2, R1]
+    assert [len(r["metrics"]) for r in runs] == [1, 0, 1]  # r2 logged only a final NaN
+
+
+def test_bad_chart_requests_are_refused(client) -> None:
+    assert client.get("/charts/runs").status_code == 400
+    assert client.get("/charts/runs", params={"run": "javascript:alert(1)"}).status_code == 400
+    many = [f"https://example.org/run/{i}" for i in range(51)]
+    assert client.get("/charts/runs", params={"run": many}).status_code == 400
+
+
+def test_a_long_history_keeps_its_extremes_and_every_kind_of_non_finite_value() -> None:
+    count = 100_000
+    steps = list(range(count))
+    values = [math.sin(i / 500) for i in steps]
+    values[12_345] = 7.5  # one spike
+    values[54_321] = -9.0  # one dip
+    values[70_000] = math.nan
+    values[70_001] = math.inf
+    values[99_999] = -math.inf
+    series = downsample(steps, values, [None] * count, buckets=500)
+    assert series["downsampled"] and series["count"] == count
+    assert len(series["step"]) <= 2 * 500 + 3
+    assert series["step"] == sorted(series["step"])
+    kept = dict(zip(series["step"], series["value"], strict=True))
+    assert kept[12_345] == 7.5 and kept[54_321] == -9.0
+    assert [(s["step"], s["value"]) for s in series["special"]] == [(70_000, "NaN"), (70_001, "INF"),
+                                                                    (99_999, "-INF")]
+    finite = [v for v in series["value"] if v is not None]
+    assert max(finite) == 7.5 and min(finite) == -9.0
+
+
+def test_a_short_history_is_not_downsampled() -> None:
+    series = downsample([1, 2, 3], [0.5, math.nan, 0.25], [10.0, 20.0, None], buckets=10)
+    assert series == {"step": [1, 2, 3], "time": [10.0, 20.0, None], "value": [0.5, None, 0.25],
+                      "special": [{"step": 2, "time": 20.0, "value": "NaN"}], "count": 3, "downsampled": False}

@@ -1,0 +1,45 @@
+"""The research pages in headless Chromium: metric charts on the run and compare pages (drawn by the vendored uPlot
+from /charts/runs), the compare page's fit at 1280 px, and the SPARQL editor's completion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from test_web_browser import browser, chromium_path, page, server  # noqa: F401 (fixtures)
+from web_data import iri
+
+pytestmark = pytest.mark.browser
+R1, R2, R3, R4 = (iri("run", f"r{i}") for i in range(1, 5))
+SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+
+
+def charts(page, count: int):  # noqa: F811
+    page.wait_for_selector(f"[data-chart-runs][data-charts='{count}']", timeout=20000)
+    return page.locator("figure.metric-chart")
+
+
+def test_run_page_draws_each_history_as_a_chart(page, server) -> None:  # noqa: F811
+    page.goto(server + "/id/" + R1.split("/id/", 1)[1])
+    figures = charts(page, 1)
+    loss = figures.first
+    assert loss.get_attribute("data-metric") == "loss"
+    assert loss.get_attribute("data-series") == "1" and loss.get_attribute("data-points") == "100"
+    assert loss.locator("canvas").count() == 1
+    assert "NaN at step 50" in loss.locator("p.specials").inner_text()
+    assert "100 values" in loss.locator("figcaption").inner_text()
+    loss.locator("input.chart-log").check()
+    assert loss.get_attribute("data-log") == "yes" and loss.locator("canvas").count() == 1
+    loss.locator("select.chart-axis").select_option("time")
+    assert loss.get_attribute("data-axis") == "time"
+    assert page.errors == []  # a CSP violation would be a console error
+    SHOTS.mkdir(exist_ok=True)
+    loss.screenshot(path=str(SHOTS / "run-chart.png"))
+
+
+def test_a_run_without_histories_says_so(page, server) -> None:  # noqa: F811
+    page.goto(server + "/id/" + R2.split("/id/", 1)[1])
+    page.wait_for_selector("[data-chart-runs][data-charts='0']", timeout=20000)
+    assert "No metric histories" in page.locator(".charts").inner_text()
+    assert page.errors == []
