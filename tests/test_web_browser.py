@@ -104,10 +104,10 @@ def test_compare_two_runs(page, server) -> None:
     page.get_by_role("checkbox", name="compare run r3").check()
     page.get_by_role("button", name="Compare selected runs").click()
     page.wait_for_url("**/compare?*")
-    table = page.locator("table.compare")
-    assert table.locator("tbody tr").count() == 2
-    differing = table.locator("thead th.differs").all_inner_texts()
-    assert differing == ["lr", "loss"]
+    table = page.locator("table.compare-grid.params")
+    assert table.locator("thead th").count() == 3  # the names' column and one per run
+    assert table.locator("tbody th").all_inner_texts() == ["lr"]  # only what differs; batch_size under "same"
+    assert page.locator("table.compare-grid.metrics tbody tr:has(td.differs) th").all_inner_texts() == ["loss"]
     highlighted = table.locator("td.differs").first.evaluate("cell => getComputedStyle(cell).backgroundColor")
     assert highlighted not in ("rgba(0, 0, 0, 0)", "transparent")
 

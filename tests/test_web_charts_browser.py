@@ -4,6 +4,7 @@ from /charts/runs), the compare page's fit at 1280 px, and the SPARQL editor's c
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
@@ -15,9 +16,10 @@ R1, R2, R3, R4 = (iri("run", f"r{i}") for i in range(1, 5))
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 
-def charts(page, count: int):  # noqa: F811
-    page.wait_for_selector(f"[data-chart-runs][data-charts='{count}']", timeout=20000)
-    return page.locator("figure.metric-chart")
+def charts(tab, count: int):
+    """The metric charts once charts.js has drawn ``count`` of them."""
+    tab.wait_for_selector(f"[data-chart-runs][data-charts='{count}']", timeout=20000)
+    return tab.locator("figure.metric-chart")
 
 
 def test_run_page_draws_each_history_as_a_chart(page, server) -> None:  # noqa: F811
@@ -43,3 +45,39 @@ def test_a_run_without_histories_says_so(page, server) -> None:  # noqa: F811
     page.wait_for_selector("[data-chart-runs][data-charts='0']", timeout=20000)
     assert "No metric histories" in page.locator(".charts").inner_text()
     assert page.errors == []
+
+
+def compare_url(base: str, *runs: str) -> str:
+    return base + "/compare?" + urlencode([("run", r) for r in runs])
+
+
+def test_compare_overlays_each_runs_curve(page, server) -> None:  # noqa: F811
+    page.goto(compare_url(server, R1, R2, R3, R4))
+    loss = charts(page, 1).first
+    assert loss.get_attribute("data-series") == "3"  # r2 logged no history: three curves
+    assert loss.get_attribute("data-points") == "300"
+    assert loss.locator(".u-legend .u-series").count() == 4  # uPlot's legend: the x axis and one per run
+    loss.locator("select.chart-axis").select_option("elapsed")
+    assert loss.get_attribute("data-axis") == "elapsed"
+    assert page.errors == []
+
+
+def fits(tab) -> bool:
+    return tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_compare_fits_1280_px_and_scrolls_inside_the_table(page, server) -> None:  # noqa: F811
+    page.goto(compare_url(server, R1, R2, R3, R4))
+    charts(page, 1)
+    assert fits(page)
+    page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
+    page.set_viewport_size({"width": 700, "height": 900})
+    page.reload()
+    charts(page, 1)
+    assert fits(page)  # the page itself never scrolls sideways
+    box = page.locator(".compare-params .compare-scroll")
+    assert box.evaluate("b => b.scrollWidth > b.clientWidth")  # the table does, inside its box
+    first = page.locator("table.compare-grid.params tbody th.sticky").first
+    before = first.bounding_box()["x"]
+    box.evaluate("b => { b.scrollLeft = b.scrollWidth; }")
+    assert first.bounding_box()["x"] == before  # the names' column stays put

@@ -10,9 +10,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from expgraph.store import Store
+from expgraph.web import compare as compare_view
 from expgraph.web import home as home_view
 from expgraph.web import lineage as lineage_view
-from expgraph.web import resources
 from expgraph.web import search as search_view
 from expgraph.web.lists import SPECS, list_page
 from expgraph.web.rdf import router as rdf_router
@@ -24,7 +24,7 @@ router = APIRouter()
 #: Scripts and styles only from this server; no inline script, no framing, no plugins.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
-MAX_COMPARE = 10
+MAX_COMPARE = 50
 
 
 def store_of(request: Request) -> Store:
@@ -62,7 +62,7 @@ def compare(request: Request, run: list[str] = Query(default=[])) -> Response:
     if len(run) > MAX_COMPARE:
         raise BadRequest(f"compare at most {MAX_COMPARE} runs at once")
     terms = [iri_term(r, "run") for r in dict.fromkeys(run)]
-    return respond(request, "compare.html", resources.compare(store_of(request), terms))
+    return respond(request, "compare.html", compare_view.compare(store_of(request), terms))
 
 
 @router.get("/lineage", summary="Provenance neighbourhood")
