@@ -81,3 +81,54 @@ def test_compare_fits_1280_px_and_scrolls_inside_the_table(page, server) -> None
     before = first.bounding_box()["x"]
     box.evaluate("b => { b.scrollLeft = b.scrollWidth; }")
     assert first.bounding_box()["x"] == before  # the names' column stays put
+
+
+def editor(tab):
+    tab.wait_for_selector("form[data-editor-terms]", timeout=20000)
+    return tab.locator(".CodeMirror")
+
+
+def write(tab, text: str) -> None:
+    """Replace the editor's text and put the cursor at its end, ready for typing."""
+    tab.evaluate("""text => { const cm = document.querySelector('.CodeMirror').CodeMirror;
+                              cm.setValue(text); cm.focus(); cm.setCursor(cm.lineCount(), 0); }""", text)
+
+
+def editor_text(tab) -> str:
+    return tab.evaluate("document.querySelector('.CodeMirror').CodeMirror.getValue()")
+
+
+def test_the_editor_completes_a_term_and_adds_its_prefix(page, server) -> None:  # noqa: F811
+    page.goto(server + "/sparql", wait_until="load")
+    box = editor(page)
+    assert box.locator(".cm-keyword").count() > 0  # highlighted
+    write(page, "PREFIX eg: <https://w3id.org/expgraph#>\nSELECT ?run WHERE {\n  ?run a eg:Run ; ")
+    page.keyboard.type("prov:startedA")
+    hints = page.locator(".CodeMirror-hints li")
+    hints.first.wait_for(timeout=10000)
+    assert hints.first.inner_text().startswith("prov:startedAtTime")
+    area = box.bounding_box()
+    page.screenshot(path=str(SHOTS / "sparql-editor.png"),
+                    clip={"x": area["x"], "y": area["y"], "width": 760, "height": 330})
+    page.keyboard.press("Enter")
+    text = editor_text(page)
+    assert text.startswith("PREFIX prov: <http://www.w3.org/ns/prov#>\n")  # the prefix it needs, declared
+    assert "?run a eg:Run ; prov:startedAtTime" in text
+    page.keyboard.type(" ?t }")
+    page.get_by_role("button", name="Run").click()
+    page.wait_for_url("**/sparql?query=*")  # the query is in the address: the result can be shared
+    assert page.locator("table.results tbody tr").count() == 5
+    assert editor_text(page).startswith("PREFIX prov:")
+    assert page.errors == []
+
+
+def test_the_editor_completes_a_prefix_declaration(page, server) -> None:  # noqa: F811
+    page.goto(server + "/sparql", wait_until="load")
+    editor(page)
+    write(page, "")
+    page.keyboard.type("PREFIX dca")
+    hints = page.locator(".CodeMirror-hints li")
+    hints.first.wait_for(timeout=10000)
+    assert hints.all_inner_texts() == ["dcat: <http://www.w3.org/ns/dcat#>"]
+    page.keyboard.press("Enter")
+    assert editor_text(page) == "PREFIX dcat: <http://www.w3.org/ns/dcat#>"
