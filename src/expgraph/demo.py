@@ -20,6 +20,7 @@ from expgraph.importers import IMPORTERS, SourceError
 from expgraph.importers.base import MissingDependency
 from expgraph.namespaces import sparql_prologue
 from expgraph.store import Store
+from expgraph.wording import plural
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 
@@ -124,8 +125,8 @@ def build_demo(store: Store, workdir: Path, *, root: Path = EXAMPLES,
         except Exception as error:  # a tracker library failing in this environment must not stop the demo
             report.skipped.append(f"{source.tracker}: unexpected {type(error).__name__}: {error}")
             continue
-        note(f"{source.tracker}: {outcome.runs} runs ({outcome.failures} failed or killed), "
-             f"{outcome.negative_results} negative results")
+        note(f"{source.tracker}: {plural(outcome.runs, 'run')} ({outcome.failures} failed or killed), "
+             f"{plural(outcome.negative_results, 'negative result')}")
         report.imported.append((source, outcome))
     for message in report.skipped:
         note(f"skipped {message}")

@@ -12,6 +12,7 @@ import typer
 
 from expgraph.cli.common import CliError, err, out, print_json, state
 from expgraph.cli.serve import HostOption, PortOption, run_server
+from expgraph.wording import plural
 
 
 class DemoFormat(StrEnum):
@@ -59,9 +60,10 @@ def demo(
             print_json(report.as_dict())
         else:
             counts = report.counts
-            out.print(f"demo catalog at {store}: {counts['runs']} runs ({counts['failed_runs']} failed or killed) "
-                      f"in {counts['experiments']} experiments of {counts['projects']} projects from "
-                      f"{counts['trackers']} trackers, {counts['negative_results']} negative results",
+            out.print(f"demo catalog at {store}: {plural(counts['runs'], 'run')} ({counts['failed_runs']} failed or "
+                      f"killed) in {plural(counts['experiments'], 'experiment')} of "
+                      f"{plural(counts['projects'], 'project')} from {plural(counts['trackers'], 'tracker')}, "
+                      f"{plural(counts['negative_results'], 'negative result')}",
                       highlight=False, markup=False)
             if any("pip install" in message for message in report.skipped):
                 err.print("for every tracker's example: pip install 'expgraph[all]'", highlight=False, markup=False)

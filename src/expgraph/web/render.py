@@ -11,8 +11,11 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from expgraph.wording import noun, plural
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES))  # autoescape is on for .html templates
+templates.env.filters.update(plural=plural, noun=noun)  # {{ n|plural("value") }}: "1 value"; n|noun: "value"
 
 
 def wants_json(request: Request) -> bool:
