@@ -132,3 +132,14 @@ def test_the_editor_completes_a_prefix_declaration(page, server) -> None:  # noq
     assert hints.all_inner_texts() == ["dcat: <http://www.w3.org/ns/dcat#>"]
     page.keyboard.press("Enter")
     assert editor_text(page) == "PREFIX dcat: <http://www.w3.org/ns/dcat#>"
+
+
+def test_the_dashboard_draws_a_cell_per_mode_and_month(page, server) -> None:  # noqa: F811
+    page.goto(server + "/")
+    page.get_by_role("link", name="Dashboard").click()
+    page.wait_for_url("**/dashboard")
+    heatmap = page.locator("svg.heatmap")
+    assert heatmap.locator("g.mode").count() == 2  # out of memory, data loader stall
+    assert heatmap.locator("rect.cell").count() == 2 * 1  # two modes, one month
+    assert page.locator("section.by-dataset").get_by_text("40%").is_visible()
+    assert fits(page) and page.errors == []

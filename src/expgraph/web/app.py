@@ -36,9 +36,10 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
 
     app.include_router(sparql.router)
     app.include_router(queries_routes.router)
-    from expgraph.web import charts, editor  # chart data (metric histories, downsampled); the editor's terms
+    from expgraph.web import charts, dashboards, editor  # chart data; /dashboard; the SPARQL editor's terms
 
     app.include_router(charts.router)
+    app.include_router(dashboards.router)
     app.include_router(editor.router)
     from expgraph.web.limits import RequestLimits  # 413 / 414 before any route reads the request
 
