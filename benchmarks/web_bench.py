@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dump-runs", type=int, default=400)
     parser.add_argument("--search-dump", type=Path, help="write /search JSON of SEARCHES here and stop")
     parser.add_argument("--search-only", action="store_true", help="measure the searches only")
+    parser.add_argument("--charts-only", action="store_true", help="measure the chart, compare, dashboard and "
+                        "editor routes only")
     args = parser.parse_args(argv)
     from fastapi.testclient import TestClient
 
@@ -71,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(runs)} runs in the store")
     if args.dump:
         dump(client, random.Random(1).sample(runs, args.dump_runs), base, args.dump)
+        store.close()
+        return 0
+    if args.charts_only:
+        charts(client, store, args.repeat)
         store.close()
         return 0
     if args.search_dump or args.search_only:
@@ -122,10 +128,71 @@ def main(argv: list[str] | None = None) -> int:
     print(f"filtered run list (project + failed): cold {cold:.0f} ms, warm median {warm:.1f} ms; "
           f"unfiltered run list warm {plain_list:.1f} ms; another filter cold {other_cold:.0f} ms")
     searches(client, store, None, args.repeat)
+    charts(client, store, args.repeat)
     store.close()
     if args.server:
         served(args.store, sample, base, args.repeat)
     return 0
+
+
+def charts(client, store, repeat: int) -> None:
+    """The research pages: a run page whose loss history has 100k points and its chart data (cold: parsed and
+    downsampled; warm: cached), the compare page and its overlay data for 50 runs with 1k-point histories, the
+    dashboard and the editor's terms. The histories are one extra import source, dropped afterwards (the synthetic
+    catalog logs summaries only)."""
+    from datetime import UTC, datetime, timedelta
+    from urllib.parse import urlencode
+
+    from expgraph.catalog import store_batch
+    from expgraph.importers.series import metric_from_points
+    from expgraph.mapping import Minter, source_graph
+    from expgraph.records import ImportBatch, Run, RunStatus
+
+    source, t0 = "/bench/chart-histories", datetime(2024, 1, 1, tzinfo=UTC)
+
+    def history(count: int, seed: int):
+        return {step: (1.0 / (1 + step * 0.001) + (seed % 7) * 0.01 + (0.3 if step % 997 == 0 else 0.0),
+                       t0 + timedelta(seconds=step)) for step in range(count)}
+
+    runs = [Run("long", "bench", RunStatus.FINISHED, name="long history",
+                metrics=(metric_from_points("loss", history(100_000, 0)),))]
+    runs += [Run(f"r{i}", "bench", RunStatus.FINISHED, name=f"chart run {i}",
+                 metrics=(metric_from_points("loss", history(1000, i)), metric_from_points("acc", history(1000, i))))
+             for i in range(50)]
+    started = time.perf_counter()
+    store_batch(store, ImportBatch("mlflow", source, runs=tuple(runs)), location=source)
+    print(f"chart histories written (1 run of 100k points, 50 runs of 2 x 1k) in {time.perf_counter() - started:.1f} s")
+    mint = Minter("mlflow", source)
+    base = load_settings(environ={}).base_iri
+    long_run = mint.local("run", "long").value
+    fifty = [mint.local("run", f"r{i}").value for i in range(50)]
+
+    def get(url: str, **params) -> None:
+        response = client.get(url, params=params or None)
+        assert response.status_code == 200, (url, response.status_code)
+
+    figures = {}
+    started = time.perf_counter()
+    get("/charts/runs", run=long_run)
+    figures["chart data, 100k points, cold"] = (time.perf_counter() - started) * 1000
+    figures["chart data, 100k points, warm"] = median_ms(lambda: get("/charts/runs", run=long_run), repeat)
+    figures["run page with charts (100k-point history), warm"] = median_ms(
+        lambda: get("/id/" + long_run.removeprefix(base)), repeat)
+    started = time.perf_counter()
+    get("/charts/runs?" + urlencode([("run", r) for r in fifty]))
+    figures["chart data, 50 runs x 2 metrics x 1k points, cold"] = (time.perf_counter() - started) * 1000
+    figures["chart data, 50 runs, warm"] = median_ms(
+        lambda: get("/charts/runs?" + urlencode([("run", r) for r in fifty])), repeat)
+    figures["compare page, 50 runs, warm"] = median_ms(
+        lambda: get("/compare?" + urlencode([("run", r) for r in fifty])), repeat)
+    for url in ("/dashboard", "/editor/terms", "/sparql"):
+        started = time.perf_counter()
+        get(url)
+        figures[f"{url} cold"] = (time.perf_counter() - started) * 1000
+        figures[f"{url} warm"] = median_ms(lambda url=url: get(url), repeat)
+    store.drop(source_graph("mlflow", source, base))
+    for name, ms in figures.items():
+        print(f"{name}: {ms:.1f} ms")
 
 
 def dump(client, runs: list[str], base: str, path: Path) -> None:

@@ -3,11 +3,11 @@ whole catalog and per project."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from pyoxigraph import Literal, NamedNode
 
 from expgraph.settings import load_settings
 from expgraph.web.app import create_app
@@ -40,7 +40,8 @@ def test_the_catalog_dashboard_counts_failures_by_mode_month_and_dataset(client)
     (cifar,) = data["by_dataset"]
     assert cifar["dataset"]["label"] == "cifar10-train"
     assert (cifar["runs"], cifar["failed"], cifar["rate"]) == (5, 2, 0.4)  # r2 failed, r4 killed
-    assert {r["mode"]["iri"]: (r["results"], r["projects"]) for r in data["recurring"]}[OOM] == (1, 1)
+    assert {r["mode"]["iri"]: (r["runs"], r["projects"]) for r in data["recurring"]}[OOM] == (1, 1)
+    assert (data["runs"], data["failed_runs"]) == (5, 2)
 
 
 def test_a_project_dashboard_is_scoped_to_the_project(client) -> None:
@@ -48,7 +49,7 @@ def test_a_project_dashboard_is_scoped_to_the_project(client) -> None:
     assert data["project"] == {"iri": VISION, "label": "Vision robustness", "known": True}
     assert len(data["failures_over_time"]["modes"]) == 2
     other = dashboard(client, project="https://example.org/project/none")
-    assert other["project"]["known"] is False
+    assert other["project"]["known"] is False and other["runs"] == 0
     assert other["failures_over_time"]["modes"] == [] and other["by_dataset"] == [] and other["recurring"] == []
     assert client.get("/dashboard", params={"project": "javascript:alert(1)"}).status_code == 400
 
@@ -61,10 +62,9 @@ def test_the_dashboard_page_draws_one_cell_per_mode_and_month(client) -> None:
 
 def test_months_without_failures_show_as_gaps_and_rare_modes_are_summed() -> None:
     assert _month_range("2023-11", "2024-02") == ["2023-11", "2023-12", "2024-01", "2024-02"]
-    rows = [{"mode": NamedNode(f"https://example.org/mode/{i}"), "month": Literal(month),
-             "n": Literal(str(i + 1), datatype=NamedNode("http://www.w3.org/2001/XMLSchema#integer"))}
-            for i in range(TOP_MODES + 2) for month in ("2024-01", "2024-03")]
-    over_time = _over_time(rows)
+    monthly = Counter({(f"https://example.org/mode/{i}", month): i + 1
+                       for i in range(TOP_MODES + 2) for month in ("2024-01", "2024-03")})
+    over_time = _over_time(monthly, lambda iri: {"iri": iri, "label": iri.rsplit("/", 1)[-1]})
     assert over_time["months"] == ["2024-01", "2024-02", "2024-03"]
     assert len(over_time["modes"]) == TOP_MODES + 1
     assert over_time["modes"][0]["counts"] == [TOP_MODES + 2, 0, TOP_MODES + 2]  # the most frequent first

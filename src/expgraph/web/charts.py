@@ -27,15 +27,21 @@ router = APIRouter()
 
 #: The most runs one request may chart (the compare page's limit).
 MAX_RUNS = 50
-#: Default number of buckets: two points each, about what a 1280 px wide chart can show.
+#: Default number of buckets for one run: two points each, about what a 1280 px wide chart can show. Several runs
+#: overlaid share that width: ``BUCKETS * 2 // runs`` each, at least ``MIN_BUCKETS`` (a sent point costs JSON).
 BUCKETS = 600
+MIN_BUCKETS = 100
 
-#: Every metric of the given runs with its history; DISTINCT because each source states a measure's label again.
+#: The runs' labels, and every metric of theirs with its history; DISTINCT because each source states a measure's
+#: label again. The runs are bound inside each branch: pyoxigraph evaluates a branch (or an OPTIONAL) before
+#: joining an outer binding, which read every run's metrics (7 s at 10k runs).
 HISTORIES = SparqlTemplate.parse(PROLOGUE + """SELECT DISTINCT ?run ?label ?key ?history WHERE {
-  #@runs
-  OPTIONAL { ?run rdfs:label ?label }
-  OPTIONAL { ?run mls:hasOutput ?m . ?m a mls:ModelEvaluation ; mls:specifiedBy/rdfs:label ?key ; eg:history ?history }
-} ORDER BY ?run ?key""")
+  { #@runs
+    ?run rdfs:label ?label }
+  UNION
+  { #@runs
+    ?run mls:hasOutput ?m . ?m a mls:ModelEvaluation ; mls:specifiedBy/rdfs:label ?key ; eg:history ?history }
+} ORDER BY ?key""")
 
 
 def downsample(steps: list[int], values: list[float], times: list[float | None],
@@ -121,7 +127,9 @@ def read_metrics(store: Store, runs: list[NamedNode], buckets: int = BUCKETS) ->
     assert isinstance(result, QuerySolutions)
     found: dict[str, dict[str, Any]] = {}
     for run, label, key, history in result:
-        entry = found.setdefault(run.value, {"label": label.value if label is not None else None, "metrics": {}})
+        entry = found.setdefault(run.value, {"label": None, "metrics": {}})
+        if label is not None and entry["label"] is None:
+            entry["label"] = label.value
         if not isinstance(history, Literal) or key is None or key.value in entry["metrics"]:
             continue  # no history; or the same metric named twice (two labels): its first history is enough
         try:
@@ -135,13 +143,16 @@ def read_metrics(store: Store, runs: list[NamedNode], buckets: int = BUCKETS) ->
 
 @router.get("/charts/runs", summary="Metric histories of runs, for charts")
 def chart_runs(request: Request, run: list[str] = Query(default=[]),
-               buckets: int = Query(default=BUCKETS, ge=10, le=5000)) -> JSONResponse:
+               buckets: int | None = Query(default=None, ge=10, le=5000)) -> JSONResponse:
     """Every metric history of each run (at most 50 runs): step, time and value columns, non-finite values as
-    ``special`` markers; histories longer than ``2 * buckets`` points downsampled keeping each bucket's extremes."""
+    ``special`` markers; histories longer than ``2 * buckets`` points downsampled keeping each bucket's extremes
+    (default: 600 for one run, fewer each for several, at least 100)."""
     if not run:
         raise BadRequest("name at least one run: ?run=IRI")
     if len(run) > MAX_RUNS:
         raise BadRequest(f"chart at most {MAX_RUNS} runs at once")
     terms = [iri_term(r, "run") for r in dict.fromkeys(run)]
+    if buckets is None:
+        buckets = max(MIN_BUCKETS, min(BUCKETS, BUCKETS * 2 // len(terms)))
     charts = CACHE.runs(request.app.state.store, terms, buckets)
     return JSONResponse({"runs": [{"run": iri, **entry} for iri, entry in charts.items()]})
