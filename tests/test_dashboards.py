@@ -70,3 +70,13 @@ def test_months_without_failures_show_as_gaps_and_rare_modes_are_summed() -> Non
     assert over_time["modes"][0]["counts"] == [TOP_MODES + 2, 0, TOP_MODES + 2]  # the most frequent first
     assert over_time["modes"][-1]["mode"]["label"] == "2 other modes"
     assert over_time["modes"][-1]["counts"] == [3, 0, 3]  # modes 0 and 1: 1 + 2 each month
+
+
+def test_an_import_shows_on_the_next_dashboard(client, memory_store) -> None:
+    from expgraph.catalog import store_batch
+    from expgraph.records import ImportBatch, Run, RunStatus
+
+    assert dashboard(client)["failed_runs"] == 2
+    batch = ImportBatch("mlflow", "/data/another", runs=(Run("x1", "e", RunStatus.FAILED, name="x1"),))
+    store_batch(memory_store, batch, location="/data/another")
+    assert dashboard(client)["failed_runs"] == 3

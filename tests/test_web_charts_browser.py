@@ -3,6 +3,7 @@ from /charts/runs), the compare page's fit at 1280 px, and the SPARQL editor's c
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -14,6 +15,12 @@ from web_data import iri
 pytestmark = pytest.mark.browser
 R1, R2, R3, R4 = (iri("run", f"r{i}") for i in range(1, 5))
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+
+
+def shoot(target, name: str, **options) -> None:
+    """The docs' screenshots, written only when asked (``EXPGRAPH_SCREENSHOTS=1``): a test run leaves docs/ alone."""
+    if os.environ.get("EXPGRAPH_SCREENSHOTS") == "1":
+        target.screenshot(path=str(SHOTS / name), **options)
 
 
 def charts(tab, count: int):
@@ -36,8 +43,7 @@ def test_run_page_draws_each_history_as_a_chart(page, server) -> None:  # noqa: 
     loss.locator("select.chart-axis").select_option("time")
     assert loss.get_attribute("data-axis") == "time"
     assert page.errors == []  # a CSP violation would be a console error
-    SHOTS.mkdir(exist_ok=True)
-    loss.screenshot(path=str(SHOTS / "run-chart.png"))
+    shoot(loss, "run-chart.png")
 
 
 def test_a_run_without_histories_says_so(page, server) -> None:  # noqa: F811
@@ -70,7 +76,7 @@ def test_compare_fits_1280_px_and_scrolls_inside_the_table(page, server) -> None
     page.goto(compare_url(server, R1, R2, R3, R4))
     charts(page, 1)
     assert fits(page)
-    page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
+    shoot(page, "compare.png", full_page=True)
     page.set_viewport_size({"width": 700, "height": 900})
     page.reload()
     charts(page, 1)
@@ -108,8 +114,7 @@ def test_the_editor_completes_a_term_and_adds_its_prefix(page, server) -> None: 
     hints.first.wait_for(timeout=10000)
     assert hints.first.inner_text().startswith("prov:startedAtTime")
     area = box.bounding_box()
-    page.screenshot(path=str(SHOTS / "sparql-editor.png"),
-                    clip={"x": area["x"], "y": area["y"], "width": 760, "height": 330})
+    shoot(page, "sparql-editor.png", clip={"x": area["x"], "y": area["y"], "width": 760, "height": 330})
     page.keyboard.press("Enter")
     text = editor_text(page)
     assert text.startswith("PREFIX prov: <http://www.w3.org/ns/prov#>\n")  # the prefix it needs, declared

@@ -11,6 +11,7 @@ which the CSP allows where inline ``style`` would not be.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from typing import Any
 
@@ -37,6 +38,32 @@ TOP_RECURRING = 12
 #: Labels of failure modes (SKOS) and datasets; the project's title (its label when it has none).
 _LABELS = SparqlTemplate.parse(PROLOGUE + """SELECT ?x (SAMPLE(?name) AS ?label) WHERE { #@nodes
   { ?x skos:prefLabel ?name } UNION { ?x rdfs:label ?name } UNION { ?x dct:title ?name } } GROUP BY ?x""")
+
+
+class _Kept:
+    """The last dashboards built, by project, for one store generation: counting every run again costs about
+    17 ms per 1,000 runs (see benchmarks/results/), the page is meant to be looked at often."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._generation: tuple[str, ...] | None = None
+        self._pages: dict[str | None, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, store: Store, project: NamedNode | None) -> dict[str, Any]:
+        generation, key = store.generation(), project.value if project is not None else None
+        with self._lock:
+            if generation != self._generation:
+                self._generation, self._pages = generation, {}
+            if key in self._pages:
+                return self._pages[key]
+        data = dashboard(store, project)
+        with self._lock:
+            if generation == self._generation:
+                if len(self._pages) >= self.size:
+                    self._pages.clear()
+                self._pages[key] = data
+        return data
 
 
 def dashboard(store: Store, project: NamedNode | None = None) -> dict[str, Any]:
@@ -76,6 +103,9 @@ def dashboard(store: Store, project: NamedNode | None = None) -> dict[str, Any]:
     if project is not None:
         data["project"] = {**node(project.value), "known": bool(runs) or project.value in labels}
     return data
+
+
+KEPT = _Kept()
 
 
 def _labels(store: Store, iris: set[str]) -> dict[str, str]:
@@ -119,4 +149,4 @@ def _month_range(first: str, last: str) -> list[str]:
 def dashboard_page(request: Request, project: str | None = None) -> Response:
     """For the whole catalog, or one project with ``?project=IRI`` (``?format=json`` for the data)."""
     term = iri_term(project, "project") if project else None
-    return respond(request, "dashboard.html", dashboard(request.app.state.store, term))
+    return respond(request, "dashboard.html", KEPT.get(request.app.state.store, term))
