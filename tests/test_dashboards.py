@@ -80,3 +80,14 @@ def test_an_import_shows_on_the_next_dashboard(client, memory_store) -> None:
     batch = ImportBatch("mlflow", "/data/another", runs=(Run("x1", "e", RunStatus.FAILED, name="x1"),))
     store_batch(memory_store, batch, location="/data/another")
     assert dashboard(client)["failed_runs"] == 3
+
+
+def test_completeness_over_time_is_the_mean_score_of_the_runs_started_each_month(client, memory_store) -> None:
+    from expgraph.validation.scores import Scores, Tally, write_scores
+    from web_data import iri
+
+    assert dashboard(client)["completeness_over_time"] is None  # not validated yet
+    scores = Scores(runs={iri("run", "r1"): Tally(1, 2), iri("run", "r3"): Tally(2, 2)})
+    assert write_scores(memory_store, scores)
+    assert dashboard(client)["completeness_over_time"] == {"months": ["2024-03"], "mean": [0.75], "runs": [2]}
+    assert "Completeness over time" in client.get("/dashboard").text

@@ -25,7 +25,7 @@ from expgraph.sparql.template import SparqlTemplate
 from expgraph.store import Store
 from expgraph.web.lists import INDEXES, SPECS
 from expgraph.web.render import respond
-from expgraph.web.views import PROLOGUE, iri_term, short
+from expgraph.web.views import PROLOGUE, QUALITY_GRAPH, has_quality, iri_term, short
 
 router = APIRouter()
 
@@ -34,6 +34,10 @@ FAILURE_STATUSES = {RUN_STATUS[status.value].value for status in RunStatus if st
 TOP_MODES = 8
 TOP_DATASETS = 15
 TOP_RECURRING = 12
+
+#: Every score in the quality graph (runs', experiments' and projects'): read over that graph alone.
+_SCORES = SparqlTemplate.parse(PROLOGUE + """SELECT ?x ?score WHERE {
+  ?m dqv:computedOn ?x ; dqv:isMeasurementOf eg:completeness ; dqv:value ?score }""")
 
 #: Labels of failure modes (SKOS) and datasets; the project's title (its label when it has none).
 _LABELS = SparqlTemplate.parse(PROLOGUE + """SELECT ?x (SAMPLE(?name) AS ?label) WHERE { #@nodes
@@ -74,7 +78,8 @@ def dashboard(store: Store, project: NamedNode | None = None) -> dict[str, Any]:
     runs = index.select({"project": project.value}) if project is not None else set(index.members)
     statuses, modes = index.values("status"), index.values("failure_mode")
     failed = {run for run in runs if statuses.get(run, set()) & FAILURE_STATUSES}
-    started = {run: key[:7] for key, run in index.keys("started") if run in failed and len(key) >= 7}
+    month_of = {run: key[:7] for key, run in index.keys("started") if run in runs and len(key) >= 7}
+    started = {run: month for run, month in month_of.items() if run in failed}
     monthly = Counter((mode, started[run]) for run in failed if run in started for mode in modes.get(run, ()))
     datasets = index.values("dataset")
     per_dataset = Counter(d for run in runs for d in datasets.get(run, ()))
@@ -99,6 +104,7 @@ def dashboard(store: Store, project: NamedNode | None = None) -> dict[str, Any]:
         "failures_over_time": _over_time(monthly, node),
         "by_dataset": [{"dataset": node(d), "runs": n, "failed": k, "rate": k / n} for d, n, k in by_dataset],
         "recurring": [{"mode": node(mode), "runs": n, "projects": len(mode_projects[mode])} for mode, n in recurring],
+        "completeness_over_time": _completeness(store, month_of) if has_quality(store) else None,
     }
     if project is not None:
         data["project"] = {**node(project.value), "known": bool(runs) or project.value in labels}
@@ -114,6 +120,24 @@ def _labels(store: Store, iris: set[str]) -> dict[str, str]:
     result = store.query(_LABELS.bind(nodes=(["x"], [[NamedNode(iri)] for iri in sorted(iris)])))
     assert isinstance(result, QuerySolutions)
     return {x.value: label.value for x, label in result if label is not None}
+
+
+def _completeness(store: Store, month_of: dict[str, str]) -> dict[str, Any]:
+    """The mean completeness score of the runs that started in each month (months without scored runs: None)."""
+    result = store.query(_SCORES.text, graphs=[NamedNode(QUALITY_GRAPH)])
+    assert isinstance(result, QuerySolutions)
+    sums: Counter = Counter()
+    counts: Counter = Counter()
+    for x, score in result:
+        month = month_of.get(x.value)
+        if month is not None:
+            sums[month] += float(score.value)
+            counts[month] += 1
+    if not counts:
+        return {"months": [], "mean": [], "runs": []}
+    months = _month_range(min(counts), max(counts))
+    return {"months": months, "mean": [round(sums[m] / counts[m], 4) if counts[m] else None for m in months],
+            "runs": [counts[m] for m in months]}
 
 
 def _over_time(monthly: Counter, node) -> dict[str, Any]:
