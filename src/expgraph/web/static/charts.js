@@ -91,7 +91,9 @@
     var options = {
       width: width, height: 260, series: series,
       scales: { x: { time: state.axis === "time" }, y: { distr: state.log ? 3 : 1 } },
-      axes: [{ label: state.axis === "step" ? "step" : (state.axis === "elapsed" ? "seconds since start" : "") },
+      // the catalog's times are UTC: the time axis says UTC too, whatever the browser's zone
+      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
+      axes: [{ label: state.axis === "step" ? "step" : (state.axis === "elapsed" ? "seconds since start" : "time (UTC)") },
              { size: 70 }],
       cursor: { drag: { x: true, y: false } },
       legend: { show: metric.lines.length > 1 },
