@@ -74,3 +74,28 @@ def test_a_short_history_is_not_downsampled() -> None:
     series = downsample([1, 2, 3], [0.5, math.nan, 0.25], [10.0, 20.0, None], buckets=10)
     assert series == {"step": [1, 2, 3], "time": [10.0, 20.0, None], "value": [0.5, None, 0.25],
                       "special": [{"step": 2, "time": 20.0, "value": "NaN"}], "count": 3, "downsampled": False}
+
+
+def test_runs_overlaid_get_fewer_points_each(memory_store) -> None:
+    from expgraph.catalog import store_batch
+    from expgraph.importers.series import metric_from_points
+    from expgraph.mapping import Minter
+    from expgraph.records import ImportBatch, Run, RunStatus
+
+    source = "/data/long-histories"
+    runs = tuple(Run(f"h{i}", "e", RunStatus.FINISHED, name=f"h{i}", metrics=(
+        metric_from_points("loss", {step: (1.0 / (step + 1) + i, None) for step in range(1000)}),))
+        for i in range(12))
+    store_batch(memory_store, ImportBatch("tensorboard", source, runs=runs), location=source)
+    iris = [Minter("tensorboard", source).local("run", f"h{i}").value for i in range(12)]
+    with TestClient(create_app(memory_store, load_settings(environ={}))) as client:
+        (one,) = client.get("/charts/runs", params={"run": iris[0]}).json()["runs"]
+        assert len(one["metrics"][0]["step"]) == 1000 and not one["metrics"][0]["downsampled"]  # 600 buckets
+        twelve = client.get("/charts/runs", params={"run": iris}).json()["runs"]
+        assert [r["label"] for r in twelve] == [f"h{i}" for i in range(12)]
+        for run in twelve:  # 1200 / 12 = 100 buckets, at most 2 points each
+            (loss,) = run["metrics"]
+            assert loss["downsampled"] and loss["count"] == 1000 and len(loss["step"]) <= 200
+            assert loss["step"][0] == 0 and loss["value"][0] == max(v for v in loss["value"])  # the peak kept
+        custom = client.get("/charts/runs", params={"run": iris[0], "buckets": 10}).json()["runs"]
+        assert len(custom[0]["metrics"][0]["step"]) <= 20
