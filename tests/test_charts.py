@@ -99,3 +99,26 @@ def test_runs_overlaid_get_fewer_points_each(memory_store) -> None:
             assert loss["step"][0] == 0 and loss["value"][0] == max(v for v in loss["value"])  # the peak kept
         custom = client.get("/charts/runs", params={"run": iris[0], "buckets": 10}).json()["runs"]
         assert len(custom[0]["metrics"][0]["step"]) <= 20
+
+
+def test_histories_written_by_tensorboard_come_back_as_charts(memory_store) -> None:
+    """The TensorBoard fixture (written by tensorboardX): a diverged loss ending in NaN, and a resumed run that
+    logged step 4 twice (the later write wins)."""
+    from pathlib import Path
+
+    from expgraph.catalog import prepare, run_import
+    from expgraph.importers.tensorboard import TensorBoardImporter
+
+    logdir = Path(__file__).parent / "fixtures" / "tensorboard" / "logdir"
+    run_import(prepare(memory_store), TensorBoardImporter(str(logdir)))
+    by_id = {row["id"].value: row["r"].value for row in memory_store.select(
+        "SELECT ?r ?id WHERE { ?r a <https://w3id.org/expgraph#Run> ; <http://purl.org/dc/terms/identifier> ?id }")}
+    with TestClient(create_app(memory_store, load_settings(environ={}))) as client:
+        runs = client.get("/charts/runs", params={"run": [by_id["diverged"], by_id["resumed"]]}).json()["runs"]
+    diverged = {m["key"]: m for m in runs[0]["metrics"]}["train/loss"]
+    assert diverged["step"] == [0, 1, 2] and diverged["value"] == [1.0, 5.0, None]
+    assert [s["value"] for s in diverged["special"]] == ["NaN"] and diverged["special"][0]["step"] == 2
+    assert all(isinstance(t, float) for t in diverged["time"])  # TensorBoard logs wall time
+    resumed = {m["key"]: m for m in runs[1]["metrics"]}["loss"]
+    assert resumed["step"] == list(range(8)) and resumed["count"] == 8
+    assert resumed["value"][4] == 5.0  # 10 - 4 - 1: the second writer's value at step 4
