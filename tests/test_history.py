@@ -35,3 +35,27 @@ def test_trackers_that_log_every_value_keep_them_all() -> None:
     points = metric.history.points
     assert [(step, when) for step, _, when in points] == [(1, None), (2, T0), (3, T0)]
     assert points[0][1] == 0.9 and math.isnan(points[1][1]) and points[2][1] == 0.5
+
+
+@pytest.mark.parametrize(("module", "name", "fixture"), [
+    ("sacred", "SacredImporter", "sacred/runs"),
+    ("tensorboard", "TensorBoardImporter", "tensorboard/logdir"),
+    ("wandb", "WandbImporter", "wandb/wandb"),
+])
+def test_every_history_a_tracker_logged_is_kept_whole(memory_store, module, name, fixture) -> None:
+    """On stores written by the trackers themselves: each metric with a summary has its whole history, with as
+    many points as its value count, in step order."""
+    import importlib
+    from pathlib import Path
+
+    from expgraph.catalog import prepare, run_import
+
+    importer = getattr(importlib.import_module(f"expgraph.importers.{module}"), name)
+    run_import(prepare(memory_store), importer(str(Path(__file__).parent / "fixtures" / fixture)))
+    rows = memory_store.select("""PREFIX eg: <https://w3id.org/expgraph#>
+        SELECT ?m ?count ?history WHERE { ?m eg:valueCount ?count OPTIONAL { ?m eg:history ?history } }""")
+    assert rows
+    for row in rows:
+        assert "history" in row, f"{row['m'].value} has a summary but no history"
+        steps, _, _ = read_history(row["history"].value)
+        assert len(steps) == int(row["count"].value) and steps == sorted(steps)
