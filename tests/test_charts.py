@@ -122,3 +122,21 @@ def test_histories_written_by_tensorboard_come_back_as_charts(memory_store) -> N
     resumed = {m["key"]: m for m in runs[1]["metrics"]}["loss"]
     assert resumed["step"] == list(range(8)) and resumed["count"] == 8
     assert resumed["value"][4] == 5.0  # 10 - 4 - 1: the second writer's value at step 4
+
+
+def test_a_history_cut_at_import_still_says_how_many_values_were_logged(memory_store) -> None:
+    from expgraph.catalog import store_batch
+    from expgraph.importers.series import metric_from_points
+    from expgraph.mapping import Minter
+    from expgraph.records import ImportBatch, Run, RunStatus
+
+    source = "/data/very-long"
+    metric = metric_from_points("loss", {step: (1.0 / (step + 1), None) for step in range(30_000)})
+    run = Run("v", "e", RunStatus.FINISHED, metrics=(metric,))
+    store_batch(memory_store, ImportBatch("wandb", source, runs=(run,)), location=source)
+    iri_v = Minter("wandb", source).local("run", "v").value
+    with TestClient(create_app(memory_store, load_settings(environ={}))) as client:
+        (run,) = client.get("/charts/runs", params={"run": iri_v}).json()["runs"]
+    (loss,) = run["metrics"]
+    assert loss["count"] == 30_000 and loss["downsampled"] and len(loss["step"]) <= 1200
+    assert loss["step"][0] == 0 and loss["value"][0] == 1.0

@@ -59,3 +59,15 @@ def test_every_history_a_tracker_logged_is_kept_whole(memory_store, module, name
         assert "history" in row, f"{row['m'].value} has a summary but no history"
         steps, _, _ = read_history(row["history"].value)
         assert len(steps) == int(row["count"].value) and steps == sorted(steps)
+
+
+def test_a_very_long_history_keeps_its_extremes_within_the_limit() -> None:
+    from expgraph.history import MAX_POINTS
+
+    points = [(step, 1.0 / (step + 1), None) for step in range(50_000)]
+    points[31_337] = (31_337, 99.0, None)
+    points[40_000] = (40_000, math.nan, None)
+    steps, values, _ = read_history(history_text(points))
+    assert len(steps) <= MAX_POINTS + 1 and steps[0] == 0 and steps == sorted(steps)
+    kept = dict(zip(steps, values, strict=True))
+    assert kept[31_337] == 99.0 and math.isnan(kept[40_000]) and kept[0] == 1.0

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pyoxigraph import Literal, NamedNode, QuerySolutions
 
-from expgraph.history import read_history
+from expgraph.history import extremes, read_history
 from expgraph.sparql.template import SparqlTemplate
 from expgraph.store import Store
 from expgraph.web.views import PROLOGUE, BadRequest, iri_term
@@ -35,41 +35,27 @@ MIN_BUCKETS = 100
 #: The runs' labels, and every metric of theirs with its history; DISTINCT because each source states a measure's
 #: label again. The runs are bound inside each branch: pyoxigraph evaluates a branch (or an OPTIONAL) before
 #: joining an outer binding, which read every run's metrics (7 s at 10k runs).
-HISTORIES = SparqlTemplate.parse(PROLOGUE + """SELECT DISTINCT ?run ?label ?key ?history WHERE {
+HISTORIES = SparqlTemplate.parse(PROLOGUE + """SELECT DISTINCT ?run ?label ?key ?history ?logged WHERE {
   { #@runs
     ?run rdfs:label ?label }
   UNION
   { #@runs
-    ?run mls:hasOutput ?m . ?m a mls:ModelEvaluation ; mls:specifiedBy/rdfs:label ?key ; eg:history ?history }
+    ?run mls:hasOutput ?m . ?m a mls:ModelEvaluation ; mls:specifiedBy/rdfs:label ?key ; eg:history ?history
+    OPTIONAL { ?m eg:valueCount ?logged } }
 } ORDER BY ?key""")
 
 
 def downsample(steps: list[int], values: list[float], times: list[float | None],
-               buckets: int = BUCKETS) -> dict[str, Any]:
+               buckets: int = BUCKETS, logged: int | None = None) -> dict[str, Any]:
     """One series for a chart: ``step``, ``time`` (None when unknown) and ``value`` columns (None where the value
     is not finite), plus ``special``: the non-finite points as ``{step, time, value: "NaN"|"INF"|"-INF"}``.
 
     Short histories come back whole; longer ones as ``buckets`` runs of consecutive points, each giving its
-    lowest and highest finite point and the first point of each non-finite kind, in step order."""
-    count = len(steps)
-    if count <= 2 * buckets:
-        keep = range(count)
-    else:
-        keep = []
-        for b in range(buckets):
-            start, end = b * count // buckets, (b + 1) * count // buckets
-            chosen: dict[str, int] = {}
-            low = high = None
-            for i in range(start, end):
-                v = values[i]
-                if math.isfinite(v):
-                    if low is None or v < values[low]:
-                        low = i
-                    if high is None or v > values[high]:
-                        high = i
-                else:
-                    chosen.setdefault(_special(v), i)
-            keep.extend(sorted({*chosen.values(), *(i for i in (low, high) if i is not None)}))
+    lowest and highest finite point and the first point of each non-finite kind, in step order. ``count`` is
+    ``logged`` (how many values the tracker logged: a history over ``expgraph.history.MAX_POINTS`` was cut at
+    import) or the number of points."""
+    count = max(logged or 0, len(steps))
+    keep = extremes(values, buckets)
     series: dict[str, Any] = {"step": [], "time": [], "value": [], "special": []}
     for i in keep:
         v = values[i]
@@ -126,7 +112,7 @@ def read_metrics(store: Store, runs: list[NamedNode], buckets: int = BUCKETS) ->
     result = store.query(HISTORIES.bind(runs=(["run"], [[run] for run in runs])))
     assert isinstance(result, QuerySolutions)
     found: dict[str, dict[str, Any]] = {}
-    for run, label, key, history in result:
+    for run, label, key, history, logged in result:
         entry = found.setdefault(run.value, {"label": None, "metrics": {}})
         if label is not None and entry["label"] is None:
             entry["label"] = label.value
@@ -136,7 +122,8 @@ def read_metrics(store: Store, runs: list[NamedNode], buckets: int = BUCKETS) ->
             steps, values, times = read_history(history.value)
         except ValueError:
             continue  # a history written by hand or another tool: no chart rather than a broken page
-        entry["metrics"][key.value] = {"key": key.value, **downsample(steps, values, times, buckets)}
+        count = int(logged.value) if logged is not None and logged.value.isdigit() else None
+        entry["metrics"][key.value] = {"key": key.value, **downsample(steps, values, times, buckets, count)}
     return {run: {"label": entry["label"], "metrics": list(entry["metrics"].values())}
             for run, entry in found.items()}
 
