@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
 from queue import Queue
@@ -11,7 +13,8 @@ from queue import Queue
 import pyoxigraph
 from pyoxigraph import NamedNode, Quad, RdfFormat, Triple, Variable
 
-from expgraph.store.base import CHUNK, REGISTRY, ChunkReader, QueryResult, Store, StoreBusyError, StoreError, Term
+from expgraph.store.base import REGISTRY, QueryResult, Store, StoreBusyError, StoreError, Term
+from expgraph.store.text import CHUNK, ChunkReader
 
 #: Graphs up to this many triples are written in one transaction (fast, and memory is no concern at that size).
 _SMALL = CHUNK
@@ -25,15 +28,35 @@ class EmbeddedStore(Store):
 
     Opening is lazy (the constructor does no I/O). One process may hold an on-disk store for writing; a second
     one gets :class:`StoreBusyError` with a hint instead of RocksDB's lock message. Being the sole writer, it
-    caches the registry between its own writes.
+    caches the registry between its own writes. Any number of processes may open it ``read_only`` beside the
+    writer (see :meth:`snapshot`); such a view shows the content as it was when opened.
     """
 
     caches_registry = True
+    shares_snapshots = True
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+        if read_only and path is None:
+            raise StoreError("only an on-disk store can be opened read-only; copy an in-memory one (from_nquads)")
         self.path = Path(path) if path is not None else None
+        self.read_only = read_only
         self._ox: pyoxigraph.Store | None = None
         self._clean: bool | None = None
+
+    @classmethod
+    def from_nquads(cls, data: bytes) -> EmbeddedStore:
+        """An in-memory store holding a copy of another store's content (as :meth:`snapshot` dumps it)."""
+        store = cls()
+        store._ox = pyoxigraph.Store()
+        store._ox.bulk_load(data, RdfFormat.N_QUADS)
+        return store
+
+    def snapshot(self, *, copy: bool = True) -> EmbeddedSnapshot | None:
+        """The on-disk store's path (opened read-only in the other process, beside this writer), or a copy of an
+        in-memory store's whole content as N-Quads (``copy``; it cannot be shared otherwise)."""
+        if self.path is not None:
+            return EmbeddedSnapshot(path=str(self.path))
+        return EmbeddedSnapshot(nquads=self.ox.dump(format=RdfFormat.N_QUADS)) if copy else None
 
     @property
     def location(self) -> str:
@@ -53,6 +76,8 @@ class EmbeddedStore(Store):
     def _open(self) -> pyoxigraph.Store:
         if self.path is None:
             return pyoxigraph.Store()
+        if self.read_only:
+            return _open_read_only(self.path)
         if self.path.exists() and not self.path.is_dir():
             raise StoreError(f"store path {self.path} exists and is not a directory")
         try:
@@ -68,7 +93,7 @@ class EmbeddedStore(Store):
     def close(self) -> None:
         self._forget_registry()
         if self._ox is not None:
-            if self.path is not None:
+            if self.path is not None and not self.read_only:
                 self._ox.flush()
             self._ox = None
 
@@ -167,6 +192,31 @@ class EmbeddedStore(Store):
     def _triples(self, graph: NamedNode) -> Iterator[Triple]:
         for quad in self.ox.quads_for_pattern(None, None, None, graph):
             yield quad.triple
+
+
+@dataclass(frozen=True)
+class EmbeddedSnapshot:
+    """A read-only view of an embedded store for another process (a query worker): picklable, opened there."""
+
+    path: str | None = None
+    nquads: bytes | None = None
+
+    def open(self) -> EmbeddedStore:
+        if self.path is not None:
+            return EmbeddedStore(self.path, read_only=True)
+        return EmbeddedStore.from_nquads(self.nquads or b"")
+
+
+def _open_read_only(path: Path) -> pyoxigraph.Store:
+    """The on-disk store opened read-only; retried briefly, as the writer may be swapping files underneath."""
+    for attempt in range(20):
+        try:
+            return pyoxigraph.Store.read_only(str(path))
+        except (OSError, RuntimeError):
+            if attempt == 19:
+                raise
+            time.sleep(0.05)
+    raise AssertionError("unreachable")
 
 
 def _grouped(chunks: Iterator[bytes], size: int) -> Iterator[bytes]:

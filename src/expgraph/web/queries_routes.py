@@ -8,20 +8,23 @@ with its parameters type-checked and bound as terms, in the same killable, time-
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from expgraph.formats import RESULTS, by_suffix
 from expgraph.settings import Settings
 from expgraph.sparql.runner import MB, QueryJob, QueryOutcome, outcome_headers
 from expgraph.sparql.saved import SavedQuery, SavedQueryError, load_queries
 from expgraph.web.render import href, templates, wants_json
-from expgraph.web.sparql import client_of, query_runner
+from expgraph.web.sparql import client_of, query_runner, scope_of
 
 router = APIRouter()
-_DOWNLOADS = {"csv": "text/csv", "tsv": "text/tab-separated-values", "srj": "application/sparql-results+json"}
+#: ``format=`` values that download the SPARQL results file (by suffix; ``json`` is the page's data instead).
+_DOWNLOADS = ("csv", "tsv", "srj")
 _NUMERIC = {"integer", "decimal", "double", "float", "int", "long"}
 
 
@@ -57,15 +60,16 @@ async def query_page(request: Request, name: str) -> Response:
     except SavedQueryError as error:
         return _fail(request, saved, 400, str(error), raw)
     settings = request.app.state.settings
-    download = _DOWNLOADS.get(fmt)
+    chosen = by_suffix(f".{fmt}", RESULTS) if fmt in _DOWNLOADS else None
+    download = chosen.media_type if chosen else None
     job = saved_job(text, settings, download)
-    outcome = await query_runner(request.app).run_async(job, client=client_of(request))
+    outcome = await query_runner(request.app).run_async(replace(job, scope=scope_of(request)),
+                                                        client=client_of(request))
     if outcome.status != 200:
         return _fail(request, saved, outcome.status, outcome.message, raw, outcome)
-    if download:
-        suffix = {"srj": "json"}.get(fmt, fmt)
+    if chosen:
         return Response(outcome.body, media_type=outcome.media_type, headers={
-            "Content-Disposition": f'attachment; filename="{name}.{suffix}"'})
+            "Content-Disposition": f'attachment; filename="{name}{chosen.suffixes[0]}"'})
     results = json.loads(outcome.body)
     columns = results["head"]["vars"]
     cells = [[row.get(column) for column in columns] for row in results["results"]["bindings"]]
