@@ -163,7 +163,7 @@ def store_batch(store: Store, batch: ImportBatch, *, location: str, base: str = 
     changed = store.replace_statements(graph, batch_statements(batch, base), audit=audit, checked=True,
                                        source_digest=source_digest)
     # The registry counts the statements as they are written (unchanged content has the same count): counting them
-    # here again in a generator of our own cost 4% of an import at 10k runs.
+    # here again in a generator of our own would slow every import down.
     return ImportOutcome(
         graph=graph,
         changed=changed,
@@ -222,8 +222,8 @@ _was_enabled = True
 def collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off for the duration, as it was before afterwards (also when imports in
     several threads overlap). An import builds millions of objects that all live until it ends, and the collector
-    rescanned them again and again: 12-17% of an import of 10k MLflow runs (1.3-1.8 s), 1.2x faster without. The
-    few cycles it leaves (61k objects on that file store) are collected once it is back on."""
+    rescanned them again and again, for a sizeable share of the import's time. The few cycles an import leaves
+    are collected once it is back on."""
     global _pauses, _was_enabled
     with _pause_lock:
         if _pauses == 0:

@@ -10,7 +10,7 @@ cap, are in :mod:`expgraph.sparql.formats`, keyed by the format's name.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from pyoxigraph import QueryResultsFormat, RdfFormat
@@ -99,13 +99,13 @@ def media_types(*kinds: str) -> list[str]:
 # -- content negotiation -------------------------------------------------------------------------------------------
 
 
-def negotiate(accept: str | None, offered: Iterable[str], *, server_order: bool = False) -> str | None:
+def negotiate(accept: str | None, offered: Iterable[str], *, preferred: Collection[str] = ()) -> str | None:
     """The offered media type the ``Accept`` header likes best, or None when it accepts none of them.
 
     Each offered type takes the q of the most specific range naming it (RFC 9110, 12.5.1), so ``*/*, x/y;q=0``
-    refuses x/y; q=0 never chooses. Ties go to the higher q, then exact types over wildcards, then the earlier
-    header entry, then the first offered; with ``server_order``, to the first offered before the earlier header
-    entry (a resource URL offers its page first, so the page wins a tie with its RDF forms).
+    refuses x/y; q=0 never chooses. Ties go to the higher q, then exact types over wildcards, then the
+    ``preferred`` types (a resource URL prefers its page to its RDF forms), then the earlier header entry, then the
+    first offered.
     """
     offered = list(offered)
     if not accept or not accept.strip():
@@ -115,7 +115,7 @@ def negotiate(accept: str | None, offered: Iterable[str], *, server_order: bool 
         q, specificity, position = _preference(accept, candidate)
         if q <= 0:
             continue
-        key = (q, specificity, -index, -position) if server_order else (q, specificity, -position, -index)
+        key = (q, specificity, candidate in preferred, -position, -index)
         if best_key is None or key > best_key:
             best, best_key = candidate, key
     return best
@@ -138,7 +138,7 @@ def acceptable_default(accept: str | None, offered: Iterable[str]) -> str:
 
 def preferred_rdf(accept: str) -> Format | None:
     """The RDF form of a resource the ``Accept`` header prefers to its page (HTML or its JSON twin), if any."""
-    choice = negotiate(accept, [*PAGE_TYPES, *(f.media_type for f in RESOURCE_FORMATS)], server_order=True)
+    choice = negotiate(accept, [*PAGE_TYPES, *(f.media_type for f in RESOURCE_FORMATS)], preferred=PAGE_TYPES)
     return by_media_type(choice, GRAPH) if choice is not None and choice not in PAGE_TYPES else None
 
 

@@ -5,7 +5,7 @@ of ``max_concurrent_queries`` worker processes, and a query over its time limit 
 fresh one replaces it). Each worker's memory is capped by the kernel (``RLIMIT_DATA``, setting ``query_memory_mb``):
 an allocation over it aborts the worker, which is replaced, and the query is answered 503. The data limit counts
 the worker's own heap, not the files RocksDB reads or maps, nor address space merely reserved (an opened on-disk
-store reserves ~1 GB of address space with ~80 MB of data), so it caps what a query really makes.
+store reserves far more address space than it uses), so it caps what a query really makes.
 
 The server process keeps the store open for writing; a worker opens the on-disk store read-only (RocksDB allows
 any number of read-only openers beside the one writer) and reopens it when the set of active graph versions
@@ -71,7 +71,7 @@ class QueryRunner:
         self._spawner = ThreadPoolExecutor(1, thread_name_prefix="expgraph-spawn")
         if not self.uses_processes:
             return
-        for _ in range(self.size):  # started now: a spawned worker needs ~0.5 s to import before its first job
+        for _ in range(self.size):  # started now: a spawned worker takes a while to import before its first job
             worker = self._spawn(store.generation())
             self._workers.append(worker)
             self._idle.put(worker)

@@ -280,8 +280,8 @@ class Store(ABC):
 
         ``checked`` says that the text names no blank node and that every IRI in it was built from terms pyoxigraph
         has already checked (as the mapper writes an import), so the embedded store loads it without checking IRIs
-        again (25-30% of its load time at 10k runs) and without looking for blank nodes (5% of an import). Text that
-        is not valid may then be stored as it is; leave it False for text from elsewhere.
+        again and without looking for blank nodes, both a large share of its load time. Text that is not valid may
+        then be stored as it is; leave it False for text from elsewhere.
 
         ``source_digest`` identifies what the content was made from (an import's source fingerprint): it is kept
         in the registry beside the content digest, also when the content turns out unchanged, so that the next
@@ -382,8 +382,8 @@ class Store(ABC):
                 yield Quad(triple.subject, triple.predicate, triple.object, graph)
 
     def dump(self, output: BinaryIO, rdf_format: str = "nquads") -> int:
-        """Write every active graph under its logical name (N-Quads, TriG) or merged (Turtle, N-Triples, JSON-LD,
-        RDF/XML); returns the number of statements written."""
+        """Write every active graph under its logical name in the formats that hold datasets (N-Quads, TriG,
+        JSON-LD), merged into one graph in the others; returns the number of statements written."""
         target = by_name(rdf_format, GRAPH, DATASET)
         if target is None or target.rdf is None:
             known = ", ".join(f.name for f in formats(GRAPH, DATASET))
@@ -397,7 +397,7 @@ class Store(ABC):
                 yield quad
 
         prefixes = PREFIXES if target.rdf in (RdfFormat.TURTLE, RdfFormat.TRIG) else None
-        statements = counted() if target.kind == DATASET else (quad.triple for quad in counted())
+        statements = counted() if target.rdf.supports_datasets else (quad.triple for quad in counted())
         pyoxigraph.serialize(statements, output, target.rdf, prefixes=prefixes)
         return count
 

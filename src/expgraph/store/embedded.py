@@ -18,8 +18,8 @@ from expgraph.store.text import CHUNK, ChunkReader
 
 #: Graphs up to this many triples are written in one transaction (fast, and memory is no concern at that size).
 _SMALL = CHUNK
-#: Chunks of text per bulk load on disk: each call costs about 0.2 s however small, so 20k statements a call was
-#: slower than one call for all (10k runs: 12-18 s against 9.5 s), and 200k as fast.
+#: Chunks of text per bulk load on disk: each call has a fixed cost however small, so one chunk a call was slower
+#: than one call for all, and ten as fast (benchmarks/results/design-figures-store-sparql.md).
 _DISK_GROUP = 10
 
 
@@ -119,8 +119,8 @@ class EmbeddedStore(Store):
     def _query_active(self, sparql: str, physical: list[NamedNode], bindings: Mapping[str, Term]) -> QueryResult:
         """Over pyoxigraph's union of all graphs when the store holds no other graph than the active ones and the
         registry (no import half-written, no crash leftover): the same triples plus the registry's few bookkeeping
-        triples about each graph (``store:`` terms), and 3-10x faster, as each triple pattern is then one index
-        lookup instead of one per graph. Naming the graphs keeps ``GRAPH ?g`` and ``FROM`` to the active ones.
+        triples about each graph (``store:`` terms), and several times faster, as each triple pattern is then one
+        index lookup instead of one per graph. Naming the graphs keeps ``GRAPH ?g`` and ``FROM`` to the active ones.
         """
         if not self._is_clean(physical):
             return super()._query_active(sparql, physical, bindings)
@@ -146,7 +146,7 @@ class EmbeddedStore(Store):
         self.ox.update(sparql)
 
     def _write_graph(self, graph: NamedNode, triples: Iterable[Triple]) -> None:
-        """Small graphs in one transaction; large ones through the bulk loader, whose fixed cost is ~0.2 s on disk."""
+        """Small graphs in one transaction; large ones through the bulk loader, which has a fixed cost per call."""
         self._forget_registry()
         quads = (Quad(t.subject, t.predicate, t.object, graph) for t in triples)
         head = list(islice(quads, _SMALL))
@@ -158,8 +158,8 @@ class EmbeddedStore(Store):
             self.ox.flush()
 
     def _write_text(self, graph: NamedNode, chunks: Iterable[bytes], *, checked: bool = False) -> None:
-        """Like :meth:`_write_graph`, from N-Triples text: pyoxigraph parses it natively, which at 10k runs was 2x
-        faster than building a ``Quad`` per triple for ``bulk_extend``. A graph of one chunk is written in one
+        """Like :meth:`_write_graph`, from N-Triples text: pyoxigraph parses it natively, faster than building a
+        ``Quad`` per triple for ``bulk_extend``. A graph of one chunk is written in one
         transaction. A larger one is loaded chunk by chunk in a writer thread while this thread maps and hashes the
         next chunk (see :func:`_load_behind`): in memory each chunk in a transaction of its own; on disk through
         the bulk loader, :data:`_DISK_GROUP` chunks a call, as each call has a fixed cost. ``checked`` text is

@@ -32,7 +32,7 @@ class ContentDigest:
 
         Every statement is hashed and counted, but a chunk's text holds each statement once: an import repeats the
         description of shared nodes (a parameter's type and label, an agent, an environment) for every run naming
-        them, about 30% of its statements at 10k runs, and each repeat would be parsed and inserted for nothing.
+        them (a large share of its statements), and each repeat would be parsed and inserted for nothing.
         The graph is the same, since a chunk is never split across documents (blank nodes keep their identity)."""
         pending = iter(statements)
         while chunk := list(islice(pending, size)):
