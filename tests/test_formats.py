@@ -90,3 +90,12 @@ def test_acceptable_default_answers_something_unless_refused() -> None:
 def test_a_resource_answers_rdf_only_when_preferred_to_its_page(accept: str, rdf: str | None) -> None:
     chosen = preferred_rdf(accept)
     assert (chosen.media_type if chosen else None) == rdf
+
+
+def test_the_cli_offers_only_registered_formats() -> None:
+    from expgraph.cli.data import ExportFormat, ResultFormat
+    from expgraph.cli.query import QueryFormat
+
+    assert all(by_name(value, GRAPH, DATASET) for value in ExportFormat)
+    assert all(by_name(value, GRAPH, RESULTS) for value in ResultFormat if value != "table")
+    assert all(by_name(value, RESULTS) for value in QueryFormat if value != "table")
