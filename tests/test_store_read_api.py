@@ -111,3 +111,28 @@ def test_nothing_outside_the_store_package_calls_its_private_methods() -> None:
             if private.search(line):
                 offenders.append(f"{path.relative_to(SRC)}:{number}: {line.strip()}")
     assert offenders == []
+
+
+def test_the_app_hook_scopes_the_endpoint_and_its_service_description() -> None:
+    from fastapi.testclient import TestClient
+
+    from expgraph.settings import Settings
+    from expgraph.web.app import create_app
+    from expgraph.web.sparql import close_runner
+
+    store = EmbeddedStore()
+    store.replace_graph(OPEN, [Triple(EX.a, RDFS.label, Literal("open"))])
+    store.replace_graph(PRIVATE, [Triple(EX.b, RDFS.label, Literal("private"))])
+    app = create_app(store, Settings({"max_concurrent_queries": 1, "query_timeout": 120}))
+    query = {"query": "SELECT ?label WHERE { GRAPH ?g { ?s ?p ?label } }"}
+    try:
+        with TestClient(app) as client:
+            assert b"private" in client.get("/sparql", params=query, headers={"accept": "text/csv"}).content
+            app.state.graph_scope = HIDE
+            answer = client.get("/sparql", params=query, headers={"accept": "text/csv"})
+            assert answer.status_code == 200 and b"open" in answer.content and b"private" not in answer.content
+            description = client.get("/sparql", headers={"accept": "application/n-triples"}).text
+            assert OPEN.value in description and PRIVATE.value not in description
+    finally:
+        close_runner(app)
+        store.close()
