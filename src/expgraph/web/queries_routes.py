@@ -8,7 +8,6 @@ with its parameters type-checked and bound as terms, in the same killable, time-
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -19,6 +18,7 @@ from expgraph.formats import RESULTS, by_suffix
 from expgraph.settings import Settings
 from expgraph.sparql.runner import MB, QueryJob, QueryOutcome, outcome_headers
 from expgraph.sparql.saved import SavedQuery, SavedQueryError, load_queries
+from expgraph.store.scope import EVERYTHING, GraphScope
 from expgraph.web.render import href, templates, wants_json
 from expgraph.web.sparql import client_of, query_runner, scope_of
 
@@ -41,10 +41,10 @@ def queries_page(request: Request) -> Response:
     return templates.TemplateResponse(request, "queries.html", {"data": data})
 
 
-def saved_job(text: str, settings: Settings, download: str | None = None) -> QueryJob:
+def saved_job(text: str, settings: Settings, download: str | None = None, scope: GraphScope = EVERYTHING) -> QueryJob:
     """The job for a bound saved query; the same for the page and the warm-up, so both share cached results."""
     return QueryJob(text, accept=download or "application/sparql-results+json", max_rows=settings.max_rows,
-                    max_bytes=settings.max_result_mb * MB)
+                    max_bytes=settings.max_result_mb * MB, scope=scope)
 
 
 @router.get("/queries/{name}", summary="Run a saved query with its parameters")
@@ -62,9 +62,8 @@ async def query_page(request: Request, name: str) -> Response:
     settings = request.app.state.settings
     chosen = by_suffix(f".{fmt}", RESULTS) if fmt in _DOWNLOADS else None
     download = chosen.media_type if chosen else None
-    job = saved_job(text, settings, download)
-    outcome = await query_runner(request.app).run_async(replace(job, scope=scope_of(request)),
-                                                        client=client_of(request))
+    job = saved_job(text, settings, download, scope_of(request))
+    outcome = await query_runner(request.app).run_async(job, client=client_of(request))
     if outcome.status != 200:
         return _fail(request, saved, outcome.status, outcome.message, raw, outcome)
     if chosen:
