@@ -78,6 +78,10 @@ class SparqlTemplate:
                 names |= fragment.names(values)
         return names
 
+    def fill(self, **values: Slot) -> SparqlTemplate:
+        """A template with some slots filled by constants of the code now and the others left for :meth:`bind`."""
+        return SparqlTemplate.parse(self.bind(**values))
+
     def bind(self, **values: Slot) -> str:
         """The text with each named slot filled; slots not named (or named with None) stay comments."""
         unknown = sorted(set(values) - self.names(values))
