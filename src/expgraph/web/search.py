@@ -78,7 +78,7 @@ def search(state: WebState, q: str) -> dict[str, Any]:
     rows = index.rows(q) if index.ready else None
     if rows is None:
         rows = scan_rows(store, q)
-        index.build_soon()  # after the scans: a build beside them made the first search 1.5-3x as slow
+        index.build_soon()  # after the scans: a build beside them made the first search slower
     for position, row in rows:
         text = plain(row["text"])
         matches.setdefault(row["s"].value, []).append({"field": _FIELDS[position][0], "text": _snippet(str(text), q)})
