@@ -373,7 +373,10 @@ def _columns(state: WebState, spec: ListSpec, subjects: list[NamedNode]) -> list
             item[column.name] = node(row, "v") if column.link else plain(row["v"])
     for item in found.values():
         item["label"] = item["label"] or short(item["iri"])
-    return [found[s.value] for s in subjects]
+    # keys in the spec's column order, not the order the store happened to return the rows in
+    names = [column.name for column in spec.columns]
+    return [{"iri": item["iri"], "label": item["label"], **{n: item[n] for n in names if n in item}}
+            for item in (found[s.value] for s in subjects)]
 
 
 def _facets(store: Store, spec: ListSpec, tops: dict[str, list[tuple[str, int]]]) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from expgraph.web import lineage as lineage_view
 from expgraph.web import resources
 from expgraph.web import search as search_view
 from expgraph.web.lists import SPECS, list_page
-from expgraph.web.render import respond
+from expgraph.web.render import respond, templates
 from expgraph.web.state import state_of
 from expgraph.web.terms import BadRequest, iri_term
 
@@ -70,8 +70,9 @@ def vocab(request: Request) -> Response:
 
 @router.get("/docs", include_in_schema=False)
 def docs(request: Request) -> Response:
-    """Swagger UI from vendored files (static/vendor/swagger-ui), never from a CDN."""
-    return respond(request, "docs.html", {})
+    """Swagger UI from vendored files (static/vendor/swagger-ui), never from a CDN. HTML only: the page has no
+    data of its own (its data is ``/openapi.json``), so it has no JSON twin."""
+    return templates.TemplateResponse(request, "docs.html", {})
 
 
 @router.get("/settings.json", include_in_schema=False)
