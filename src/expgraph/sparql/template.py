@@ -87,8 +87,9 @@ class SparqlTemplate:
         unknown = sorted(set(values) - self.names(values))
         if unknown:
             raise TemplateError(f"the query has no slot #@{unknown[0]}")
-        edits = sorted((span, _fill(values[name], values)) for name in values if name in self.slots
-                       and values[name] is not None for span in self.slots[name])
+        filled = {name: _fill(value, values) for name, value in values.items()
+                  if name in self.slots and value is not None}  # once per slot, however often it appears
+        edits = sorted((span, text) for name, text in filled.items() for span in self.slots[name])
         out, position = [], 0
         for (start, end), text in edits:
             out += [self.text[position:start], text]
