@@ -145,3 +145,12 @@ def test_a_value_of_no_slot_kind_is_refused():
     for wrong in ("<urn:a>", ["urn:a"], {"s": 1}):
         with pytest.raises(TemplateError):
             template.bind(s=wrong)
+
+
+@pytest.mark.parametrize("value", ["C:\\Users\\u0041", "\\u0022 } SERVICE <http://127.0.0.1:1/> { \\u0022"])
+def test_a_template_filled_with_a_constant_keeps_its_backslashes(value):
+    """``fill`` binds some slots now and keeps the rest: the terms written are not unescaped a second time."""
+    template = SparqlTemplate.parse("SELECT ?x WHERE {\n  #@block\n  FILTER(?x IN (#@listed\n)) }")
+    filled = template.fill(listed=TermList.of([Literal(value)]))
+    assert list(filled.slots) == ["block"]
+    assert _one_column(filled.bind(block=values("x", [Literal(value), Literal("other")]))) == [Literal(value)]

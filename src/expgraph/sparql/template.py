@@ -79,22 +79,35 @@ class SparqlTemplate:
         return names
 
     def fill(self, **values: Slot) -> SparqlTemplate:
-        """A template with some slots filled by constants of the code now and the others left for :meth:`bind`."""
-        return SparqlTemplate.parse(self.bind(**values))
+        """A template with some slots filled by constants of the code now and the others left for :meth:`bind`
+        (the terms written are not lexed or unescaped again: the other slots' places are moved by the edits)."""
+        text, moved = self._edit(values)
+        return SparqlTemplate(text, {name: tuple(moved[span] for span in spans)
+                                     for name, spans in self.slots.items() if values.get(name) is None})
 
     def bind(self, **values: Slot) -> str:
         """The text with each named slot filled; slots not named (or named with None) stay comments."""
+        return self._edit(values)[0]
+
+    def _edit(self, values: dict[str, Slot]) -> tuple[str, dict[tuple[int, int], tuple[int, int]]]:
+        """The text with the named slots filled, and where each slot left as it was now sits."""
         unknown = sorted(set(values) - self.names(values))
         if unknown:
             raise TemplateError(f"the query has no slot #@{unknown[0]}")
         filled = {name: _fill(value, values) for name, value in values.items()
                   if name in self.slots and value is not None}  # once per slot, however often it appears
-        edits = sorted((span, text) for name, text in filled.items() for span in self.slots[name])
-        out, position = [], 0
-        for (start, end), text in edits:
-            out += [self.text[position:start], text]
+        spans = sorted((span, filled.get(name)) for name, spans in self.slots.items() for span in spans)
+        out, position, length, moved = [], 0, 0, {}
+        for (start, end), text in spans:
+            out.append(self.text[position:start])
+            length += start - position
+            if text is None:  # left as it was
+                text = self.text[start:end]
+                moved[start, end] = (length, length + len(text))
+            out.append(text)
+            length += len(text)
             position = end
-        return "".join(out) + self.text[position:]
+        return "".join(out) + self.text[position:], moved
 
 
 #: What a slot can be filled with (see the module's docstring).
