@@ -15,7 +15,7 @@ from pyoxigraph import NamedNode, QuerySolutions
 from expgraph.sparql.template import SparqlTemplate
 from expgraph.store import Store
 from expgraph.web import resources
-from expgraph.web.views import PROLOGUE
+from expgraph.web.reading import PROLOGUE
 
 #: Each run's configuration (the node runs of the same settings meet on) and its label.
 CONFIGURATIONS = SparqlTemplate.parse(PROLOGUE + """SELECT ?run ?config ?label WHERE {

@@ -23,9 +23,11 @@ from expgraph.namespaces import RUN_STATUS
 from expgraph.records import RunStatus
 from expgraph.sparql.template import SparqlTemplate
 from expgraph.store import Store
-from expgraph.web.lists import INDEXES, SPECS
+from expgraph.web.list_specs import SPECS
+from expgraph.web.reading import PROLOGUE, QUALITY_GRAPH, has_quality
 from expgraph.web.render import respond
-from expgraph.web.views import PROLOGUE, QUALITY_GRAPH, has_quality, iri_term, short
+from expgraph.web.state import WebState, state_of
+from expgraph.web.terms import iri_term, short
 
 router = APIRouter()
 
@@ -54,14 +56,14 @@ class _Kept:
         self._pages: dict[str | None, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
-    def get(self, store: Store, project: NamedNode | None) -> dict[str, Any]:
-        generation, key = store.generation(), project.value if project is not None else None
+    def get(self, state: WebState, project: NamedNode | None) -> dict[str, Any]:
+        generation, key = state.store.generation(), project.value if project is not None else None
         with self._lock:
             if generation != self._generation:
                 self._generation, self._pages = generation, {}
             if key in self._pages:
                 return self._pages[key]
-        data = dashboard(store, project)
+        data = dashboard(state, project)
         with self._lock:
             if generation == self._generation:
                 if len(self._pages) >= self.size:
@@ -70,11 +72,12 @@ class _Kept:
         return data
 
 
-def dashboard(store: Store, project: NamedNode | None = None) -> dict[str, Any]:
+def dashboard(state: WebState, project: NamedNode | None = None) -> dict[str, Any]:
     """The dashboard's data: ``failures_over_time`` (months, and per failure mode a count of failed runs per
     month), ``by_dataset`` (runs, failed runs and the failure rate per dataset) and ``recurring`` failure modes
     (failed runs and projects per mode)."""
-    index = INDEXES.get(store, SPECS["runs"])
+    store = state.store
+    index = state.lists.get(SPECS["runs"])
     runs = index.select({"project": project.value}) if project is not None else set(index.members)
     statuses, modes = index.values("status"), index.values("failure_mode")
     failed = {run for run in runs if statuses.get(run, set()) & FAILURE_STATUSES}
@@ -173,4 +176,4 @@ def _month_range(first: str, last: str) -> list[str]:
 def dashboard_page(request: Request, project: str | None = None) -> Response:
     """For the whole catalog, or one project with ``?project=IRI`` (``?format=json`` for the data)."""
     term = iri_term(project, "project") if project else None
-    return respond(request, "dashboard.html", KEPT.get(request.app.state.store, term))
+    return respond(request, "dashboard.html", KEPT.get(state_of(request), term))

@@ -19,7 +19,8 @@ from pyoxigraph import NamedNode, QuerySolutions
 from expgraph.namespaces import PREFIXES
 from expgraph.sparql.template import SparqlTemplate
 from expgraph.store import Store
-from expgraph.web.views import PROLOGUE
+from expgraph.web.reading import PROLOGUE
+from expgraph.web.state import state_of
 
 router = APIRouter()
 
@@ -93,4 +94,4 @@ def _is_local_name(local: str) -> bool:
 
 @router.get("/editor/terms", summary="Prefixes and declared terms for the SPARQL editor's completion")
 def terms(request: Request) -> JSONResponse:
-    return JSONResponse(CACHE.get(request.app.state.store))
+    return JSONResponse(CACHE.get(state_of(request).store))

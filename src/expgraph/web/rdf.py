@@ -20,8 +20,10 @@ from expgraph.formats import RESOURCE_FORMATS, Format, preferred_rdf
 from expgraph.namespaces import PREFIXES, RDF
 from expgraph.store import Store
 from expgraph.web import lineage, resources, run_page
+from expgraph.web.reading import query, select
 from expgraph.web.render import resource_url, respond
-from expgraph.web.views import iri_term, select, values_block
+from expgraph.web.state import state_of
+from expgraph.web.terms import iri_term
 
 router = APIRouter()
 
@@ -33,12 +35,16 @@ _BUILDERS = {"experiment": resources.experiment, "dataset": resources.dataset,
              "concept": resources.concept}
 
 
+_DESCRIBE = query("""SELECT ?x ?p ?o WHERE {
+  { #@s
+    ?s ?p ?o BIND(?s AS ?x) }
+  UNION { #@s
+    ?s ?link ?x . FILTER(isIRI(?x) && STRSTARTS(STR(?x), CONCAT(STR(?s), "/"))) ?x ?p ?o } }""")
+
+
 def describe(store: Store, iri: NamedNode) -> list[pyoxigraph.Triple]:
     """The resource's statements and those of the nodes minted under its IRI."""
-    bound = values_block({"s": iri})
-    rows = select(store, f"""SELECT ?x ?p ?o WHERE {{
-        {{ {bound} ?s ?p ?o BIND(?s AS ?x) }}
-        UNION {{ {bound} ?s ?link ?x . FILTER(isIRI(?x) && STRSTARTS(STR(?x), CONCAT(STR(?s), "/"))) ?x ?p ?o }} }}""")
+    rows = select(store, _DESCRIBE, s=iri)
     triples = {pyoxigraph.Triple(r["x"], r["p"], r["o"]) for r in rows}
     return sorted(triples, key=str)
 
@@ -63,7 +69,7 @@ def show(request: Request, iri: NamedNode, media: Format | None) -> Response:
     if media:
         return rdf_response(store, iri, media)
     if kind == "run":
-        data = run_page.run(store, iri, statements)
+        data = run_page.run(store, iri, statements, state_of(request).spec_labels)
     else:
         data = _BUILDERS[kind](store, iri) if kind in _BUILDERS else resources.generic(store, iri)
     if kind in ("run", "experiment", "dataset") or kind == "snapshot":

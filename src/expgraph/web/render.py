@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from expgraph.web.state import state_of
 from expgraph.wording import noun, plural
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -47,7 +48,7 @@ def href(request: Request, iri: str | None) -> str | None:
     ``urn:``, ...)."""
     if not iri or not iri.startswith(("http://", "https://")):
         return None
-    return resource_url(request.app.state.settings.base_iri, iri)
+    return resource_url(state_of(request).settings.base_iri, iri)
 
 
 def page_url(request: Request, **changes: Any) -> str:
@@ -60,7 +61,7 @@ def page_url(request: Request, **changes: Any) -> str:
 def respond(request: Request, template: str, data: dict[str, Any], *, status: int = 200) -> Response:
     if wants_json(request):
         return JSONResponse(data, status_code=status)
-    alternates = alternate_links(request.app.state.settings.base_iri, data.get("iri", "")) if status < 400 else []
+    alternates = alternate_links(state_of(request).settings.base_iri, data.get("iri", "")) if status < 400 else []
     context = {"data": data, "alternate_links": alternates,
                "href": lambda iri: href(request, iri),
                "page_url": lambda **kw: page_url(request, **kw)}

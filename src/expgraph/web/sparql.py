@@ -10,7 +10,6 @@ GET ``?query=``, form POST and direct POST (``application/sparql-query``); ``def
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 import pyoxigraph
@@ -22,12 +21,12 @@ from starlette.concurrency import run_in_threadpool
 from expgraph.formats import GRAPH, RESULTS, by_media_type, formats, media_types, negotiate
 from expgraph.namespaces import RDF, SD, sparql_prologue
 from expgraph.sparql.guard import READ_ONLY
-from expgraph.sparql.runner import MB, QueryJob, QueryOutcome, QueryRunner, outcome_headers, runner_for
+from expgraph.sparql.runner import MB, QueryJob, QueryOutcome, QueryRunner, outcome_headers
 from expgraph.store.scope import EVERYTHING, GraphScope
 from expgraph.web.render import href, templates
+from expgraph.web.state import state_of
 
 router = APIRouter()
-_lock = threading.Lock()
 FORMATS = "http://www.w3.org/ns/formats/"
 EXAMPLE = """SELECT ?project (COUNT(?run) AS ?runs) WHERE {
   ?run a eg:Run ; eg:inExperiment/eg:inProject/rdfs:label ?project .
@@ -36,22 +35,12 @@ EXAMPLE = """SELECT ?project (COUNT(?run) AS ?runs) WHERE {
 
 def query_runner(app: FastAPI) -> QueryRunner:
     """The app's runner, started on first use (its workers live as long as the app; see :func:`close_runner`)."""
-    runner = getattr(app.state, "query_runner", None)
-    if runner is None:
-        with _lock:
-            runner = getattr(app.state, "query_runner", None)
-            if runner is None:
-                runner = runner_for(app.state.store, app.state.settings)
-                app.state.query_runner = runner
-    return runner
+    return state_of(app).runner()
 
 
 def close_runner(app: FastAPI) -> None:
     """Stop the app's query workers (tests, shutdown)."""
-    runner = getattr(app.state, "query_runner", None)
-    if runner is not None:
-        runner.close()
-        app.state.query_runner = None
+    state_of(app).close()
 
 
 @router.get("/sparql", include_in_schema=True, summary="SPARQL 1.1 query (GET) or service description")
