@@ -37,7 +37,6 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.web = WebState(store, settings)
-    app.state.store, app.state.settings = store, settings
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(pages.router)  # home, lists, search, compare, lineage, vocabulary, docs
     app.include_router(rdf.router)  # resource pages and their RDF: /id/..., /resource
