@@ -1,8 +1,7 @@
 """The one FastAPI app factory: catalog pages, resource pages, the SPARQL endpoint and saved queries on one app.
 
 The app's state is one :class:`~expgraph.web.state.WebState` (store, settings, query runner, caches) at
-``app.state.web``; ``app.state.store`` and ``app.state.settings`` are the same objects, for routes that read
-only those.
+``app.state.web``; every route reaches it through :func:`~expgraph.web.state.state_of`.
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.web = WebState(store, settings)
-    app.state.store, app.state.settings = store, settings
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(pages.router)  # home, lists, search, compare, lineage, vocabulary, docs
     app.include_router(rdf.router)  # resource pages and their RDF: /id/..., /resource

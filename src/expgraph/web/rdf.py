@@ -58,7 +58,7 @@ def rdf_response(store: Store, iri: NamedNode, chosen: Format) -> Response:
 
 def show(request: Request, iri: NamedNode, media: Format | None) -> Response:
     """The resource as RDF (in format ``media``) or as its page; 404 when the store knows nothing about it."""
-    store: Store = request.app.state.store
+    store: Store = state_of(request).store
     # The resource's statements once: its types tell the page family, and a run's page is built from them.
     statements = select(store, run_page.STATEMENTS, s=iri)
     types = {row["o"].value for row in statements if row["p"] == RDF.type}
@@ -81,13 +81,13 @@ def show(request: Request, iri: NamedNode, media: Format | None) -> Response:
 def minted(request: Request, path: str) -> Response:
     raw = request.scope.get("raw_path", request.url.path.encode()).decode("ascii", "replace")
     rest = raw.split("/id/", 1)[1] if "/id/" in raw else path
-    base = request.app.state.settings.base_iri
+    base = state_of(request).settings.base_iri
     iri = iri_term(base + rest)
     media = preferred_rdf(request.headers.get("accept", ""))
     for suffix, suffix_media in SUFFIXES.items():
         if rest.endswith(suffix):
             stripped = iri_term(base + rest[: -len(suffix)])
-            store: Store = request.app.state.store
+            store: Store = state_of(request).store
             if not resources.kind_of(store, iri)[1] and resources.kind_of(store, stripped)[1]:
                 return show(request, stripped, suffix_media)
     return show(request, iri, media)
@@ -96,7 +96,7 @@ def minted(request: Request, path: str) -> Response:
 @router.get("/resource", summary="Any resource by IRI (HTML, JSON, Turtle, JSON-LD, N-Triples)")
 def resource(request: Request, iri: str, format: str | None = None) -> Response:
     term = iri_term(iri)
-    url = resource_url(request.app.state.settings.base_iri, term.value)
+    url = resource_url(state_of(request).settings.base_iri, term.value)
     if url.startswith("/id/") and format is None:
         return RedirectResponse(url, status_code=303)
     media = SUFFIXES.get(f".{format}") if format else None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from pyoxigraph import Literal, NamedNode, QuerySolutions
+from pyoxigraph import Literal, NamedNode
 
 from expgraph.namespaces import GRAPHS, sparql_prologue
 from expgraph.records import FAILURE_STATUSES
@@ -49,13 +49,8 @@ def select(store: Store, template: SparqlTemplate, *, graphs: list[NamedNode] | 
 
 
 def rows(store: Store, text: str, graphs: list[NamedNode] | None = None) -> list[dict[str, Term]]:
-    """Rows of a bound SELECT text, unbound variables left out."""
-    result = store.query(text, graphs=graphs)
-    if not isinstance(result, QuerySolutions):
-        raise ValueError("select() needs a SELECT query")
-    names = [variable.value for variable in result.variables]
-    # zip over the row rather than row[name]: pyoxigraph's lookup by name costs several times as much
-    return [{name: term for name, term in zip(names, row, strict=True) if term is not None} for row in result]
+    """Rows of a bound SELECT text, unbound variables left out (the store's one row reader)."""
+    return store.select(text, graphs=graphs)
 
 
 _GRAPHS_OF = query("SELECT DISTINCT ?g WHERE {\n#@s\nGRAPH ?g { ?s ?p ?o } }")

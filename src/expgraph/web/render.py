@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from expgraph.formats import RESOURCE_FORMATS
 from expgraph.web.state import state_of
 from expgraph.wording import noun, plural
 
@@ -70,7 +71,8 @@ def respond(request: Request, template: str, data: dict[str, Any], *, status: in
     return response
 
 
-_SUFFIXES = {".ttl": "text/turtle", ".jsonld": "application/ld+json", ".nt": "application/n-triples"}
+#: The RDF forms of a resource page by URL suffix, from the one formats registry.
+_SUFFIXES = {f.suffixes[0]: f.media_type for f in RESOURCE_FORMATS}
 
 
 def alternate_links(base: str, iri: str) -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 
 from expgraph.settings import Settings
 from expgraph.sparql.runner import QueryRunner, runner_for
-from expgraph.store import Store
+from expgraph.store import EVERYTHING, GraphScope, Store
 from expgraph.web.cache import IndexCache, QueryCache
 from expgraph.web.lists import ListIndex, ListSpec
 from expgraph.web.run_page import SpecLabels
@@ -25,6 +25,8 @@ class WebState:
 
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store, self.settings = store, settings
+        #: The graphs this app's callers may read (access control narrows it; see :func:`web.sparql.scope_of`).
+        self.scope: GraphScope = EVERYTHING
         self.queries = QueryCache(store)  # heavy aggregates: counts on the overview and in list columns
         self.lists: IndexCache[ListSpec, ListIndex] = IndexCache(store, ListIndex)
         self.search: IndexCache[SearchSpec, SearchIndex] = IndexCache(store, SearchIndex)
