@@ -39,6 +39,9 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     from expgraph.web.limits import RequestLimits  # 413 / 414 before any route reads the request
 
     app.add_middleware(RequestLimits, max_body=settings.max_body_kb * 1024, max_target=settings.max_url_length)
+    from expgraph.team.api import install as install_team  # /api/v1 writes, tokens, audit (outermost gate)
+
+    install_team(app)
 
     @app.get("/settings.json", include_in_schema=False)
     def settings_json() -> dict[str, object]:

@@ -1,0 +1,105 @@
+"""Team server commands: ``token create|list|revoke`` and ``audit-log verify``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from expgraph.cli.common import CliError, err, out, print_json, print_table, state
+from expgraph.store import EmbeddedStore
+
+token_app = typer.Typer(help="Tokens for the team server (kept hashed in the store directory).",
+                        no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail of writes through the team server.", no_args_is_help=True)
+
+
+class Role(StrEnum):
+    reader = "reader"
+    contributor = "contributor"
+    curator = "curator"
+    admin = "admin"
+
+
+def _tokens(ctx: typer.Context):
+    """The token file of the local store: token commands run on the server's machine (no token needed there)."""
+    from expgraph.team.tokens import TokenStore
+
+    settings = state(ctx).settings
+    if settings.endpoint:
+        raise CliError("tokens are managed on the server's machine: run this with --store DIR there, "
+                       "not with --endpoint")
+    if not EmbeddedStore.exists(settings.store):
+        raise CliError(f"no store at {settings.store}: tokens are kept beside a store")
+    return TokenStore.beside(settings.store)
+
+
+@token_app.command("create")
+def token_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Who the token is for; audit entries name it.")],
+    role: Annotated[Role, typer.Option(help="reader: read; contributor: import into their projects; curator: "
+                                            "also retire/restore and load vocabularies; admin: everything.")],
+    project: Annotated[list[str] | None, typer.Option(
+        help="A project a contributor may import into (repeatable; none: any project).")] = None,
+) -> None:
+    """Create a token and print it once: only its hash is kept."""
+    from expgraph.team.tokens import TokenError
+
+    try:
+        secret = _tokens(ctx).create(name, role.value, project or [])
+    except TokenError as error:
+        raise CliError(str(error)) from None
+    out.print(secret, highlight=False)
+    err.print(f"token {escape(name)!r} ({role.value}) created: it is shown only now; give it to its owner, who "
+              "passes it with --token or EXPGRAPH_TOKEN", highlight=False)
+
+
+@token_app.command("list")
+def token_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+               ) -> None:
+    """The tokens: name, role, projects, created (never the secrets)."""
+    tokens = _tokens(ctx).list()
+    if as_json:
+        print_json([t.as_dict() for t in tokens])
+        return
+    print_table(["name", "role", "projects", "created"],
+                ([t.name, t.role, ", ".join(t.projects) or "(any)", t.created] for t in tokens))
+
+
+@token_app.command("revoke")
+def token_revoke(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The token's name.")]) -> None:
+    """Revoke a token: requests with it are refused from now on."""
+    from expgraph.team.tokens import TokenError
+
+    try:
+        _tokens(ctx).revoke(name)
+    except TokenError as error:
+        raise CliError(str(error)) from None
+    err.print(f"token {escape(name)!r} revoked", highlight=False)
+
+
+@audit_app.command("verify")
+def audit_verify(ctx: typer.Context) -> None:
+    """Check the hash chain of the audit trail; exit 1 naming each entry that was edited, removed or added."""
+    store = state(ctx).store()
+    if getattr(store, "served", False):
+        verdict = store.api("GET", "/api/v1/audit/verify").json()  # type: ignore[attr-defined]
+        entries, problems = verdict["entries"], verdict["problems"]
+    else:
+        from expgraph.team.audit import verify
+
+        result = verify(store)
+        entries, problems = result.entries, list(result.problems)
+    for problem in problems:
+        err.print(f"[red]broken:[/red] {escape(problem)}", highlight=False)
+    if problems:
+        raise typer.Exit(1)
+    out.print(f"audit trail intact: {entries} entries", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(token_app, name="token")
+    app.add_typer(audit_app, name="audit-log")

@@ -1,0 +1,182 @@
+"""``/api/v1``: the team server's write API (and the reads the CLI needs), in the OpenAPI docs.
+
+Writes are applied by the server with the store's own stage-and-swap, one at a time (a lock: imports from several
+clients wait their turn), each with its audit entry in the same transaction. Reading needs what the catalog's pages
+need (a token, or anonymous reading allowed for this client: see :mod:`expgraph.team.gate`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyoxigraph
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from pyoxigraph import NamedNode, RdfFormat, Triple
+
+from expgraph import __version__
+from expgraph.mapping import segment
+from expgraph.namespaces import EG, GRAPHS
+from expgraph.store import GraphInfo, Store
+from expgraph.store.base import AUDIT, REGISTRY
+from expgraph.team import audit
+from expgraph.team.discovery import SERVICE
+from expgraph.team.gate import UPLOAD_TYPES, TeamGate, anonymous_read_allowed
+from expgraph.team.tokens import Token, TokenStore
+
+router = APIRouter(prefix="/api/v1", tags=["team API"])
+DIGEST_HEADER = "X-Expgraph-Digest"
+SOURCE_DIGEST_HEADER = "X-Expgraph-Source-Digest"
+#: Statements of the client's own import record (the AUDIT graph of an N-Quads upload) accepted with one upload.
+MAX_CLIENT_AUDIT = 10_000
+
+
+def install(app: FastAPI) -> None:
+    """The team API and its gate on an app made by ``create_app`` (the one line web/app.py calls)."""
+    store: Store = app.state.store
+    settings = app.state.settings
+    path = getattr(store, "path", None)
+    anonymous_read_allowed(settings.anonymous_read, settings.host)  # a bad value fails at start, not per request
+    app.state.tokens = TokenStore.beside(path)
+    app.state.write_lock = threading.Lock()
+    app.include_router(router)
+    app.add_middleware(TeamGate, tokens=app.state.tokens, max_upload=settings.max_upload_mb * 2**20)
+
+
+def _store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def _require(request: Request, role: str) -> Token:
+    token: Token | None = request.state.token
+    if token is None:
+        raise HTTPException(401, f"this needs a token with the role {role} or above: send Authorization: Bearer "
+                                 "TOKEN (expgraph --token / EXPGRAPH_TOKEN)",
+                            headers={"WWW-Authenticate": 'Bearer realm="expgraph"'})
+    if not token.allows(role):
+        raise HTTPException(403, f"token {token.name!r} has the role {token.role}: this needs {role} or above")
+    return token
+
+
+@router.get("/info", summary="What this server is (clients recognise an expgraph server by it)")
+def info(request: Request) -> dict[str, object]:
+    return {"service": SERVICE, "version": __version__, "api": 1, "sparql": "/sparql",
+            "anonymous_read": request.state.may_read}
+
+
+def _info_dict(info: GraphInfo) -> dict[str, object]:
+    return {"name": info.name.value, "version": info.version.value, "digest": info.digest, "triples": info.triples,
+            "modified": info.modified, "source_digest": info.source_digest}
+
+
+@router.get("/graphs", summary="The active graphs: name, version, content digest, triple count")
+def graphs(request: Request) -> list[dict[str, object]]:
+    return [_info_dict(info) for info in _store(request).active_graphs().values()]
+
+
+@dataclass
+class Upload:
+    """What a pre-pass over an uploaded file found, before anything is written."""
+
+    triples: int = 0
+    digest: str = ""
+    client_audit: list[Triple] = field(default_factory=list)
+    projects: set[str] = field(default_factory=set)
+
+
+def inspect_upload(path: Path) -> Upload:
+    """Parse the whole upload once: its syntax is checked, its content digest computed (as the store computes it,
+    so an unchanged source is recognised), the projects it writes into listed, and the client's import record (the
+    audit graph's statements of an N-Quads upload) set apart. Any other named graph is refused."""
+    found = Upload()
+    content = hashlib.sha256()
+    with path.open("rb") as data:
+        for quad in pyoxigraph.parse(data, RdfFormat.N_QUADS):
+            graph = quad.graph_name
+            if isinstance(graph, NamedNode):
+                if graph != AUDIT:
+                    raise ValueError(f"statements in graph <{graph.value}>: an upload holds one graph's content, "
+                                     f"plus the import's record in <{AUDIT.value}>")
+                if len(found.client_audit) >= MAX_CLIENT_AUDIT:
+                    raise ValueError(f"more than {MAX_CLIENT_AUDIT} statements for <{AUDIT.value}>")
+                found.client_audit.append(quad.triple)
+                continue
+            content.update(f"{quad.triple}\n".encode())
+            found.triples += 1
+            if quad.predicate == EG.inProject and isinstance(quad.object, NamedNode):
+                found.projects.add(quad.object.value)
+    found.digest = content.hexdigest()
+    return found
+
+
+def _content(path: Path) -> Iterator[Triple]:
+    with path.open("rb") as data:
+        for quad in pyoxigraph.parse(data, RdfFormat.N_QUADS):
+            if not isinstance(quad.graph_name, NamedNode):
+                yield quad.triple
+
+
+def _check_target(graph: NamedNode, token: Token, upload: Upload, base: str) -> None:
+    """Contributors write import sources (``{base}graph/...``) of their own projects; other graphs (loaded RDF,
+    vocabularies) need a curator; the store's own graphs nobody writes through the API."""
+    if graph in (REGISTRY, AUDIT) or graph.value.startswith((f"{GRAPHS}ontology/",)):
+        raise HTTPException(403, f"<{graph.value}> is kept by the server itself and cannot be written")
+    if not graph.value.startswith(f"{base}graph/") and not token.allows("curator"):
+        raise HTTPException(403, f"token {token.name!r} (contributor) may write import sources only; loading "
+                                 f"<{graph.value}> needs curator or above")
+    if token.allows("curator") or not token.projects:
+        return
+    allowed = {f"{base}project/{segment(name)}" for name in token.projects}
+    outside = sorted(upload.projects - allowed)
+    if outside:
+        raise HTTPException(403, f"token {token.name!r} may write into the projects {', '.join(token.projects)} "
+                                 f"only; this upload writes into <{outside[0]}> (give --project)")
+
+
+@router.put(
+    "/graphs",
+    summary="Replace one graph's content (atomic; an unchanged content changes nothing)",
+    openapi_extra={"requestBody": {"required": True, "content": {t: {"schema": {"type": "string"}}
+                                                                  for t in UPLOAD_TYPES}}},
+    responses={401: {"description": "no token"}, 403: {"description": "role or project not allowed"},
+               413: {"description": "larger than max_upload_mb"}, 415: {"description": "not N-Triples/N-Quads"}},
+)
+def replace(request: Request, graph: str = Query(description="IRI of the graph to replace")) -> dict[str, object]:
+    """The body (N-Triples, or N-Quads whose ``graphs/imports`` statements are the import's own record) becomes the
+    graph's content. Headers: ``X-Expgraph-Digest`` identifies the content when the client knows it (a file's
+    hash), ``X-Expgraph-Source-Digest`` what it was made from (kept for the next import of the same source)."""
+    token = _require(request, "contributor")
+    store, settings = _store(request), request.app.state.settings
+    try:
+        name = NamedNode(graph)
+    except ValueError:
+        raise HTTPException(400, f"not an IRI: {graph!r}") from None
+    spooled = Path(request.state.upload)
+    try:
+        upload = inspect_upload(spooled)
+    except (SyntaxError, ValueError) as error:
+        raise HTTPException(400, f"the upload is not valid: {error}") from None
+    _check_target(name, token, upload, settings.base_iri)
+    digest_hint = request.headers.get(DIGEST_HEADER) or None
+    source_digest = request.headers.get(SOURCE_DIGEST_HEADER) or None
+    with request.app.state.write_lock:  # one write at a time; readers see the old version until the swap
+        before = store.active_graphs().get(name.value)
+        change = audit.Change("replace", name, before, digest_hint or upload.digest, upload.triples, source_digest)
+        trail = upload.client_audit + audit.entry(store, change, agent=token.name, client=request.state.client,
+                                                  base=settings.base_iri)
+        if digest_hint is not None:
+            changed = store.replace_graph(name, _content(spooled), digest=digest_hint, audit=trail)
+        else:
+            changed = store.replace_statements(name, (str(t) for t in _content(spooled)), audit=trail,
+                                               source_digest=source_digest)
+        after = store.active_graphs()[name.value]
+    return {"graph": name.value, "changed": changed, "triples": after.triples, "digest": after.digest}
+
+
+@router.get("/audit/verify", summary="Check the audit trail's hash chain")
+def verify_audit(request: Request) -> dict[str, object]:
+    verdict = audit.verify(_store(request))
+    return {"entries": verdict.entries, "ok": verdict.ok, "problems": list(verdict.problems)}
