@@ -245,3 +245,71 @@ def test_audit_log_verify_names_an_edited_entry(tmp_path: Path) -> None:
     broken = expgraph("--store", str(store), "audit-log", "verify")
     assert broken.returncode == 1
     assert "entry 1 " in broken.stderr and "/audit/1>" in broken.stderr and "edited" in broken.stderr
+
+
+def _select(url: str, query: str) -> httpx.Response:
+    from expgraph.namespaces import sparql_prologue
+
+    answer = httpx.post(url + "/sparql", data={"query": sparql_prologue() + query},
+                        headers={"Accept": "application/sparql-results+json"}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    return answer
+
+
+def _ask(url: str, query: str) -> bool:
+    return _select(url, query).json()["boolean"]
+
+
+def test_retire_and_restore_through_the_server(store: Path, server: str) -> None:
+    run = _select(server, "SELECT ?r WHERE { ?r a eg:Run } LIMIT 1")
+    iri = run.json()["results"]["bindings"][0]["r"]["value"]
+    curator, contributor = token(store, "keeper", "curator"), token(store, "helper", "contributor")
+    refused = expgraph("--store", str(store), "--token", contributor, "retire", iri, "--reason", "duplicate")
+    assert refused.returncode == 2 and "403" in refused.stderr and "curator" in refused.stderr
+    done = expgraph("--store", str(store), "--token", curator, "retire", iri, "--reason", "duplicate of run 7")
+    assert done.returncode == 0 and "retired" in done.stdout, done.stderr
+    retired = f"""
+        PREFIX a: <https://w3id.org/expgraph/audit#>
+        ASK {{ <{iri}> eg:retired ?activity . ?activity a:reason "duplicate of run 7" ; a:agentName "keeper" ;
+               prov:startedAtTime ?when }}"""
+    assert _ask(server, retired)
+    again = expgraph("--store", str(store), "--token", curator, "retire", iri, "--reason", "again")
+    assert again.returncode == 0 and "already" in again.stdout
+    unknown = expgraph("--store", str(store), "--token", curator, "retire", "https://example.org/nothing",
+                       "--reason", "x")
+    assert unknown.returncode == 2 and "404" in unknown.stderr
+    assert expgraph("--store", str(store), "--token", curator, "restore", iri).returncode == 0
+    assert not _ask(server, f"ASK {{ <{iri}> eg:retired ?a }}")
+    assert _ask(server, f"ASK {{ <{iri}> a eg:Run }}")  # retired or not, it stayed in the catalog
+    restored_again = expgraph("--store", str(store), "--token", curator, "restore", iri)
+    assert restored_again.returncode == 2 and "not retired" in restored_again.stderr
+    verdict = httpx.get(server + "/api/v1/audit/verify", timeout=60).json()
+    assert verdict["ok"], verdict["problems"]
+
+
+def test_backup_opens_as_a_store_with_its_tokens(store: Path, server: str, tmp_path: Path) -> None:
+    admin = token(store, "admin", "admin")
+    target = tmp_path / "backup"
+    refused = expgraph("--store", str(store), "--token", token(store, "not-admin", "curator"), "backup", str(target))
+    assert refused.returncode == 2 and "403" in refused.stderr and not target.exists()
+    done = expgraph("--store", str(store), "--token", admin, "backup", str(target))
+    assert done.returncode == 0, done.stderr
+    copied = expgraph("--store", str(target), "stats", "--format", "json")
+    assert copied.returncode == 0, copied.stderr
+    assert {g["graph"] for g in json.loads(copied.stdout)["graphs"]} == set(graphs(server))
+    names = json.loads(expgraph("--store", str(target), "token", "list", "--json").stdout)
+    assert "admin" in {t["name"] for t in names}
+
+
+def test_retire_on_a_local_store_is_audited_too(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    assert expgraph("--store", str(store), "import", "records", str(NOTEBOOK), "--no-validate").returncode == 0
+    runs = expgraph("--store", str(store), "sparql", "SELECT ?r WHERE { ?r a eg:Run } LIMIT 1", "--format", "csv")
+    iri = runs.stdout.split()[-1]
+    done = expgraph("--store", str(store), "retire", iri, "--reason", "bad seed")
+    assert done.returncode == 0, done.stderr
+    found = expgraph("--store", str(store), "sparql", f"""PREFIX a: <https://w3id.org/expgraph/audit#>
+        SELECT ?who WHERE {{ <{iri}> eg:retired ?act . ?act a:agentName ?who ; a:reason "bad seed" }}""",
+                     "--format", "csv")
+    assert found.stdout.split()[-1].startswith("local:")
+    assert expgraph("--store", str(store), "audit-log", "verify").returncode == 0

@@ -1,4 +1,8 @@
-"""Team server commands: ``token create|list|revoke`` and ``audit-log verify``."""
+"""Team server commands: ``token create|list|revoke``, ``audit-log verify``, ``retire``/``restore`` and ``backup``.
+
+On a served store they go through the server's API (with the caller's token); on a store this command holds,
+they act on it directly and the audit trail names the local user.
+"""
 
 from __future__ import annotations
 
@@ -100,6 +104,70 @@ def audit_verify(ctx: typer.Context) -> None:
     out.print(f"audit trail intact: {entries} entries", highlight=False)
 
 
+def _local_agent() -> str:
+    import getpass
+
+    try:
+        return f"local:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "local:unknown"
+
+
+def _curate(ctx: typer.Context, action: str, iri: str, reason: str = "") -> None:
+    from pyoxigraph import NamedNode
+
+    from expgraph.team import actions
+
+    store = state(ctx).store()
+    if getattr(store, "served", False):
+        changed = store.api("POST", f"/api/v1/{action}",  # type: ignore[attr-defined]
+                            json={"iri": iri, "reason": reason}).json()["changed"]
+    else:
+        try:
+            thing = NamedNode(iri)
+        except ValueError:
+            raise CliError(f"not an IRI: {iri!r}") from None
+        where = {"agent": _local_agent(), "client": "local", "base": state(ctx).settings.base_iri}
+        changed = (actions.retire(store, thing, reason, **where) if action == "retire"
+                   else actions.restore(store, thing, **where))
+    done = {"retire": "retired", "restore": "restored"}[action]
+    out.print(f"{done} <{iri}>" if changed else f"<{iri}> was {done} already: nothing changed", highlight=False)
+
+
+def retire_command(
+    ctx: typer.Context,
+    iri: Annotated[str, typer.Argument(help="The thing to retire (a run, experiment, dataset, result...).")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit trail and shown on its page).")],
+) -> None:
+    """Retire a thing: it keeps its IRI and page, recorded as retired (why, by whom, when); curator."""
+    _curate(ctx, "retire", iri, reason)
+
+
+def restore_command(ctx: typer.Context,
+                    iri: Annotated[str, typer.Argument(help="The retired thing to restore.")]) -> None:
+    """Restore a retired thing; curator."""
+    _curate(ctx, "restore", iri)
+
+
+def backup_command(ctx: typer.Context, directory: Annotated[str, typer.Argument(
+        help="A new directory (on the server's machine when the store is served).")]) -> None:
+    """Back up the store (pyoxigraph's online backup) with its tokens; open the copy with --store DIRECTORY."""
+    from pathlib import Path
+
+    from expgraph.team.actions import backup
+
+    store = state(ctx).store()
+    target = Path(directory).resolve()
+    if getattr(store, "served", False):
+        store.api("POST", "/api/v1/backup", json={"directory": str(target)})  # type: ignore[attr-defined]
+    else:
+        backup(store, target)
+    out.print(f"backed up {store.location} into {target}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(token_app, name="token")
     app.add_typer(audit_app, name="audit-log")
+    app.command("retire")(retire_command)
+    app.command("restore")(restore_command)
+    app.command("backup")(backup_command)

@@ -15,14 +15,16 @@ from pathlib import Path
 
 import pyoxigraph
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from pydantic import BaseModel
 from pyoxigraph import NamedNode, RdfFormat, Triple
 
 from expgraph import __version__
 from expgraph.mapping import segment
 from expgraph.namespaces import EG, GRAPHS
-from expgraph.store import GraphInfo, Store
+from expgraph.store import GraphInfo, Store, StoreError
 from expgraph.store.base import AUDIT, REGISTRY
 from expgraph.team import audit
+from expgraph.team.actions import RETIRED, NotFound, backup, restore, retire
 from expgraph.team.discovery import SERVICE
 from expgraph.team.gate import UPLOAD_TYPES, TeamGate, anonymous_read_allowed
 from expgraph.team.tokens import Token, TokenStore
@@ -122,7 +124,7 @@ def _content(path: Path) -> Iterator[Triple]:
 def _check_target(graph: NamedNode, token: Token, upload: Upload, base: str) -> None:
     """Contributors write import sources (``{base}graph/...``) of their own projects; other graphs (loaded RDF,
     vocabularies) need a curator; the store's own graphs nobody writes through the API."""
-    if graph in (REGISTRY, AUDIT) or graph.value.startswith((f"{GRAPHS}ontology/",)):
+    if graph in (REGISTRY, AUDIT, RETIRED) or graph.value.startswith((f"{GRAPHS}ontology/",)):
         raise HTTPException(403, f"<{graph.value}> is kept by the server itself and cannot be written")
     if not graph.value.startswith(f"{base}graph/") and not token.allows("curator"):
         raise HTTPException(403, f"token {token.name!r} (contributor) may write import sources only; loading "
@@ -180,3 +182,59 @@ def replace(request: Request, graph: str = Query(description="IRI of the graph t
 def verify_audit(request: Request) -> dict[str, object]:
     verdict = audit.verify(_store(request))
     return {"entries": verdict.entries, "ok": verdict.ok, "problems": list(verdict.problems)}
+
+
+class Retirement(BaseModel):
+    iri: str
+    reason: str = ""
+
+
+def _thing(iri: str) -> NamedNode:
+    try:
+        return NamedNode(iri)
+    except ValueError:
+        raise HTTPException(400, f"not an IRI: {iri!r}") from None
+
+
+@router.post("/retire", summary="Retire a thing: hidden by default, still resolvable (curator)")
+def retire_route(request: Request, body: Retirement) -> dict[str, object]:
+    token = _require(request, "curator")
+    with request.app.state.write_lock:
+        try:
+            changed = retire(_store(request), _thing(body.iri), body.reason, agent=token.name,
+                             client=request.state.client, base=request.app.state.settings.base_iri)
+        except NotFound as error:
+            raise HTTPException(404, str(error)) from None
+        except ValueError as error:
+            raise HTTPException(400, str(error)) from None
+    return {"iri": body.iri, "changed": changed}
+
+
+@router.post("/restore", summary="Restore a retired thing (curator)")
+def restore_route(request: Request, body: Retirement) -> dict[str, object]:
+    token = _require(request, "curator")
+    with request.app.state.write_lock:
+        try:
+            changed = restore(_store(request), _thing(body.iri), agent=token.name, client=request.state.client,
+                              base=request.app.state.settings.base_iri)
+        except NotFound as error:
+            raise HTTPException(404, str(error)) from None
+    return {"iri": body.iri, "changed": changed}
+
+
+class BackupTarget(BaseModel):
+    directory: str
+
+
+@router.post("/backup", summary="Back up the store into a new directory on the server's machine (admin)")
+def backup_route(request: Request, body: BackupTarget) -> dict[str, object]:
+    _require(request, "admin")
+    target = Path(body.directory)
+    if not target.is_absolute():
+        raise HTTPException(400, "give an absolute directory on the server's machine")
+    with request.app.state.write_lock:  # a backup between two writes, never during one
+        try:
+            backup(_store(request), target)
+        except (StoreError, OSError) as error:
+            raise HTTPException(400, str(error)) from None
+    return {"directory": str(target)}

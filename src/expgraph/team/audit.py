@@ -66,11 +66,16 @@ def chain_head(store: Store) -> tuple[int, str]:
     return 0, GENESIS
 
 
+def entry_node(base: str, index: int) -> NamedNode:
+    """The IRI of the audit entry at ``index``: the activity itself (a retirement points to it)."""
+    return NamedNode(f"{base}audit/{index}")
+
+
 def entry(store: Store, change: Change, *, agent: str, client: str, base: str) -> list[Triple]:
     """The audit statements of one change, chained to the trail's last entry. Call it under the server's write
     lock, and write the result in the same transaction as the change (the ``audit=`` of a store write)."""
     index, previous = chain_head(store)
-    node = NamedNode(f"{base}audit/{index}")
+    node = entry_node(base, index)
     agent_node = NamedNode(f"{base}agent/token/{hashlib.sha256(agent.encode()).hexdigest()[:16]}")
     t = AUDIT_TERMS
     triples = [
