@@ -313,3 +313,63 @@ def test_retire_on_a_local_store_is_audited_too(tmp_path: Path) -> None:
                      "--format", "csv")
     assert found.stdout.split()[-1].startswith("local:")
     assert expgraph("--store", str(store), "audit-log", "verify").returncode == 0
+
+
+def test_the_fragment_form_and_the_openapi_docs(server: str) -> None:
+    """The endpoint as the old hint spelled it (``#query=sparql``) also finds our server, and the write API is in
+    the OpenAPI document."""
+    done = expgraph("--endpoint", server + "#query=sparql", "query", "failures-by-mode")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    paths = httpx.get(server + "/openapi.json", timeout=60).json()["paths"]
+    assert {"put"} <= set(paths["/api/v1/graphs"]) and "/api/v1/retire" in paths
+    assert "application/n-triples" in paths["/api/v1/graphs"]["put"]["requestBody"]["content"]
+
+
+def test_killing_the_server_mid_apply_keeps_a_whole_version(tmp_path: Path) -> None:
+    store, spool = tmp_path / "store", tmp_path / "spool"
+    spool.mkdir()
+    assert expgraph("--store", str(store), "import", "records", str(NOTEBOOK), "--no-validate").returncode == 0
+    secret = token(store, "big", "contributor")
+    port = free_port()
+    env = {**os.environ, "TMPDIR": str(spool)}
+    process = subprocess.Popen([*CLI, "--store", str(store), "serve", "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(url + "/api/v1/info", timeout=5)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)  # polling readiness
+        target = next(name for name in graphs(url) if "/graph/records/" in name)
+        before = graphs(url)[target]
+        body = "".join(f'<https://example.org/s{i}> <https://example.org/p> "value {i}" .\n'
+                       for i in range(300_000)).encode()
+        client = subprocess.Popen([sys.executable, "-c", f"""
+import httpx, sys
+body = sys.stdin.buffer.read()
+try:
+    httpx.put("{url}/api/v1/graphs", params={{"graph": "{target}"}}, content=body, timeout=300,
+              headers={{"Content-Type": "application/n-triples", "Authorization": "Bearer {secret}"}})
+except httpx.HTTPError:
+    pass
+"""], stdin=subprocess.PIPE)
+        assert client.stdin is not None
+        client.stdin.write(body)
+        client.stdin.close()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # the whole body is spooled: the server is about to apply it
+            if any(f.stat().st_size == len(body) for f in spool.glob("expgraph-upload-*")):
+                break
+            time.sleep(0.01)
+        process.kill()
+        client.wait(120)
+    finally:
+        process.kill()
+        process.communicate(timeout=60)
+    stats = expgraph("--store", str(store), "stats", "--format", "json")
+    assert stats.returncode == 0, stats.stderr
+    after = {g["graph"]: g for g in json.loads(stats.stdout)["graphs"]}[target]
+    assert after["triples"] in (before["triples"], 300_000)  # one whole version, old or new, never a mix
