@@ -140,6 +140,10 @@ def test_role_matrix_on_the_write_api(store: Path, server: str) -> None:
     other = in_project.replace(b"project/vision", b"project/nlp")
     outside = _put(server, source, other, vision)
     assert outside.status_code == 403 and "project" in outside.json()["detail"]
+    nlp_source = source.replace("feedbeef", "0000beef")
+    assert _put(server, nlp_source, other, contributor).status_code == 200
+    overwrite = _put(server, nlp_source, body, vision)  # no project in the upload, but it replaces nlp's records
+    assert overwrite.status_code == 403 and "project/nlp" in overwrite.json()["detail"]
     loaded = base + "graph-elsewhere/x"
     assert _put(server, loaded, body, contributor).status_code == 403  # loading RDF outside imports: curator
     assert _put(server, loaded, body, curator).status_code == 200

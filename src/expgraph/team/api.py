@@ -121,9 +121,18 @@ def _content(path: Path) -> Iterator[Triple]:
                 yield quad.triple
 
 
-def _check_target(graph: NamedNode, token: Token, upload: Upload, base: str) -> None:
-    """Contributors write import sources (``{base}graph/...``) of their own projects; other graphs (loaded RDF,
-    vocabularies) need a curator; the store's own graphs nobody writes through the API."""
+def _projects_of(store: Store, graph: NamedNode) -> set[str]:
+    """The projects a graph's current content writes into (so that replacing it is judged by them too)."""
+    if graph.value not in store.active_graphs():
+        return set()
+    rows = store.query(f"SELECT DISTINCT ?p WHERE {{ ?e {EG.inProject} ?p }}", graphs=[graph])
+    return {row["p"].value for row in rows}  # type: ignore[union-attr]
+
+
+def _check_target(graph: NamedNode, token: Token, upload: Upload, base: str, current: set[str]) -> None:
+    """Contributors write import sources (``{base}graph/...``) of their own projects, both in what they upload and
+    in what it replaces; other graphs (loaded RDF, vocabularies) need a curator; the store's own graphs nobody
+    writes through the API."""
     if graph in (REGISTRY, AUDIT, RETIRED) or graph.value.startswith((f"{GRAPHS}ontology/",)):
         raise HTTPException(403, f"<{graph.value}> is kept by the server itself and cannot be written")
     if not graph.value.startswith(f"{base}graph/") and not token.allows("curator"):
@@ -136,6 +145,10 @@ def _check_target(graph: NamedNode, token: Token, upload: Upload, base: str) -> 
     if outside:
         raise HTTPException(403, f"token {token.name!r} may write into the projects {', '.join(token.projects)} "
                                  f"only; this upload writes into <{outside[0]}> (give --project)")
+    replaced = sorted(current - allowed)
+    if replaced:
+        raise HTTPException(403, f"token {token.name!r} may write into the projects {', '.join(token.projects)} "
+                                 f"only; <{graph.value}> holds records of <{replaced[0]}>")
 
 
 @router.put(
@@ -161,10 +174,10 @@ def replace(request: Request, graph: str = Query(description="IRI of the graph t
         upload = inspect_upload(spooled)
     except (SyntaxError, ValueError) as error:
         raise HTTPException(400, f"the upload is not valid: {error}") from None
-    _check_target(name, token, upload, settings.base_iri)
     digest_hint = request.headers.get(DIGEST_HEADER) or None
     source_digest = request.headers.get(SOURCE_DIGEST_HEADER) or None
     with request.app.state.write_lock:  # one write at a time; readers see the old version until the swap
+        _check_target(name, token, upload, settings.base_iri, _projects_of(store, name))
         before = store.active_graphs().get(name.value)
         change = audit.Change("replace", name, before, digest_hint or upload.digest, upload.triples, source_digest)
         trail = upload.client_audit + audit.entry(store, change, agent=token.name, client=request.state.client,
