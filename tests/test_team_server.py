@@ -377,3 +377,16 @@ except httpx.HTTPError:
     assert stats.returncode == 0, stats.stderr
     after = {g["graph"]: g for g in json.loads(stats.stdout)["graphs"]}[target]
     assert after["triples"] in (before["triples"], 300_000)  # one whole version, old or new, never a mix
+
+
+def test_load_through_the_server_needs_a_curator(store: Path, server: str, tmp_path: Path) -> None:
+    data = tmp_path / "extra.ttl"
+    data.write_text('<https://example.org/thing> <http://www.w3.org/2000/01/rdf-schema#label> "a thing" .\n')
+    contributor, curator = token(store, "loader", "contributor"), token(store, "librarian", "curator")
+    refused = expgraph("--store", str(store), "--token", contributor, "load", str(data))
+    assert refused.returncode == 2 and "403" in refused.stderr and "curator" in refused.stderr
+    done = expgraph("--store", str(store), "--token", curator, "load", str(data), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert _ask(server, 'ASK { <https://example.org/thing> rdfs:label "a thing" }')
+    again = expgraph("--store", str(store), "--token", curator, "load", str(data), "--format", "json")
+    assert again.returncode == 0 and '"changed": false' in again.stdout  # same file: nothing sent, nothing written
