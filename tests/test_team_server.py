@@ -238,6 +238,10 @@ def test_audit_log_verify_names_an_edited_entry(tmp_path: Path) -> None:
                         secret).status_code == 200
     intact = expgraph("--store", str(store), "audit-log", "verify")
     assert intact.returncode == 0 and "3 entries" in intact.stdout
+    shown = json.loads(expgraph("--store", str(store), "audit-log", "show", "--json").stdout)
+    assert [(e["index"], e["agent"], e["action"], e["triples_after"]) for e in shown] == [
+        ("2", "writer", "replace", "1"), ("1", "writer", "replace", "1"), ("0", "writer", "replace", "1")]
+    assert shown[0]["digest_before"] == shown[1]["digest_after"] and shown[0]["client"] == "127.0.0.1"
     import pyoxigraph
 
     ox = pyoxigraph.Store(str(store))

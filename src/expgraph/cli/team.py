@@ -104,6 +104,26 @@ def audit_verify(ctx: typer.Context) -> None:
     out.print(f"audit trail intact: {entries} entries", highlight=False)
 
 
+@audit_app.command("show")
+def audit_show(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How many entries.")] = 20,
+               as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False) -> None:
+    """The latest writes, newest first: who, when, what, from where."""
+    store = state(ctx).store()
+    if getattr(store, "served", False):
+        entries = store.api("GET", "/api/v1/audit", params={"limit": limit}).json()  # type: ignore[attr-defined]
+    else:
+        from expgraph.team.audit import recent
+
+        entries = recent(store, limit)
+    if as_json:
+        print_json(entries)
+        return
+    print_table(["#", "time", "agent", "action", "graph or thing", "triples", "reason"],
+                ([e.get("index", ""), e.get("time", ""), e.get("agent", ""), e.get("action", ""),
+                  e.get("thing") or e.get("graph", ""), e.get("triples_after", ""), e.get("reason", "")]
+                 for e in entries))
+
+
 def _local_agent() -> str:
     import getpass
 

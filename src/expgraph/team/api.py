@@ -191,6 +191,11 @@ def replace(request: Request, graph: str = Query(description="IRI of the graph t
     return {"graph": name.value, "changed": changed, "triples": after.triples, "digest": after.digest}
 
 
+@router.get("/audit", summary="The latest entries of the audit trail, newest first")
+def audit_entries(request: Request, limit: int = Query(50, ge=1, le=1000)) -> list[dict[str, str]]:
+    return audit.recent(_store(request), limit)
+
+
 @router.get("/audit/verify", summary="Check the audit trail's hash chain")
 def verify_audit(request: Request) -> dict[str, object]:
     verdict = audit.verify(_store(request))

@@ -143,3 +143,22 @@ def verify(store: Store) -> Verdict:
             problems.append(f"entry {index} <{iri}>: its content does not match its hash (edited)")
         previous = stated or ""
     return Verdict(len(ordered), tuple(problems))
+
+
+#: The fields of an entry as :func:`recent` lists them, by predicate.
+_FIELDS = {"index": AUDIT_TERMS.index, "time": PROV.startedAtTime, "agent": AUDIT_TERMS.agentName,
+           "action": AUDIT_TERMS.action, "graph": AUDIT_TERMS.graph, "thing": PROV.used,
+           "reason": AUDIT_TERMS.reason, "client": AUDIT_TERMS.clientAddress,
+           "triples_before": AUDIT_TERMS.triplesBefore, "triples_after": AUDIT_TERMS.triplesAfter,
+           "digest_before": AUDIT_TERMS.digestBefore, "digest_after": AUDIT_TERMS.digestAfter}
+
+
+def recent(store: Store, limit: int = 50) -> list[dict[str, str]]:
+    """The last ``limit`` entries, newest first, as plain dicts (for ``/api/v1/audit`` and ``audit-log show``)."""
+    optional = " ".join(f"OPTIONAL {{ ?e {predicate} ?{name} }}" for name, predicate in _FIELDS.items()
+                        if name != "index")
+    rows = store.query(f"SELECT * WHERE {{ ?e {AUDIT_TERMS.index} ?index {optional} }} "
+                       f"ORDER BY DESC(?index) LIMIT {int(limit)}", graphs=[AUDIT])
+    assert isinstance(rows, QuerySolutions)
+    names = [v.value for v in rows.variables]
+    return [{name: term.value for name, term in zip(names, row, strict=True) if term is not None} for row in rows]
