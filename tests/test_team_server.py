@@ -394,3 +394,21 @@ def test_load_through_the_server_needs_a_curator(store: Path, server: str, tmp_p
     assert _ask(server, 'ASK { <https://example.org/thing> rdfs:label "a thing" }')
     again = expgraph("--store", str(store), "--token", curator, "load", str(data), "--format", "json")
     assert again.returncode == 0 and '"changed": false' in again.stdout  # same file: nothing sent, nothing written
+
+
+def test_purge_is_for_admins_and_audited(store: Path, server: str) -> None:
+    secret = token(store, "purge-writer", "contributor")
+    graph = "https://w3id.org/expgraph/id/graph/records/00000000deadbeef"
+    assert _put(server, graph, b'<https://example.org/gone> <https://example.org/p> "x" .\n', secret).status_code \
+        == 200
+    curator, admin = token(store, "purge-curator", "curator"), token(store, "purge-admin", "admin")
+    refused = expgraph("--store", str(store), "--token", curator, "purge", graph, "--reason", "test data")
+    assert refused.returncode == 2 and "403" in refused.stderr
+    done = expgraph("--store", str(store), "--token", admin, "purge", graph, "--reason", "test data")
+    assert done.returncode == 0, done.stderr
+    assert graph not in graphs(server)
+    assert not _ask(server, "ASK { <https://example.org/gone> ?p ?o }")
+    latest = httpx.get(server + "/api/v1/audit", params={"limit": 1}, timeout=60).json()[0]
+    assert (latest["action"], latest["graph"], latest["agent"], latest["reason"]) == (
+        "purge", graph, "purge-admin", "test data")
+    assert httpx.get(server + "/api/v1/audit/verify", timeout=60).json()["ok"]

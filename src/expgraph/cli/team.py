@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from expgraph.cli.common import CliError, err, out, print_json, print_table, state
 from expgraph.store import EmbeddedStore
+from expgraph.store.base import AUDIT, REGISTRY
 
 token_app = typer.Typer(help="Tokens for the team server (kept hashed in the store directory).",
                         no_args_is_help=True)
@@ -169,6 +170,27 @@ def restore_command(ctx: typer.Context,
     _curate(ctx, "restore", iri)
 
 
+def purge_command(
+    ctx: typer.Context,
+    graph: Annotated[str, typer.Argument(help="IRI of the graph to remove (see expgraph stats).")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")],
+) -> None:
+    """Remove a graph from the catalog for good, leaving an audit entry; admin (retire things instead, usually)."""
+    from pyoxigraph import NamedNode
+
+    from expgraph.team.actions import purge
+
+    store = state(ctx).store()
+    if getattr(store, "served", False):
+        store.api("POST", "/api/v1/purge", json={"graph": graph, "reason": reason})  # type: ignore[attr-defined]
+    else:
+        if graph in (REGISTRY.value, AUDIT.value):
+            raise CliError(f"<{graph}> is kept by the store itself and cannot be purged")
+        purge(store, NamedNode(graph), reason, agent=_local_agent(), client="local",
+              base=state(ctx).settings.base_iri)
+    out.print(f"purged <{graph}>", highlight=False)
+
+
 def backup_command(ctx: typer.Context, directory: Annotated[str, typer.Argument(
         help="A new directory (on the server's machine when the store is served).")]) -> None:
     """Back up the store (pyoxigraph's online backup) with its tokens; open the copy with --store DIRECTORY."""
@@ -190,4 +212,5 @@ def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit-log")
     app.command("retire")(retire_command)
     app.command("restore")(restore_command)
+    app.command("purge")(purge_command)
     app.command("backup")(backup_command)

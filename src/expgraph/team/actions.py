@@ -1,4 +1,5 @@
-"""Curators' writes that are not imports: retire and restore a thing (an IRI), and back up the store.
+"""Writes that are not imports: retire and restore a thing (an IRI; curators), purge a graph and back up the store
+(admins).
 
 A retired thing keeps its IRI and its statements; the graph of retirements (``graphs/retired``) states
 ``<thing> eg:retired <activity>``, the audit entry of the retirement, which says why, by whom and when. Restore
@@ -64,6 +65,20 @@ def restore(store: Store, thing: NamedNode, *, agent: str, client: str, base: st
     change = audit.Change("restore", RETIRED, before, _digest(kept), len(kept), subject=thing)
     trail = audit.entry(store, change, agent=agent, client=client, base=base)
     return store.replace_graph(RETIRED, kept, audit=trail)
+
+
+def purge(store: Store, graph: NamedNode, reason: str, *, agent: str, client: str, base: str) -> None:
+    """Remove a graph from the catalog for good (admins only: retiring is the usual way). Its content is first
+    replaced by nothing, with the audit entry in that swap's transaction, then the empty graph is forgotten: a crash
+    between the two leaves an empty graph, never a removal without its entry. Call under the store's write lock."""
+    if not reason.strip():
+        raise ValueError("give a reason for purging it (--reason TEXT)")
+    before = store.active_graphs().get(graph.value)
+    if before is None:
+        raise NotFound(f"<{graph.value}> is not a graph of the catalog")
+    change = audit.Change("purge", graph, before, _digest([]), 0, reason=reason)
+    store.replace_graph(graph, [], audit=audit.entry(store, change, agent=agent, client=client, base=base))
+    store.drop(graph)
 
 
 def backup(store: Store, target: Path) -> None:

@@ -24,7 +24,7 @@ from expgraph.namespaces import EG, GRAPHS
 from expgraph.store import GraphInfo, Store, StoreError
 from expgraph.store.base import AUDIT, REGISTRY
 from expgraph.team import audit
-from expgraph.team.actions import RETIRED, NotFound, backup, restore, retire
+from expgraph.team.actions import RETIRED, NotFound, backup, purge, restore, retire
 from expgraph.team.discovery import SERVICE
 from expgraph.team.gate import UPLOAD_TYPES, TeamGate, anonymous_read_allowed
 from expgraph.team.tokens import Token, TokenStore
@@ -238,6 +238,28 @@ def restore_route(request: Request, body: Retirement) -> dict[str, object]:
         except NotFound as error:
             raise HTTPException(404, str(error)) from None
     return {"iri": body.iri, "changed": changed}
+
+
+class Purge(BaseModel):
+    graph: str
+    reason: str = ""
+
+
+@router.post("/purge", summary="Remove a graph for good, leaving an audit entry (admin)")
+def purge_route(request: Request, body: Purge) -> dict[str, object]:
+    token = _require(request, "admin")
+    name = _thing(body.graph)
+    if name in (REGISTRY, AUDIT):
+        raise HTTPException(403, f"<{name.value}> is kept by the server itself and cannot be purged")
+    with request.app.state.write_lock:
+        try:
+            purge(_store(request), name, body.reason, agent=token.name, client=request.state.client,
+                  base=request.app.state.settings.base_iri)
+        except NotFound as error:
+            raise HTTPException(404, str(error)) from None
+        except ValueError as error:
+            raise HTTPException(400, str(error)) from None
+    return {"graph": body.graph, "changed": True}
 
 
 class BackupTarget(BaseModel):
