@@ -412,3 +412,43 @@ def test_purge_is_for_admins_and_audited(store: Path, server: str) -> None:
     assert (latest["action"], latest["graph"], latest["agent"], latest["reason"]) == (
         "purge", graph, "purge-admin", "test data")
     assert httpx.get(server + "/api/v1/audit/verify", timeout=60).json()["ok"]
+
+
+def test_a_write_waiting_behind_another_is_listed(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = tmp_path / "store"
+    assert expgraph("--store", str(store), "import", "records", str(NOTEBOOK), "--no-validate").returncode == 0
+    big, small = token(store, "big-writer", "contributor"), token(store, "small-writer", "contributor")
+    graph = "https://w3id.org/expgraph/id/graph/records/"
+    body = "".join(f'<https://example.org/s{i}> <https://example.org/p> "value {i}" .\n'
+                   for i in range(300_000)).encode()
+
+    def put(secret: str, suffix: str, content: bytes, write_id: str) -> tuple[int, str]:
+        answer = httpx.put(url + "/api/v1/graphs", params={"graph": graph + suffix}, content=content, timeout=600,
+                           headers={"Content-Type": NT, "Authorization": f"Bearer {secret}",
+                                    "X-Expgraph-Write-Id": write_id})
+        return answer.status_code, answer.text[:300]
+
+    def listed() -> dict[str, dict]:
+        return {w["id"]: w for w in httpx.get(url + "/api/v1/writes", timeout=60).json()}
+
+    def until(condition, running) -> dict[str, dict]:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and not running.done():
+            writes = listed()
+            if condition(writes):
+                return writes
+            time.sleep(0.05)  # the polling interval
+        raise AssertionError(f"not seen; the write answered {running.result() if running.done() else 'nothing'}")
+
+    with served(store) as url, ThreadPoolExecutor(2) as pool:
+        first = pool.submit(put, big, "000000000000b1g0", body, "first")
+        until(lambda w: w.get("first", {}).get("state") == "applying", first)
+        second = pool.submit(put, small, "000000000000sma1", b"<https://example.org/a> <https://example.org/b> \"1\" .\n",
+                             "second")
+        seen = until(lambda w: "second" in w, second)
+        assert seen["second"]["state"] == "waiting" and seen["first"]["state"] == "applying"
+        assert (seen["first"]["agent"], seen["first"]["action"]) == ("big-writer", "replace")
+        assert first.result()[0] == 200 and second.result()[0] == 200
+        assert listed() == {}

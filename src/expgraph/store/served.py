@@ -10,6 +10,8 @@ graph); the server answers only once it has applied it, and a client that dies m
 from __future__ import annotations
 
 import sys
+import threading
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 
 import httpx
@@ -105,9 +107,39 @@ class ServedStore(Store):
             headers["X-Expgraph-Digest"] = digest
         if source_digest:
             headers["X-Expgraph-Source-Digest"] = source_digest
+        headers["X-Expgraph-Write-Id"] = write_id = uuid.uuid4().hex
         body = _body(statements, list(audit))
-        answer = self._send("PUT", "/api/v1/graphs", params={"graph": name.value}, content=body, headers=headers)
+        done = threading.Event()
+        watcher = threading.Thread(target=self._report_wait, args=(write_id, done), daemon=True)
+        watcher.start()
+        try:
+            answer = self._send("PUT", "/api/v1/graphs", params={"graph": name.value}, content=body, headers=headers)
+        finally:
+            done.set()
+            watcher.join()
         return bool(answer.json()["changed"])
+
+    def _report_wait(self, write_id: str, done: threading.Event, every: float = 2.0) -> None:
+        """While an upload is applied, say on stderr when it waits behind other writes (and whose)."""
+        said = None
+        while not done.wait(every):
+            try:
+                listed = self._client.get(self.url + "/api/v1/writes").json()
+            except (httpx.HTTPError, ValueError):
+                continue
+            mine = next((w for w in listed if w.get("id") == write_id), None)
+            if mine is None:
+                continue  # still uploading, or finished
+            ahead = [w for w in listed if w.get("state") == "applying"]
+            if mine["state"] == "waiting" and ahead:
+                first = ahead[0]
+                message = (f"waiting for the server: {first['agent']} is applying a {first['action']} of "
+                           f"<{first['target']}> ({first['seconds']} s so far)")
+            else:
+                message = "the server is applying the upload"
+            if message.split(" (")[0] != (said or "").split(" (")[0]:
+                print(message, file=sys.stderr, flush=True)
+                said = message
 
     def drop(self, name: NamedNode) -> bool:
         raise StoreError("removing a graph through the server is not offered by its API")

@@ -8,7 +8,6 @@ need (a token, or anonymous reading allowed for this client: see :mod:`expgraph.
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,10 +27,13 @@ from expgraph.team.actions import RETIRED, NotFound, backup, purge, restore, ret
 from expgraph.team.discovery import SERVICE
 from expgraph.team.gate import UPLOAD_TYPES, TeamGate, anonymous_read_allowed
 from expgraph.team.tokens import Token, TokenStore
+from expgraph.team.writes import WriteQueue
 
 router = APIRouter(prefix="/api/v1", tags=["team API"])
 DIGEST_HEADER = "X-Expgraph-Digest"
 SOURCE_DIGEST_HEADER = "X-Expgraph-Source-Digest"
+#: A client's own name for its write, to find it in ``GET /api/v1/writes`` while it waits.
+WRITE_ID_HEADER = "X-Expgraph-Write-Id"
 #: Statements of the client's own import record (the AUDIT graph of an N-Quads upload) accepted with one upload.
 MAX_CLIENT_AUDIT = 10_000
 
@@ -43,7 +45,7 @@ def install(app: FastAPI) -> None:
     path = getattr(store, "path", None)
     anonymous_read_allowed(settings.anonymous_read, settings.host)  # a bad value fails at start, not per request
     app.state.tokens = TokenStore.beside(path)
-    app.state.write_lock = threading.Lock()
+    app.state.writes = WriteQueue()
     app.include_router(router)
     app.add_middleware(TeamGate, tokens=app.state.tokens, max_upload=settings.max_upload_mb * 2**20)
 
@@ -61,6 +63,11 @@ def _require(request: Request, role: str) -> Token:
     if not token.allows(role):
         raise HTTPException(403, f"token {token.name!r} has the role {token.role}: this needs {role} or above")
     return token
+
+
+def _turn(request: Request, token: Token, action: str, target: str, write_id: str | None = None):
+    """The server's write lock, this write listed as waiting then applying (``GET /api/v1/writes``)."""
+    return request.app.state.writes.turn(token.name, action, target, write_id)
 
 
 @router.get("/info", summary="What this server is (clients recognise an expgraph server by it)")
@@ -176,7 +183,8 @@ def replace(request: Request, graph: str = Query(description="IRI of the graph t
         raise HTTPException(400, f"the upload is not valid: {error}") from None
     digest_hint = request.headers.get(DIGEST_HEADER) or None
     source_digest = request.headers.get(SOURCE_DIGEST_HEADER) or None
-    with request.app.state.write_lock:  # one write at a time; readers see the old version until the swap
+    # one write at a time; readers see the old version until the swap
+    with _turn(request, token, "replace", name.value, request.headers.get(WRITE_ID_HEADER)):
         _check_target(name, token, upload, settings.base_iri, _projects_of(store, name))
         before = store.active_graphs().get(name.value)
         change = audit.Change("replace", name, before, digest_hint or upload.digest, upload.triples, source_digest)
@@ -189,6 +197,11 @@ def replace(request: Request, graph: str = Query(description="IRI of the graph t
                                                source_digest=source_digest)
         after = store.active_graphs()[name.value]
     return {"graph": name.value, "changed": changed, "triples": after.triples, "digest": after.digest}
+
+
+@router.get("/writes", summary="The write being applied and those waiting behind it")
+def writes(request: Request) -> list[dict[str, object]]:
+    return request.app.state.writes.snapshot()
 
 
 @router.get("/audit", summary="The latest entries of the audit trail, newest first")
@@ -217,7 +230,7 @@ def _thing(iri: str) -> NamedNode:
 @router.post("/retire", summary="Retire a thing: hidden by default, still resolvable (curator)")
 def retire_route(request: Request, body: Retirement) -> dict[str, object]:
     token = _require(request, "curator")
-    with request.app.state.write_lock:
+    with _turn(request, token, "retire", body.iri):
         try:
             changed = retire(_store(request), _thing(body.iri), body.reason, agent=token.name,
                              client=request.state.client, base=request.app.state.settings.base_iri)
@@ -231,7 +244,7 @@ def retire_route(request: Request, body: Retirement) -> dict[str, object]:
 @router.post("/restore", summary="Restore a retired thing (curator)")
 def restore_route(request: Request, body: Retirement) -> dict[str, object]:
     token = _require(request, "curator")
-    with request.app.state.write_lock:
+    with _turn(request, token, "restore", body.iri):
         try:
             changed = restore(_store(request), _thing(body.iri), agent=token.name, client=request.state.client,
                               base=request.app.state.settings.base_iri)
@@ -251,7 +264,7 @@ def purge_route(request: Request, body: Purge) -> dict[str, object]:
     name = _thing(body.graph)
     if name in (REGISTRY, AUDIT):
         raise HTTPException(403, f"<{name.value}> is kept by the server itself and cannot be purged")
-    with request.app.state.write_lock:
+    with _turn(request, token, "purge", name.value):
         try:
             purge(_store(request), name, body.reason, agent=token.name, client=request.state.client,
                   base=request.app.state.settings.base_iri)
@@ -268,11 +281,11 @@ class BackupTarget(BaseModel):
 
 @router.post("/backup", summary="Back up the store into a new directory on the server's machine (admin)")
 def backup_route(request: Request, body: BackupTarget) -> dict[str, object]:
-    _require(request, "admin")
+    token = _require(request, "admin")
     target = Path(body.directory)
     if not target.is_absolute():
         raise HTTPException(400, "give an absolute directory on the server's machine")
-    with request.app.state.write_lock:  # a backup between two writes, never during one
+    with _turn(request, token, "backup", str(target)):  # a backup between two writes, never during one
         try:
             backup(_store(request), target)
         except (StoreError, OSError) as error:
