@@ -445,8 +445,8 @@ def test_a_write_waiting_behind_another_is_listed(tmp_path: Path) -> None:
     with served(store) as url, ThreadPoolExecutor(2) as pool:
         first = pool.submit(put, big, "000000000000b1g0", body, "first")
         until(lambda w: w.get("first", {}).get("state") == "applying", first)
-        second = pool.submit(put, small, "000000000000sma1", b"<https://example.org/a> <https://example.org/b> \"1\" .\n",
-                             "second")
+        line = b'<https://example.org/a> <https://example.org/b> "1" .\n'
+        second = pool.submit(put, small, "000000000000sma1", line, "second")
         seen = until(lambda w: "second" in w, second)
         assert seen["second"]["state"] == "waiting" and seen["first"]["state"] == "applying"
         assert (seen["first"]["agent"], seen["first"]["action"]) == ("big-writer", "replace")
