@@ -48,3 +48,10 @@ def test_anonymous_read_policy() -> None:
     assert anonymous_read_allowed("on", "0.0.0.0") and not anonymous_read_allowed("off", "127.0.0.1")
     with pytest.raises(ValueError, match="anonymous_read"):
         anonymous_read_allowed("maybe", "127.0.0.1")
+
+
+def test_settings_never_show_the_token() -> None:
+    from expgraph.settings import load_settings
+
+    shown = load_settings({"token": "egt_secret"}, environ={}).as_dict()
+    assert shown["token"]["value"] == "(set)" and "egt_secret" not in str(shown)
