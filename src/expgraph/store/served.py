@@ -209,6 +209,10 @@ def find_server(location: str, endpoint: str | None, token: str | None, timeout:
 
     if endpoint:
         url = endpoint.partition("#")[0].rstrip("/").removesuffix("/sparql")
-        return ServedStore(url, token, connect_timeout=timeout) if is_expgraph(url, timeout) else None
+        try:
+            found = is_expgraph(url, timeout)
+        except httpx.TimeoutException:
+            found = False  # the remote store's own first request reports it, in its words
+        return ServedStore(url, token, connect_timeout=timeout) if found else None
     url = running_server(location, timeout)
     return ServedStore(url, token, connect_timeout=timeout) if url else None

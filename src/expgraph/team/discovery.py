@@ -55,10 +55,13 @@ def _alive(pid: int) -> bool:
 
 
 def is_expgraph(url: str, timeout: float) -> bool:
-    """Whether ``url`` is an expgraph server (its ``/api/v1/info`` says so), not a plain SPARQL server."""
+    """Whether ``url`` is an expgraph server (its ``/api/v1/info`` says so), not a plain SPARQL server. A server
+    that does not answer in time raises ``httpx.TimeoutException`` (the caller says so, rather than wait again)."""
     try:
         response = httpx.get(url.rstrip("/") + INFO_PATH, timeout=timeout)
         return response.status_code == 200 and response.json().get("service") == SERVICE
+    except httpx.TimeoutException:
+        raise
     except (httpx.HTTPError, ValueError, AttributeError):
         return False
 
@@ -71,6 +74,7 @@ def running_server(store_dir: str | Path, timeout: float = 10.0) -> str | None:
         url, pid = str(record["url"]), int(record["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not _alive(pid) or not is_expgraph(url, timeout):
-        return None
-    return url
+    try:
+        return url if _alive(pid) and is_expgraph(url, timeout) else None
+    except httpx.TimeoutException:
+        return None  # not answering: not a server to go through (opening the store says if it is still held)
