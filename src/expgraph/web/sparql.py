@@ -19,17 +19,16 @@ from fastapi.responses import Response
 from pyoxigraph import BlankNode, NamedNode, Triple
 from starlette.concurrency import run_in_threadpool
 
+from expgraph.formats import GRAPH, RESULTS, by_media_type, formats, media_types, negotiate
 from expgraph.namespaces import RDF, SD, sparql_prologue
-from expgraph.sparql.formats import GRAPH_TYPES, RESULT_TYPES, negotiate
 from expgraph.sparql.guard import READ_ONLY
 from expgraph.sparql.runner import MB, QueryJob, QueryOutcome, QueryRunner, outcome_headers, runner_for
+from expgraph.store.scope import EVERYTHING, GraphScope
 from expgraph.web.render import href, templates
 
 router = APIRouter()
 _lock = threading.Lock()
 FORMATS = "http://www.w3.org/ns/formats/"
-_FORMAT_IRIS = ("SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV", "SPARQL_Results_TSV", "Turtle",
-                "N-Triples", "JSON-LD", "RDF_XML")
 EXAMPLE = """SELECT ?project (COUNT(?run) AS ?runs) WHERE {
   ?run a eg:Run ; eg:inExperiment/eg:inProject/rdfs:label ?project .
 } GROUP BY ?project ORDER BY DESC(?runs) LIMIT 20"""
@@ -111,6 +110,12 @@ def client_of(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def scope_of(request: Request) -> GraphScope:
+    """The graphs the caller may read: the app's ``graph_scope`` when it sets one (the hook for access control),
+    else every graph. Every query a route runs for a caller carries it (see :class:`~expgraph.store.GraphScope`)."""
+    return getattr(request.app.state, "graph_scope", None) or EVERYTHING
+
+
 def _text(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     return Response(message + "\n", status_code=status, media_type="text/plain; charset=utf-8", headers=headers)
 
@@ -130,7 +135,8 @@ def endpoint_iri(request: Request) -> str:
 
 def _wants_html(request: Request) -> bool:
     accept = request.headers.get("accept", "")
-    return negotiate(accept, [*RESULT_TYPES, *GRAPH_TYPES, "text/html"]) == "text/html" and "text/html" in accept
+    offered = [*media_types(RESULTS), *media_types(GRAPH), "text/html"]
+    return negotiate(accept, offered) == "text/html" and "text/html" in accept
 
 
 async def _answer(request: Request, query: str, defaults: list[str], named: list[str]) -> Response:
@@ -144,6 +150,7 @@ async def _answer(request: Request, query: str, defaults: list[str], named: list
         max_rows=settings.max_rows,
         max_bytes=settings.max_result_mb * MB,
         base=endpoint_iri(request),
+        scope=scope_of(request),
     )
     outcome = await query_runner(request.app).run_async(job, client=client_of(request))
     if html:
@@ -186,7 +193,7 @@ def _page(request: Request, query: str | None, outcome: QueryOutcome | None) -> 
 
 def _service_description(request: Request) -> Response:
     accept = request.headers.get("accept", "")
-    media_type = negotiate(accept, [*GRAPH_TYPES, "text/html"])
+    media_type = negotiate(accept, [*media_types(GRAPH), "text/html"])
     if media_type == "text/html" and "text/html" in accept:
         return _page(request, None, None)
     if media_type is None or media_type == "text/html":
@@ -203,12 +210,15 @@ def _service_description(request: Request) -> Response:
         Triple(dataset, SD.defaultGraph, default),
         Triple(default, RDF.type, SD.Graph),
     ]
-    triples += [Triple(endpoint, SD.resultFormat, NamedNode(FORMATS + name)) for name in _FORMAT_IRIS]
-    for name in sorted(request.app.state.store.active_graphs()):
+    triples += [Triple(endpoint, SD.resultFormat, NamedNode(FORMATS + f.w3c))
+                for kind in (RESULTS, GRAPH) for f in formats(kind) if f.w3c]
+    for name in sorted(request.app.state.store.visible_graphs(scope_of(request))):
         node = BlankNode()
         triples += [Triple(dataset, SD.namedGraph, node), Triple(node, RDF.type, SD.NamedGraph),
                     Triple(node, SD.name, NamedNode(name))]
-    rdf_format = GRAPH_TYPES[media_type]
+    chosen = by_media_type(media_type, GRAPH)
+    assert chosen is not None and chosen.rdf is not None
+    rdf_format = chosen.rdf
     body = pyoxigraph.serialize(triples, format=rdf_format, prefixes={"sd": str(SD)} if media_type == "text/turtle"
                                 else None)
     return Response(body, media_type=rdf_format.media_type, headers={"Vary": "Accept"})
