@@ -20,6 +20,7 @@ from pyoxigraph import NamedNode, Triple
 
 from expgraph.store.base import AUDIT, GraphInfo, QueryResult, Store, StoreError, Term, sparql_term
 from expgraph.store.remote import _ACCEPT, _GRAPH_FORMATS, _RESULT_FORMATS, bind_values
+from expgraph.store.scope import EVERYTHING, GraphScope
 
 _CHUNK = 1 << 18
 
@@ -50,8 +51,8 @@ class ServedStore(Store):
         return {g["name"]: GraphInfo(NamedNode(g["name"]), NamedNode(g["version"]), g["digest"], int(g["triples"]),
                                      g["modified"], g.get("source_digest")) for g in listed}
 
-    def scoped(self, sparql: str) -> str:
-        return sparql  # the server maps logical graph names itself
+    def scoped(self, sparql: str, scope: GraphScope = EVERYTHING) -> str:
+        return sparql  # the server maps logical graph names itself (and applies its own scope)
 
     def generation(self) -> tuple[str, ...]:
         return tuple(sorted(f"{g.version.value} {g.digest} {g.modified}" for g in self.active_graphs().values()))
