@@ -14,6 +14,7 @@ from expgraph.sparql.cache import ResultCache
 from expgraph.sparql.execute import QueryJob, execute
 from expgraph.store import EmbeddedStore, GraphScope, Store
 from expgraph.store.scope import EVERYTHING
+from expgraph.web.state import state_of
 
 EX = Namespace("https://example.org/")
 OPEN = NamedNode("https://example.org/graph/open")
@@ -128,7 +129,7 @@ def test_the_app_hook_scopes_the_endpoint_and_its_service_description() -> None:
     try:
         with TestClient(app) as client:
             assert b"private" in client.get("/sparql", params=query, headers={"accept": "text/csv"}).content
-            app.state.graph_scope = HIDE
+            state_of(app).scope = HIDE
             answer = client.get("/sparql", params=query, headers={"accept": "text/csv"})
             assert answer.status_code == 200 and b"open" in answer.content and b"private" not in answer.content
             description = client.get("/sparql", headers={"accept": "application/n-triples"}).text

@@ -28,6 +28,7 @@ from expgraph.team.discovery import SERVICE
 from expgraph.team.gate import UPLOAD_TYPES, TeamGate, anonymous_read_allowed
 from expgraph.team.tokens import Token, TokenStore
 from expgraph.team.writes import WriteQueue
+from expgraph.web.state import state_of
 
 router = APIRouter(prefix="/api/v1", tags=["team API"])
 DIGEST_HEADER = "X-Expgraph-Digest"
@@ -40,18 +41,16 @@ MAX_CLIENT_AUDIT = 10_000
 
 def install(app: FastAPI) -> None:
     """The team API and its gate on an app made by ``create_app`` (the one line web/app.py calls)."""
-    store: Store = app.state.store
-    settings = app.state.settings
+    store, settings = state_of(app).store, state_of(app).settings
     path = getattr(store, "path", None)
     anonymous_read_allowed(settings.anonymous_read, settings.host)  # a bad value fails at start, not per request
-    app.state.tokens = TokenStore.beside(path)
-    app.state.writes = WriteQueue()
+    app.state.team_writes = WriteQueue()
     app.include_router(router)
-    app.add_middleware(TeamGate, tokens=app.state.tokens, max_upload=settings.max_upload_mb * 2**20)
+    app.add_middleware(TeamGate, tokens=TokenStore.beside(path), max_upload=settings.max_upload_mb * 2**20)
 
 
 def _store(request: Request) -> Store:
-    return request.app.state.store
+    return state_of(request).store
 
 
 def _require(request: Request, role: str) -> Token:
@@ -67,7 +66,7 @@ def _require(request: Request, role: str) -> Token:
 
 def _turn(request: Request, token: Token, action: str, target: str, write_id: str | None = None):
     """The server's write lock, this write listed as waiting then applying (``GET /api/v1/writes``)."""
-    return request.app.state.writes.turn(token.name, action, target, write_id)
+    return request.app.state.team_writes.turn(token.name, action, target, write_id)
 
 
 @router.get("/info", summary="What this server is (clients recognise an expgraph server by it)")
@@ -171,7 +170,7 @@ def replace(request: Request, graph: str = Query(description="IRI of the graph t
     graph's content. Headers: ``X-Expgraph-Digest`` identifies the content when the client knows it (a file's
     hash), ``X-Expgraph-Source-Digest`` what it was made from (kept for the next import of the same source)."""
     token = _require(request, "contributor")
-    store, settings = _store(request), request.app.state.settings
+    store, settings = _store(request), state_of(request).settings
     try:
         name = NamedNode(graph)
     except ValueError:
@@ -201,7 +200,7 @@ def replace(request: Request, graph: str = Query(description="IRI of the graph t
 
 @router.get("/writes", summary="The write being applied and those waiting behind it")
 def writes(request: Request) -> list[dict[str, object]]:
-    return request.app.state.writes.snapshot()
+    return request.app.state.team_writes.snapshot()
 
 
 @router.get("/audit", summary="The latest entries of the audit trail, newest first")
@@ -233,7 +232,7 @@ def retire_route(request: Request, body: Retirement) -> dict[str, object]:
     with _turn(request, token, "retire", body.iri):
         try:
             changed = retire(_store(request), _thing(body.iri), body.reason, agent=token.name,
-                             client=request.state.client, base=request.app.state.settings.base_iri)
+                             client=request.state.client, base=state_of(request).settings.base_iri)
         except NotFound as error:
             raise HTTPException(404, str(error)) from None
         except ValueError as error:
@@ -247,7 +246,7 @@ def restore_route(request: Request, body: Retirement) -> dict[str, object]:
     with _turn(request, token, "restore", body.iri):
         try:
             changed = restore(_store(request), _thing(body.iri), agent=token.name, client=request.state.client,
-                              base=request.app.state.settings.base_iri)
+                              base=state_of(request).settings.base_iri)
         except NotFound as error:
             raise HTTPException(404, str(error)) from None
     return {"iri": body.iri, "changed": changed}
@@ -267,7 +266,7 @@ def purge_route(request: Request, body: Purge) -> dict[str, object]:
     with _turn(request, token, "purge", name.value):
         try:
             purge(_store(request), name, body.reason, agent=token.name, client=request.state.client,
-                  base=request.app.state.settings.base_iri)
+                  base=state_of(request).settings.base_iri)
         except NotFound as error:
             raise HTTPException(404, str(error)) from None
         except ValueError as error:

@@ -52,6 +52,7 @@ class TeamGate:
             await self.app(scope, receive, send)
             return
         from expgraph.web.sparql import client_of  # the visitor's address, behind a proxy too
+        from expgraph.web.state import state_of
 
         request = Request(scope)
         api = scope["path"].startswith("/api/")
@@ -65,7 +66,7 @@ class TeamGate:
                                          "Authorization: Bearer TOKEN", api)
                 return
         client = client_of(request)
-        settings = request.app.state.settings
+        settings = state_of(request).settings
         may_read = token is not None or anonymous_read_allowed(settings.anonymous_read, settings.host)
         state = scope.setdefault("state", {})
         state.update(token=token, may_read=may_read, client=client)

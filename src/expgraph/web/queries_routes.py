@@ -21,6 +21,7 @@ from expgraph.sparql.saved import SavedQuery, SavedQueryError, load_queries
 from expgraph.store.scope import EVERYTHING, GraphScope
 from expgraph.web.render import href, templates, wants_json
 from expgraph.web.sparql import client_of, query_runner, scope_of
+from expgraph.web.state import state_of
 
 router = APIRouter()
 #: ``format=`` values that download the SPARQL results file (by suffix; ``json`` is the page's data instead).
@@ -59,7 +60,7 @@ async def query_page(request: Request, name: str) -> Response:
         text = saved.bind(raw)
     except SavedQueryError as error:
         return _fail(request, saved, 400, str(error), raw)
-    settings = request.app.state.settings
+    settings = state_of(request).settings
     chosen = by_suffix(f".{fmt}", RESULTS) if fmt in _DOWNLOADS else None
     download = chosen.media_type if chosen else None
     job = saved_job(text, settings, download, scope_of(request))

@@ -20,8 +20,10 @@ from expgraph.formats import RESOURCE_FORMATS, Format, preferred_rdf
 from expgraph.namespaces import PREFIXES, RDF
 from expgraph.store import Store
 from expgraph.web import lineage, resources, run_page
+from expgraph.web.reading import query, select
 from expgraph.web.render import resource_url, respond
-from expgraph.web.views import iri_term, select, values_block
+from expgraph.web.state import state_of
+from expgraph.web.terms import iri_term
 
 router = APIRouter()
 
@@ -33,12 +35,16 @@ _BUILDERS = {"experiment": resources.experiment, "dataset": resources.dataset,
              "concept": resources.concept}
 
 
+_DESCRIBE = query("""SELECT ?x ?p ?o WHERE {
+  { #@s
+    ?s ?p ?o BIND(?s AS ?x) }
+  UNION { #@s
+    ?s ?link ?x . FILTER(isIRI(?x) && STRSTARTS(STR(?x), CONCAT(STR(?s), "/"))) ?x ?p ?o } }""")
+
+
 def describe(store: Store, iri: NamedNode) -> list[pyoxigraph.Triple]:
     """The resource's statements and those of the nodes minted under its IRI."""
-    bound = values_block({"s": iri})
-    rows = select(store, f"""SELECT ?x ?p ?o WHERE {{
-        {{ {bound} ?s ?p ?o BIND(?s AS ?x) }}
-        UNION {{ {bound} ?s ?link ?x . FILTER(isIRI(?x) && STRSTARTS(STR(?x), CONCAT(STR(?s), "/"))) ?x ?p ?o }} }}""")
+    rows = select(store, _DESCRIBE, s=iri)
     triples = {pyoxigraph.Triple(r["x"], r["p"], r["o"]) for r in rows}
     return sorted(triples, key=str)
 
@@ -52,7 +58,7 @@ def rdf_response(store: Store, iri: NamedNode, chosen: Format) -> Response:
 
 def show(request: Request, iri: NamedNode, media: Format | None) -> Response:
     """The resource as RDF (in format ``media``) or as its page; 404 when the store knows nothing about it."""
-    store: Store = request.app.state.store
+    store: Store = state_of(request).store
     # The resource's statements once: its types tell the page family, and a run's page is built from them.
     statements = select(store, run_page.STATEMENTS, s=iri)
     types = {row["o"].value for row in statements if row["p"] == RDF.type}
@@ -63,7 +69,7 @@ def show(request: Request, iri: NamedNode, media: Format | None) -> Response:
     if media:
         return rdf_response(store, iri, media)
     if kind == "run":
-        data = run_page.run(store, iri, statements)
+        data = run_page.run(store, iri, statements, state_of(request).spec_labels)
     else:
         data = _BUILDERS[kind](store, iri) if kind in _BUILDERS else resources.generic(store, iri)
     if kind in ("run", "experiment", "dataset") or kind == "snapshot":
@@ -75,13 +81,13 @@ def show(request: Request, iri: NamedNode, media: Format | None) -> Response:
 def minted(request: Request, path: str) -> Response:
     raw = request.scope.get("raw_path", request.url.path.encode()).decode("ascii", "replace")
     rest = raw.split("/id/", 1)[1] if "/id/" in raw else path
-    base = request.app.state.settings.base_iri
+    base = state_of(request).settings.base_iri
     iri = iri_term(base + rest)
     media = preferred_rdf(request.headers.get("accept", ""))
     for suffix, suffix_media in SUFFIXES.items():
         if rest.endswith(suffix):
             stripped = iri_term(base + rest[: -len(suffix)])
-            store: Store = request.app.state.store
+            store: Store = state_of(request).store
             if not resources.kind_of(store, iri)[1] and resources.kind_of(store, stripped)[1]:
                 return show(request, stripped, suffix_media)
     return show(request, iri, media)
@@ -90,7 +96,7 @@ def minted(request: Request, path: str) -> Response:
 @router.get("/resource", summary="Any resource by IRI (HTML, JSON, Turtle, JSON-LD, N-Triples)")
 def resource(request: Request, iri: str, format: str | None = None) -> Response:
     term = iri_term(iri)
-    url = resource_url(request.app.state.settings.base_iri, term.value)
+    url = resource_url(state_of(request).settings.base_iri, term.value)
     if url.startswith("/id/") and format is None:
         return RedirectResponse(url, status_code=303)
     media = SUFFIXES.get(f".{format}") if format else None
