@@ -50,6 +50,12 @@ class State:
             from expgraph.catalog import prepare as prepare_store
 
             location, endpoint = self.settings.store, self.settings.endpoint or None
+            from expgraph.store.served import find_server  # a running expgraph server owns the store: through it
+
+            served = find_server(location, endpoint, self.settings.token or None, self.settings.timeout)
+            if served is not None:
+                self._store = served
+                return served
             if not endpoint and not EmbeddedStore.exists(location):
                 path = Path(location)
                 if not create:
