@@ -40,6 +40,7 @@ import argparse
 import contextlib
 import difflib
 import fcntl
+import importlib
 import json
 import os
 import re
@@ -48,10 +49,11 @@ import subprocess
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
+from types import ModuleType
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 DEFAULT_WORK = Path("/tmp/expgraph-compare")
@@ -129,21 +131,19 @@ def build_demo(store: Path) -> str:
     return cli(store, "demo", "--no-serve", "--format", "json").stdout
 
 
-def synthetic_builder() -> Callable[..., object]:
-    """``build_store`` from the measured tree: benchmarks/synthetic.py, or ``expgraph.synthetic`` before the move."""
+def synthetic_module() -> ModuleType:
+    """The measured tree's synthetic generator: benchmarks/synthetic.py, or ``expgraph.synthetic`` before the move."""
     import expgraph
 
     benchmarks = Path(expgraph.__file__).resolve().parents[2] / "benchmarks"
     if (benchmarks / "synthetic.py").exists():
         sys.path.insert(0, str(benchmarks))
-        from synthetic import build_store
-    else:
-        from expgraph.synthetic import build_store  # type: ignore[no-redef]
-    return build_store
+        return importlib.import_module("synthetic")
+    return importlib.import_module("expgraph.synthetic")
 
 
 def build_synthetic(store: Path, runs: int) -> str:
-    synthetic_builder()(runs, store).close()
+    synthetic_module().build_store(runs, store).close()
     return json.dumps({"runs": runs}) + "\n"
 
 
