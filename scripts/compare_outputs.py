@@ -20,7 +20,7 @@ on older trees, ``expgraph.synthetic``):
 What is normalised, and only this (everything else must match byte for byte):
 
 - **timestamps of the dump itself** (import activity start/end, the registry's ``started``/``modified``, stored
-  validation times): any ISO date-time falling inside the dump's own run time (give or take 10 minutes) becomes
+  validation times): any ISO date-time from 10 minutes before the dump started to 6 hours after becomes
   ``<DUMP-TIME>``; dates and times in the data are years older and stay as they are;
 - **graph version IRIs** (``.../version/<12 random hex digits>``, also percent-encoded in links) become
   ``.../version/<V>``;
@@ -70,12 +70,9 @@ class Normaliser:
     _VERSION = re.compile(r"(/|%2F)version(/|%2F)[0-9a-f]{12}\b", re.IGNORECASE)
     _SECONDS_HTML = re.compile(r"\bin \d+(?:\.\d+)? s\b")
 
-    def __init__(self, started: datetime, margin: timedelta = timedelta(minutes=10)) -> None:
-        self.low, self.high = started - margin, None
-        self.margin = margin
-
-    def close(self, ended: datetime) -> None:
-        self.high = ended + self.margin
+    def __init__(self, started: datetime, before: timedelta = timedelta(minutes=10),
+                 after: timedelta = timedelta(hours=6)) -> None:
+        self.low, self.high = started - before, started + after
 
     def _stamp(self, match: re.Match[str]) -> str:
         date, clock, zone = match.groups()
@@ -83,8 +80,7 @@ class Normaliser:
             when = datetime.fromisoformat(f"{date}T{clock}{(zone or 'Z').replace('Z', '+00:00')}")
         except ValueError:
             return match.group(0)
-        high = self.high or datetime.now(UTC) + self.margin
-        return "<DUMP-TIME>" if self.low <= when <= high else match.group(0)
+        return "<DUMP-TIME>" if self.low <= when <= self.high else match.group(0)
 
     def text(self, text: str) -> str:
         text = self._DATETIME.sub(self._stamp, text)
@@ -386,11 +382,6 @@ def dump(target: Path, work: Path, runs: int, catalogs: tuple[str, ...]) -> None
             (out / "build.txt").write_text(built)
             manifest["catalogs"][name] = {"pages": pages, "seconds": round(time.monotonic() - started)}  # type: ignore[index]
             print(f"{name}: {pages} pages, {time.monotonic() - started:.0f} s", file=sys.stderr)
-    norm.close(datetime.now(UTC))
-    # The window's end is known only now: run every text through once more (idempotent on what was replaced).
-    for path in sorted(target.rglob("*")):
-        if path.is_file() and path.name != "manifest.json":
-            path.write_text(norm.text(path.read_text()))
     (target / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
 
