@@ -66,7 +66,9 @@ RUN_ARGV0 = "import sys; from expgraph.cli import main; sys.argv[0] = 'expgraph'
 class Normaliser:
     """The legitimate variation of one dump (see the module doc), removed from every text written."""
 
-    _DATETIME = re.compile(r"\b(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?")
+    #: ISO date-times, also percent-encoded once or twice in IRIs and links (``12%3A42%3A00``).
+    _DATETIME = re.compile(r"\b(\d{4}-\d{2}-\d{2})[T ](\d{2}(?::|%3A|%253A)\d{2}(?:(?::|%3A|%253A)\d{2}(?:\.\d+)?)?)"
+                           r"(Z|[+-]\d{2}:?\d{2})?", re.IGNORECASE)
     _VERSION = re.compile(r"(/|%2F)version(/|%2F)[0-9a-f]{12}\b", re.IGNORECASE)
     _SECONDS_HTML = re.compile(r"\bin \d+(?:\.\d+)? s\b")
 
@@ -76,6 +78,7 @@ class Normaliser:
 
     def _stamp(self, match: re.Match[str]) -> str:
         date, clock, zone = match.groups()
+        clock = re.sub("%(?:25)?3A", ":", clock, flags=re.IGNORECASE)
         try:
             when = datetime.fromisoformat(f"{date}T{clock}{(zone or 'Z').replace('Z', '+00:00')}")
         except ValueError:
@@ -362,9 +365,11 @@ def dump(target: Path, work: Path, runs: int, catalogs: tuple[str, ...]) -> None
 
     with contextlib.suppress(OSError):
         os.nice(10)
-    norm = Normaliser(datetime.now(UTC))
+    started = datetime.now(UTC)
+    norm = Normaliser(started)
     target.mkdir(parents=True, exist_ok=True)
-    manifest: dict[str, object] = {"work": str(work.resolve()), "runs": runs, "expgraph": expgraph.__file__,
+    manifest: dict[str, object] = {"started": started.isoformat(), "work": str(work.resolve()), "runs": runs,
+                                   "expgraph": expgraph.__file__,
                                    "python": sys.version.split()[0], "catalogs": {}}
     with locked(work):
         for name in catalogs:
@@ -382,6 +387,20 @@ def dump(target: Path, work: Path, runs: int, catalogs: tuple[str, ...]) -> None
             (out / "build.txt").write_text(built)
             manifest["catalogs"][name] = {"pages": pages, "seconds": round(time.monotonic() - started)}  # type: ignore[index]
             print(f"{name}: {pages} pages, {time.monotonic() - started:.0f} s", file=sys.stderr)
+    (target / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+
+def renormalise(target: Path, started: datetime | None = None) -> None:
+    """Apply the normalisation again to a dump (after its rules were extended): every text file, then the sorted
+    N-Quads re-sorted; ``started`` defaults to the manifest's."""
+    manifest = json.loads((target / "manifest.json").read_text())
+    started = started or datetime.fromisoformat(manifest["started"])
+    norm = Normaliser(started)
+    for path in sorted(target.rglob("*")):
+        if path.is_file() and path.name != "manifest.json":
+            text = norm.text(path.read_text())
+            path.write_text(sorted_lines(text) if path.name.endswith(".sorted.nq") else text)
+    manifest["started"] = started.isoformat()
     (target / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
 
@@ -447,6 +466,9 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--work", type=Path, default=DEFAULT_WORK, help="where the stores are built (fixed, see above)")
     d.add_argument("--runs", type=int, default=10_000, help="runs in the synthetic catalog")
     d.add_argument("--only", choices=CATALOGS, action="append", help="dump only this catalog (repeatable)")
+    r = commands.add_parser("renormalise", help="apply the (extended) normalisation again to a dump")
+    r.add_argument("dir", type=Path)
+    r.add_argument("--started", type=datetime.fromisoformat, help="when the dump started (default: its manifest)")
     c = commands.add_parser("diff", help="compare two dumps; exit 1 when they differ")
     c.add_argument("before", type=Path)
     c.add_argument("after", type=Path)
@@ -454,6 +476,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "dump":
         dump(args.dir, args.work, args.runs, tuple(args.only or CATALOGS))
+        return 0
+    if args.command == "renormalise":
+        renormalise(args.dir, args.started)
         return 0
     return diff(args.before, args.after, args.show)
 
