@@ -152,7 +152,8 @@ def compare(a: Path, b: Path, runs: int, repeat: int) -> dict[str, object]:
         for side, tree in order:
             started = time.monotonic()
             samples[side].append(run_worker(tree, runs))
-            print(f"repetition {rep + 1}/{repeat} {side}: {time.monotonic() - started:.0f} s", file=sys.stderr)
+            print(f"repetition {rep + 1}/{repeat} {side}: {time.monotonic() - started:.0f} s "
+                  f"{json.dumps(samples[side][-1])}", file=sys.stderr)  # the raw figures survive an interruption
     names = list(samples["A"][0])
     rows = {}
     for name in names:

@@ -2,7 +2,8 @@
 no private store calls outside ``store/``, no module over 500 lines, no synthetic generator in the wheel.
 
 Each test reads the source with ``ast`` (nothing is imported) and lists every offender, so one run shows all the
-work left.
+work left. Those that fail on main until the renovation lands are marked ``renovation`` (expected to fail) for
+now; the integrator sets ``RENOVATION_LANDED = True`` when merging issue #14, and they must pass.
 """
 
 from __future__ import annotations
@@ -11,6 +12,12 @@ import ast
 import re
 from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+
+RENOVATION_LANDED = False
+renovation = pytest.mark.xfail(not RENOVATION_LANDED, reason="issue #14: holds once the renovation lands",
+                               strict=False)
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "expgraph"
@@ -132,6 +139,7 @@ def test_no_import_cycles() -> None:
     assert not loops, "import cycles (module-level imports):\n" + "\n".join(" -> ".join(loop) for loop in loops)
 
 
+@renovation
 def test_no_import_cycles_through_deferred_imports() -> None:
     """An import inside a function only postpones a cycle (store/base <-> store/export in issue #14)."""
     loops = import_cycles(deferred=True)
@@ -148,6 +156,7 @@ def _strings(tree: ast.AST) -> Iterator[tuple[int, str]]:
             yield node.lineno, "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
 
 
+@renovation
 def test_no_text_placeholders_in_sparql() -> None:
     offenders = []
     for _, path in modules():
@@ -158,6 +167,7 @@ def test_no_text_placeholders_in_sparql() -> None:
     assert not offenders, "SPARQL with %PLACEHOLDER% text substitution (bind terms instead):\n" + "\n".join(offenders)
 
 
+@renovation
 def test_no_private_store_calls_outside_the_store() -> None:
     offenders = []
     for _, path in modules():
@@ -188,6 +198,7 @@ def _own_method(tree: ast.AST, call: ast.Call) -> bool:
     return False
 
 
+@renovation
 def test_no_module_over_500_lines() -> None:
     sizes = {relative(path): len(path.read_text(encoding="utf-8").splitlines()) for _, path in modules()}
     over = [f"{path}: {lines} lines" for path, lines in sorted(sizes.items()) if lines > MAX_LINES]
@@ -200,3 +211,17 @@ def test_the_synthetic_generator_is_not_shipped() -> None:
             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
             if "expgraph.synthetic" in line]
     assert not shipped + uses, "expgraph.synthetic in the wheel: " + ", ".join(shipped + uses)
+
+
+def test_the_checks_see_what_they_look_for(tmp_path: Path) -> None:
+    """The machinery itself, on a toy package: a cycle through a relative and a deferred import is found."""
+    package = tmp_path / "toy"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from . import b\n")
+    (package / "b.py").write_text("import os\n\ndef late():\n    from toy.a import x\n")
+    found = {"toy": package / "__init__.py", "toy.a": package / "a.py", "toy.b": package / "b.py"}
+    graph = {name: imports(name, path, set(found)) for name, path in found.items()}
+    assert graph == {"toy": set(), "toy.a": {"toy.b"}, "toy.b": set()} and cycles(graph) == []
+    deferred = {name: imports(name, path, set(found), deferred=True) for name, path in found.items()}
+    assert cycles(deferred) == [["toy.a", "toy.b", "toy.a"]]
