@@ -40,6 +40,7 @@ import argparse
 import contextlib
 import difflib
 import fcntl
+import hashlib
 import importlib
 import json
 import os
@@ -102,13 +103,53 @@ class Normaliser:
 _BLANK = re.compile(r"_:[A-Za-z0-9_.\-]+")
 
 
-def sorted_lines(text: str) -> str:
-    """N-Quads / N-Triples lines sorted, blank nodes relabelled canonically enough for identical graphs."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    lines.sort(key=lambda line: (_BLANK.sub("_:b", line), line))
-    names: dict[str, str] = {}
-    relabelled = [_BLANK.sub(lambda m: names.setdefault(m.group(0), f"_:b{len(names)}"), line) for line in lines]
-    return "\n".join(sorted(relabelled)) + "\n"
+def sorted_lines(text: str, rounds: int = 4) -> str:
+    """N-Triples / N-Quads lines sorted, blank nodes relabelled from their neighbourhood (a few rounds of colour
+    refinement: a node's colour is the sorted lines it occurs in, with its neighbours' colours), so that two
+    serialisations of one graph with fresh labels come out identical."""
+    lines = sorted({line for line in text.splitlines() if line.strip()})
+    blanks = sorted({label for line in lines for label in _BLANK.findall(line)})
+    if not blanks:
+        return "\n".join(lines) + "\n"
+    occurs: dict[str, list[str]] = {label: [] for label in blanks}
+    for line in lines:
+        for label in set(_BLANK.findall(line)):
+            occurs[label].append(line)
+    colour = dict.fromkeys(blanks, "")
+
+    def recolour(label: str, previous: dict[str, str]) -> str:
+        seen = (_BLANK.sub(lambda m: "_:self" if m.group(0) == label else f"_:{previous[m.group(0)]}", line)
+                for line in occurs[label])
+        return hashlib.sha256("\n".join(sorted(seen)).encode()).hexdigest()
+
+    for _ in range(rounds):
+        colour = {label: recolour(label, colour) for label in blanks}
+    names = {label: f"_:b{rank}" for rank, label in enumerate(sorted(blanks, key=lambda b: (colour[b], b)))}
+    return "\n".join(sorted(_BLANK.sub(lambda m: names[m.group(0)], line) for line in lines)) + "\n"
+
+
+#: RDF media types whose bodies are compared as canonical N-Triples/N-Quads: their serialisers follow the store's
+#: internal order and mint fresh blank node labels, neither of which is behaviour.
+RDF_TYPES = {"text/turtle": "TURTLE", "application/n-triples": "N_TRIPLES", "application/ld+json": "JSON_LD",
+             "application/rdf+xml": "RDF_XML", "application/n-quads": "N_QUADS", "application/trig": "TRIG"}
+#: Placeholders made parseable (a dump already normalised is canonicalised again by ``renormalise``).
+_PLACEHOLDERS = {"<DUMP-TIME>": "DUMP-TIME", "<V>": "V", "<S>": "S"}
+
+
+def canonical_rdf(text: str, media_type: str) -> str:
+    """An RDF body as sorted N-Quads with canonical blank nodes, marked as such; the text itself if it does not
+    parse (then it is compared as it is)."""
+    import pyoxigraph
+
+    for placeholder, token in _PLACEHOLDERS.items():
+        text = text.replace(placeholder, token)
+    try:
+        fmt = getattr(pyoxigraph.RdfFormat, RDF_TYPES[media_type.split(";")[0].strip()])
+        quads = pyoxigraph.parse(text.encode(), fmt, base_iri="http://testserver/")
+        nquads = pyoxigraph.serialize(quads, format=pyoxigraph.RdfFormat.N_QUADS).decode()
+    except (SyntaxError, ValueError, KeyError, AttributeError):
+        return text
+    return f"# canonical N-Quads of a {media_type} body\n" + sorted_lines(nquads)
 
 
 # ----------------------------------------------------------------------------------------------- the catalogs
@@ -186,14 +227,18 @@ def saved_queries(store: Path, out: Path, norm: Normaliser) -> None:
 def exports_and_validation(store: Path, out: Path, norm: Normaliser) -> None:
     nquads = cli(store, "export", "--format", "nquads")
     (out / "export.sorted.nq").write_text(sorted_lines(norm.text(nquads.stdout)))
-    (out / "export.ttl").write_text(norm.text(cli(store, "export", "--format", "turtle").stdout))
+    turtle = cli(store, "export", "--format", "turtle").stdout
+    (out / "export.ttl.nq").write_text(canonical_rdf(norm.text(turtle), "text/turtle"))
     for fmt in ("json", "turtle"):
         done = cli(store, "validate", "--format", fmt)
         body = done.stdout
         if fmt == "json":
             with contextlib.suppress(ValueError):
                 body = json.dumps(norm.json(json.loads(body)), indent=1, sort_keys=True)
-        (out / f"validate.{fmt}").write_text(f"exit {done.returncode}\n{norm.text(body)}\n")
+            (out / "validate.json").write_text(f"exit {done.returncode}\n{norm.text(body)}\n")
+        else:
+            (out / "validate.ttl.nq").write_text(f"exit {done.returncode}\n"
+                                                 f"{canonical_rdf(norm.text(body), 'text/turtle')}")
 
 
 # ----------------------------------------------------------------------------------------------- the web side
@@ -260,6 +305,11 @@ POLICIES = {
 }
 
 
+def body_text(text: str, media_type: str) -> str:
+    """A response body as compared: RDF canonical (see ``canonical_rdf``), anything else as it is."""
+    return canonical_rdf(text, media_type) if media_type.split(";")[0].strip() in RDF_TYPES else text
+
+
 def crawl(client, policy: CrawlPolicy, norm: Normaliser, out: Path) -> int:
     """Visit from ``/``; write one JSON line per URL: status, media type, body, and the page's JSON form."""
     queued, queue, visited = {"/"}, deque(["/"]), 0
@@ -270,14 +320,14 @@ def crawl(client, policy: CrawlPolicy, norm: Normaliser, out: Path) -> int:
             page = client.get(url, headers={"accept": "text/html"})
             media = page.headers.get("content-type", "")
             record: dict[str, object] = {"url": norm.text(url), "status": page.status_code, "type": media,
-                                         "body": norm.text(page.text)}
+                                         "body": body_text(norm.text(page.text), media)}
             if media.startswith("text/html"):
                 data = client.get(url, headers={"accept": "application/json"})
                 record["json_status"] = data.status_code
                 try:
                     record["json"] = norm.json(data.json())
                 except ValueError:
-                    record["json"] = norm.text(data.text)
+                    record["json"] = body_text(norm.text(data.text), data.headers.get("content-type", ""))
                 parser = Links()
                 parser.feed(page.text)
                 for link in parser.links:
@@ -318,9 +368,7 @@ def sparql_answers(client, norm: Normaliser, out: Path) -> None:
     for name, query, media_types in asks:
         for media in media_types:
             response = client.get("/sparql", params={"query": query} if query else None, headers={"accept": media})
-            body = norm.text(response.text)
-            if response.headers.get("content-type", "").split(";")[0] in ("application/n-triples",):
-                body = sorted_lines(body)
+            body = body_text(norm.text(response.text), response.headers.get("content-type", ""))
             answers.append({"query": name, "accept": media, "status": response.status_code,
                             "type": response.headers.get("content-type", ""), "body": body})
     (out / "sparql.jsonl").write_text("".join(json.dumps(a, sort_keys=True) + "\n" for a in answers))
@@ -392,16 +440,37 @@ def dump(target: Path, work: Path, runs: int, catalogs: tuple[str, ...]) -> None
 
 def renormalise(target: Path, started: datetime | None = None) -> None:
     """Apply the normalisation again to a dump (after its rules were extended): every text file, then the sorted
-    N-Quads re-sorted; ``started`` defaults to the manifest's."""
+    N-Quads re-sorted and RDF bodies made canonical; ``started`` defaults to the manifest's."""
     manifest = json.loads((target / "manifest.json").read_text())
     started = started or datetime.fromisoformat(manifest["started"])
     norm = Normaliser(started)
     for path in sorted(target.rglob("*")):
-        if path.is_file() and path.name != "manifest.json":
-            text = norm.text(path.read_text())
-            path.write_text(sorted_lines(text) if path.name.endswith(".sorted.nq") else text)
+        if not path.is_file() or path.name == "manifest.json":
+            continue
+        text = norm.text(path.read_text())
+        if path.name.endswith(".sorted.nq"):
+            text = sorted_lines(text)
+        elif path.name in ("export.ttl", "validate.turtle"):  # dumps written before Turtle was made canonical
+            first, _, rest = text.partition("\n") if path.name == "validate.turtle" else ("", "", text)
+            path.unlink()
+            path = path.with_name("export.ttl.nq" if path.name == "export.ttl" else "validate.ttl.nq")
+            text = (f"{first}\n" if first else "") + canonical_rdf(rest, "text/turtle")
+        elif path.suffix == ".jsonl":
+            text = "".join(json.dumps(_canonical_record(json.loads(line)), sort_keys=True) + "\n"
+                           for line in text.splitlines())
+        path.write_text(text)
     manifest["started"] = started.isoformat()
     (target / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+
+def _canonical_record(record: dict[str, object]) -> dict[str, object]:
+    """A page or /sparql record with its RDF bodies canonical (the JSON form of a page that answered RDF is taken
+    to be Turtle, the endpoint's answer to an ``application/json`` request for its description)."""
+    if isinstance(record.get("body"), str) and not str(record["body"]).startswith("# canonical"):
+        record["body"] = body_text(str(record["body"]), str(record.get("type", "")))
+    if isinstance(record.get("json"), str) and str(record["json"]).startswith("@prefix"):
+        record["json"] = canonical_rdf(str(record["json"]), "text/turtle")
+    return record
 
 
 # ------------------------------------------------------------------------------------------------- the diff
