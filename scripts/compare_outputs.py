@@ -484,7 +484,9 @@ def _records(path: Path) -> dict[str, str]:
     for line in path.read_text().splitlines():
         record = json.loads(line)
         key = record.get("url") or f"{record.get('query')} {record.get('accept')}"
-        units[str(key)] = json.dumps(record, indent=1, sort_keys=True)
+        units[str(key)] = "\n".join(f"== {name}\n" + (value if isinstance(value, str)
+                                                       else json.dumps(value, indent=1, sort_keys=True))
+                                   for name, value in sorted(record.items()))
     return units
 
 
