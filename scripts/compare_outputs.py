@@ -400,6 +400,16 @@ def web_outputs(store_path: Path, out: Path, norm: Normaliser, policy: CrawlPoli
 # ------------------------------------------------------------------------------------------------- the dump
 
 
+def _commit(where: Path) -> str:
+    """The measured tree's commit, ``+dirty`` when it has uncommitted changes; empty outside a git checkout."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(where.parent), *args], capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD")
+    return commit + ("+dirty" if commit and git("status", "--porcelain", "--", "src") else "")
+
+
 @contextlib.contextmanager
 def locked(work: Path) -> Iterator[None]:
     work.mkdir(parents=True, exist_ok=True)
@@ -417,7 +427,7 @@ def dump(target: Path, work: Path, runs: int, catalogs: tuple[str, ...]) -> None
     norm = Normaliser(started)
     target.mkdir(parents=True, exist_ok=True)
     manifest: dict[str, object] = {"started": started.isoformat(), "work": str(work.resolve()), "runs": runs,
-                                   "expgraph": expgraph.__file__,
+                                   "expgraph": expgraph.__file__, "commit": _commit(Path(expgraph.__file__)),
                                    "python": sys.version.split()[0], "catalogs": {}}
     with locked(work):
         for name in catalogs:
