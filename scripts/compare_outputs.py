@@ -136,6 +136,10 @@ RDF_TYPES = {"text/turtle": "TURTLE", "application/n-triples": "N_TRIPLES", "app
 _PLACEHOLDERS = {"<DUMP-TIME>": "DUMP-TIME", "<V>": "V", "<S>": "S"}
 
 
+_CANONICAL = "# canonical N-Quads of an RDF body"
+_OLD_MARK = re.compile(r"# canonical N-Quads of an? [A-Za-z0-9/+.;=\- ]*? body")
+
+
 def canonical_rdf(text: str, media_type: str) -> str:
     """An RDF body as sorted N-Quads with canonical blank nodes, marked as such; the text itself if it does not
     parse (then it is compared as it is)."""
@@ -149,7 +153,7 @@ def canonical_rdf(text: str, media_type: str) -> str:
         nquads = pyoxigraph.serialize(quads, format=pyoxigraph.RdfFormat.N_QUADS).decode()
     except (SyntaxError, ValueError, KeyError, AttributeError):
         return text
-    return f"# canonical N-Quads of a {media_type} body\n" + sorted_lines(nquads)
+    return f"{_CANONICAL}\n" + sorted_lines(nquads)
 
 
 # ----------------------------------------------------------------------------------------------- the catalogs
@@ -457,7 +461,7 @@ def renormalise(target: Path, started: datetime | None = None) -> None:
     for path in sorted(target.rglob("*")):
         if not path.is_file() or path.name == "manifest.json":
             continue
-        text = norm.text(path.read_text())
+        text = _OLD_MARK.sub(_CANONICAL, norm.text(path.read_text()))
         if path.name.endswith(".sorted.nq"):
             text = sorted_lines(text)
         elif path.name in ("export.ttl", "validate.turtle"):  # dumps written before Turtle was made canonical
@@ -476,7 +480,7 @@ def renormalise(target: Path, started: datetime | None = None) -> None:
 def _canonical_record(record: dict[str, object]) -> dict[str, object]:
     """A page or /sparql record with its RDF bodies canonical (the JSON form of a page that answered RDF is taken
     to be Turtle, the endpoint's answer to an ``application/json`` request for its description)."""
-    if isinstance(record.get("body"), str) and not str(record["body"]).startswith("# canonical"):
+    if isinstance(record.get("body"), str) and not str(record["body"]).startswith(_CANONICAL):
         record["body"] = body_text(str(record["body"]), str(record.get("type", "")))
     if isinstance(record.get("json"), str) and str(record["json"]).startswith("@prefix"):
         record["json"] = canonical_rdf(str(record["json"]), "text/turtle")
@@ -500,7 +504,7 @@ def _records(path: Path) -> dict[str, str]:
     return units
 
 
-def diff(before: Path, after: Path, shown: int = 5, context: int = 2) -> int:
+def diff(before: Path, after: Path, shown: int = 5, context: int = 2, only: tuple[str, ...] = ()) -> int:
     manifests = [json.loads((d / "manifest.json").read_text()) for d in (before, after)]
     problems: list[str] = []
     if manifests[0]["work"] != manifests[1]["work"] or manifests[0]["runs"] != manifests[1]["runs"]:
@@ -508,6 +512,7 @@ def diff(before: Path, after: Path, shown: int = 5, context: int = 2) -> int:
                         f"{manifests[1]['work']}/{manifests[1]['runs']}")
     files = sorted({p.relative_to(d) for d in (before, after) for p in d.rglob("*") if p.is_file()}
                    - {Path("manifest.json")})
+    files = [rel for rel in files if not only or rel.parts[0] in only]
     compared, differing = 0, []
     for rel in files:
         a, b = before / rel, after / rel
@@ -554,6 +559,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("before", type=Path)
     c.add_argument("after", type=Path)
     c.add_argument("--show", type=int, default=5, help="how many differences to print in full")
+    c.add_argument("--only", choices=CATALOGS, action="append", help="compare only this catalog (repeatable)")
     args = parser.parse_args(argv)
     if args.command == "dump":
         dump(args.dir, args.work, args.runs, tuple(args.only or CATALOGS))
@@ -561,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "renormalise":
         renormalise(args.dir, args.started)
         return 0
-    return diff(args.before, args.after, args.show)
+    return diff(args.before, args.after, args.show, only=tuple(args.only or ()))
 
 
 if __name__ == "__main__":
