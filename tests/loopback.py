@@ -79,7 +79,9 @@ class SparqlServer:
     def graphs(self) -> set[str]:
         import httpx
 
-        response = httpx.post(self.query_url, data={"query": "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"},
+        # GROUP BY, not DISTINCT: Virtuoso 7.2 takes minutes for DISTINCT ?g over some 50k quads, ms for this
+        query = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
+        response = httpx.post(self.query_url, data={"query": query},
                               headers={"Accept": "application/sparql-results+json"}, timeout=60)
         response.raise_for_status()
         return {row["g"]["value"] for row in response.json()["results"]["bindings"]}
@@ -90,7 +92,7 @@ class SparqlServer:
 
         for graph in sorted(self.graphs() - self.own_graphs):
             httpx.post(self.update_url, data={"update": f"DROP SILENT GRAPH <{graph}>"},
-                       timeout=60).raise_for_status()
+                       timeout=300).raise_for_status()
 
 
 def _wait_until_ready(name: str, url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import dataclasses
 
 import httpx
+import pyoxigraph
 import pytest
 from pyoxigraph import Literal, NamedNode, Triple
 
 from expgraph.namespaces import Namespace
 from expgraph.store import StoreError
 from expgraph.store.remote import RemoteStore, endpoint_urls
-from expgraph.store.servers import PROFILES, pieces
+from expgraph.store.servers import PROFILES, ask_as_select, pieces, without_dataset_clauses
 from loopback import VIRTUOSO_MAX_ROWS, SparqlServer
 
 EX = Namespace("https://example.org/")
@@ -153,3 +154,36 @@ def test_reading_a_graph_past_the_row_cap_raises(virtuoso_store: RemoteStore) ->
         list(virtuoso_store.triples(SQUARE))
     square(virtuoso_store, 100)
     assert len(list(virtuoso_store.triples(SQUARE))) == 100
+
+
+def test_from_clauses_give_way_to_the_graphs_the_request_names(virtuoso_store: RemoteStore) -> None:
+    """The Protocol: graphs named in the request override FROM / FROM NAMED in the text; Virtuoso adds them."""
+    square(virtuoso_store, 3)
+    registry = "<https://w3id.org/expgraph/graph/registry>"
+    assert virtuoso_store.select(f"SELECT ?s FROM {registry} WHERE {{ ?s ?p ?o }}") == \
+        virtuoso_store.select("SELECT ?s WHERE { ?s ?p ?o }")
+    query = 'SELECT ?o FROM <http://a> FROM NAMED ex:b WHERE { ?s ?p "FROM <x>" } # FROM <y>'
+    assert without_dataset_clauses(query) == 'SELECT ?o     WHERE { ?s ?p "FROM <x>" } # FROM <y>'
+
+
+def test_ask_is_a_boolean(virtuoso_store: RemoteStore) -> None:
+    """Virtuoso answers ASK as a table of one ``__ASK_RETVAL`` column, with no row for false."""
+    assert isinstance(virtuoso_store.query("ASK { ?s ?p ?o }"), pyoxigraph.QueryBoolean)
+    assert not virtuoso_store.query("ASK { ?s ?p ?o }")
+    square(virtuoso_store, 1)
+    assert virtuoso_store.query("ASK { ?s ?p ?o }")
+
+
+def test_ask_cannot_reach_graphs_the_request_does_not_name(virtuoso_store: RemoteStore) -> None:
+    """Virtuoso's ASK lets GRAPH <iri> reach any graph (its SELECT does not): sent as a one-row SELECT."""
+    square(virtuoso_store, 1)
+    assert not virtuoso_store.query("ASK { GRAPH <https://w3id.org/expgraph/graph/registry> { ?s ?p ?o } }")
+    assert virtuoso_store.query("ASK { ?s ?p ?x } VALUES ?x { \"0\" }")
+    assert ask_as_select("ASK { ?s ?p ?x } VALUES ?x { 1 }") == \
+        "SELECT * { ?s ?p ?x } VALUES ?x { 1 }"
+
+
+def test_a_construct_is_asked_for_as_a_graph(virtuoso_store: RemoteStore) -> None:
+    """Asked for SPARQL results JSON first, Virtuoso fails half-way through a CONSTRUCT (SR606)."""
+    square(virtuoso_store, 2)
+    assert len(set(virtuoso_store.query("CONSTRUCT WHERE { ?s ?p ?o }"))) == 2

@@ -225,6 +225,11 @@ class RemoteStore(Store):
         named_graphs: list[NamedNode],
         bindings: Mapping[str, Term],
     ) -> QueryResult:
+        if self.profile.merges_dataset:
+            sparql = servers.without_dataset_clauses(sparql)
+        ask = self.profile.ask_as_select and servers.query_form(sparql) == "ASK"
+        if ask:
+            sparql = servers.ask_as_select(sparql)
         text = bind_values(sparql, bindings) if bindings else sparql
         form = {
             "query": text,
@@ -232,14 +237,19 @@ class RemoteStore(Store):
             # None given means none, not (as Virtuoso takes it) every graph on the server, its own system graphs too
             "named-graph-uri": [g.value for g in named_graphs] or [_NO_GRAPH],
         }
-        response = self._send("POST", self.query_url, data=form, headers={"Accept": _ACCEPT},
+        accept = _ACCEPT
+        if self.profile.accept_by_form:
+            graph_form = servers.query_form(sparql) in ("CONSTRUCT", "DESCRIBE")
+            accept = "application/n-triples" if graph_form else "application/sparql-results+json"
+        response = self._send("POST", self.query_url, data=form, headers={"Accept": accept},
                               params=self.profile.timeout_params(self.query_timeout))
         why = servers.incomplete(response)
         if why is not None:
             raise StoreError(f"incomplete answer from {_public(self.query_url)}: {why}")
         media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type in _RESULT_FORMATS:
-            return pyoxigraph.parse_query_results(response.content, _RESULT_FORMATS[media_type])
+            result = pyoxigraph.parse_query_results(response.content, _RESULT_FORMATS[media_type])
+            return servers.as_boolean(result) if ask else result
         if media_type in _GRAPH_FORMATS:
             # pyoxigraph has no public constructor for graph results: re-query a scratch store to get the same type.
             scratch = pyoxigraph.Store()

@@ -15,8 +15,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import httpx
+import pyoxigraph
+from pyoxigraph import QueryResultsFormat, QuerySolutions
 
-from expgraph.store.base import StoreError
+from expgraph.sparql.lexer import LexError, original_offsets, tokens, unescape_codepoints
+from expgraph.store.base import QueryResult, StoreError
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,16 @@ class ServerProfile:
     #: Texts in an error answer that mean the server refused the request's text (a query, update or upload that
     #: does not parse), for servers that say so with a 500 rather than a 400.
     refusal_marks: tuple[str, ...] = ()
+    #: Whether FROM / FROM NAMED in the query text add to the graphs the request names instead of giving way to
+    #: them, as the Protocol says they must (Virtuoso): the clauses are then taken out of the text.
+    merges_dataset: bool = False
+    #: Whether ASK is unsafe to send: Virtuoso answers it as a one-column table (``__ASK_RETVAL``) and, worse, lets
+    #: ``GRAPH <iri>`` in an ASK reach graphs the request does not name. Such ASKs are sent as a SELECT of at
+    #: most one row, and answered as the boolean.
+    ask_as_select: bool = False
+    #: Whether the Accept header must name only the formats of the query's form: Virtuoso fails half-way when a
+    #: CONSTRUCT is asked for as SPARQL results JSON ("SR606").
+    accept_by_form: bool = False
     #: The substring of the HTTP ``Server`` header that names this server.
     server_header: str | None = None
 
@@ -68,7 +81,8 @@ PROFILES: dict[str, ServerProfile] = {
         ServerProfile("virtuoso", query="sparql", update="sparql", store="sparql-graph-crud",
                       query_suffixes=("sparql",), timeout_param="timeout", timeout_unit=0.001,
                       upload_piece=8 << 20, graph_reads_capped=True,
-                      refusal_marks=("37000", "22023", "SP029", "SP030", "RDFXX"), server_header="Virtuoso"),
+                      refusal_marks=("37000", "22023", "SP029", "SP030", "RDFXX"), merges_dataset=True,
+                      ask_as_select=True, accept_by_form=True, server_header="Virtuoso"),
         # The base is the dataset (http://host:3030/ds); ``timeout`` in seconds.
         ServerProfile("fuseki", store="data", query_suffixes=("query", "sparql"), timeout_param="timeout",
                       server_header="Fuseki"),
@@ -120,6 +134,71 @@ def refused(profile: ServerProfile, response: httpx.Response) -> str | None:
         return lines[0][:300] if lines else response.reason_phrase
     marked = [line for line in lines if any(mark in line for mark in profile.refusal_marks)]
     return marked[-1][:300] if marked else None
+
+
+def without_dataset_clauses(sparql: str) -> str:
+    """The query without its FROM and FROM NAMED clauses: what the Protocol says a query means when the request
+    names its graphs (they "override" the clauses), for servers that would add them instead. Text that does not
+    lex is returned as it is, for the server to report."""
+    try:
+        found = list(tokens(unescape_codepoints(sparql)))
+    except LexError:
+        return sparql
+    to_original = original_offsets(sparql)
+    cuts = []
+    for position, token in enumerate(found):
+        if token.kind != "word" or token.text.upper() != "FROM":
+            continue
+        following = found[position + 1: position + 3]
+        if following and following[0].kind == "word" and following[0].text.upper() == "NAMED":
+            following = following[1:]
+        if following and following[0].kind in ("iri", "pname"):
+            end = following[0].offset + len(following[0].text)
+            cuts.append((to_original(token.offset), to_original(end)))
+    out, at = [], 0
+    for start, end in cuts:
+        out += [sparql[at:start], " "]
+        at = end
+    return "".join(out) + sparql[at:]
+
+
+def query_form(sparql: str) -> str:
+    """SELECT, ASK, CONSTRUCT or DESCRIBE (the first such keyword; SELECT when the text does not lex)."""
+    try:
+        for token in tokens(unescape_codepoints(sparql)):
+            if token.kind == "word" and token.text.upper() in ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE"):
+                return token.text.upper()
+    except LexError:
+        pass
+    return "SELECT"
+
+
+def ask_as_select(sparql: str) -> str:
+    """An ASK query as ``SELECT *`` of at most one row (other forms unchanged). Not ``SELECT (1 AS ?x)``: with no
+    variable of the pattern projected, Virtuoso also answers from graphs the request does not name."""
+    try:
+        found = list(tokens(unescape_codepoints(sparql)))
+    except LexError:
+        return sparql
+    ask = next((t for t in found if t.kind == "word" and t.text.upper() in ("SELECT", "ASK", "CONSTRUCT",
+                                                                           "DESCRIBE")), None)
+    if ask is None or ask.text.upper() != "ASK":
+        return sparql
+    to_original = original_offsets(sparql)
+    start, end = to_original(ask.offset), to_original(ask.offset + len(ask.text))
+    depth, trailing_values = 0, False
+    for token in found:
+        depth += {"{": 1, "}": -1}.get(token.text, 0) if token.kind == "punct" else 0
+        trailing_values = trailing_values or (depth == 0 and token.kind == "word" and token.text.upper() == "VALUES")
+    limit = "" if trailing_values else "\nLIMIT 1"  # LIMIT cannot follow a trailing VALUES clause
+    return f"{sparql[:start]}SELECT *{sparql[end:]}{limit}"
+
+
+def as_boolean(result: QueryResult) -> QueryResult:
+    """The answer to an ASK sent by :func:`ask_as_select`: true when it has a row."""
+    value = isinstance(result, QuerySolutions) and next(iter(result), None) is not None
+    return pyoxigraph.parse_query_results(f'{{"head": {{}}, "boolean": {str(value).lower()}}}'.encode(),
+                                          QueryResultsFormat.JSON)
 
 
 def recognise(response: httpx.Response) -> ServerProfile | None:
