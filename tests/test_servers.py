@@ -54,7 +54,7 @@ def test_a_row_capped_answer_raises_instead_of_passing_for_complete(virtuoso_sto
     side = int(VIRTUOSO_MAX_ROWS**0.5) + 10
     square(virtuoso_store, side)
     query = "SELECT ?a ?d WHERE { ?a ?b ?c . ?d ?e ?f }"
-    with pytest.raises(StoreError, match="row limit of 50000 rows"):
+    with pytest.raises(StoreError, match=f"row limit of {VIRTUOSO_MAX_ROWS} rows"):
         virtuoso_store.select(query)
     # under the cap, the same query is complete
     square(virtuoso_store, side - 20)
@@ -150,7 +150,8 @@ def test_virtuoso_answers_plain_http_to_a_probe(virtuoso: SparqlServer) -> None:
 def test_reading_a_graph_past_the_row_cap_raises(virtuoso_store: RemoteStore) -> None:
     """Virtuoso's Graph Store GET stops at ResultSetMaxRows triples, with status 200 and no word of it."""
     square(virtuoso_store, VIRTUOSO_MAX_ROWS + 5)
-    with pytest.raises(StoreError, match=f"sent 5000[01] of the {VIRTUOSO_MAX_ROWS + 5} triples"):
+    cut = rf"sent ({VIRTUOSO_MAX_ROWS}|{VIRTUOSO_MAX_ROWS + 1}) of the {VIRTUOSO_MAX_ROWS + 5} triples"
+    with pytest.raises(StoreError, match=cut):
         list(virtuoso_store.triples(SQUARE))
     square(virtuoso_store, 100)
     assert len(list(virtuoso_store.triples(SQUARE))) == 100

@@ -211,6 +211,7 @@ def test_a_bad_chunk_stops_the_write_early_and_leaves_the_old_graph(store: Store
         assert made[0] < 200_000
 
 
+@pytest.mark.large  # a 22k-triple graph read back: past the Virtuoso fixture's 10,000-row cap
 def test_an_import_is_written_as_checked_text_the_mapper_vouches_for(store: Store) -> None:
     """store_batch tells the store its text is checked (no IRI checks, no blank nodes): the mapper's statements for
     awkward ids must then parse strictly, name no blank node, and land as exactly those triples."""
