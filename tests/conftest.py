@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
+import loopback
 from expgraph.catalog import prepare
 from expgraph.store import EmbeddedStore, Store
-from loopback import free_port
+from loopback import SparqlServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -67,27 +64,26 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.fixture(scope="session")
-def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def oxigraph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparqlServer]:
     """A real Oxigraph server on loopback for the whole session (the `oxigraph` package of the test extra)."""
-    binary = Path(sys.executable).parent / "oxigraph"
-    if not binary.exists():
-        pytest.fail("the Oxigraph server is missing: pip install -e '.[test]'")
-    workdir = tmp_path_factory.mktemp("oxigraph")
-    url = f"http://127.0.0.1:{free_port()}"
-    with (workdir / "server.log").open("wb") as log:
-        server = subprocess.Popen([str(binary), "serve", "--location", str(workdir / "data"),
-                                   "--bind", url.removeprefix("http://")], stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/query", params={"query": "ASK {}"}, timeout=1).raise_for_status()
-                break
-            except httpx.TransportError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the Oxigraph server did not start: {(workdir / 'server.log').read_text()}")
-                time.sleep(0.05)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(10)
+        with loopback.oxigraph_server(tmp_path_factory.mktemp("oxigraph")) as server:
+            yield server
+    except RuntimeError as error:
+        pytest.fail(str(error))
+
+
+@pytest.fixture(scope="session")
+def oxigraph_server(oxigraph: SparqlServer) -> str:
+    """The Oxigraph server's endpoint URL."""
+    return oxigraph.endpoint
+
+
+@pytest.fixture(scope="session")
+def virtuoso(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparqlServer]:
+    """Virtuoso Open Source on loopback for the whole session (started in about 10 s)."""
+    try:
+        with loopback.virtuoso_server(tmp_path_factory.mktemp("virtuoso")) as server:
+            yield server
+    except RuntimeError as error:
+        pytest.fail(str(error))

@@ -6,7 +6,6 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
 import pytest
 from pyoxigraph import NamedNode, QuerySolutions, Triple
 
@@ -14,20 +13,23 @@ from expgraph.catalog import prepare, store_batch
 from expgraph.namespaces import SKOS
 from expgraph.sparql.saved import SavedQueryError, get_query, load_queries, parse_query_file, run_saved
 from expgraph.store import EmbeddedStore, Store, open_store
+from loopback import SparqlServer
 from query_fixtures import ALPHA, BETA, GAMMA, alpha_batch, experiment_iri, fill, gamma_batch, project_iri, run_iri
 
 REQUIRED = {"failures-by-mode", "failure-rate-by-dataset", "already-failed", "runs-missing-provenance"}
 FM = "https://w3id.org/expgraph/vocab/failure-mode/"
 
 
-@pytest.fixture(scope="module", params=["embedded", "remote"])
+# Not yet on Virtuoso: filling this catalog there stalled in one request (no answer, server idle) on this busy
+# machine, not yet understood; its store contract and quirks run in test_store.py and test_servers.py.
+@pytest.fixture(scope="module", params=["embedded", "oxigraph"])
 def store(request: pytest.FixtureRequest):
     """The catalog in the embedded store (parameters bound as substitutions) and on a real Oxigraph server
     (parameters bound by VALUES blocks written into the query text)."""
-    if request.param == "remote":
-        url = request.getfixturevalue("oxigraph_server")
-        httpx.post(f"{url}/update", data={"update": "DROP ALL"}).raise_for_status()
-        opened: Store = open_store(endpoint=url)
+    if request.param != "embedded":
+        server: SparqlServer = request.getfixturevalue(request.param)
+        server.reset()
+        opened: Store = open_store(endpoint=server.endpoint)
     else:
         opened = EmbeddedStore()
     store = fill(prepare(opened))

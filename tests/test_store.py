@@ -20,27 +20,36 @@ from expgraph.namespaces import GRAPHS, RDFS, XSD, Namespace
 from expgraph.store import EmbeddedStore, Store, StoreBusyError, StoreError, open_store
 from expgraph.store.base import AUDIT, REGISTRY, STORE
 from expgraph.store.remote import RemoteStore, bind_values, endpoint_urls
-from loopback import free_port
+from loopback import SparqlServer, free_port
 
 EX = Namespace("https://example.org/")
 ONE = NamedNode("https://example.org/graph/one")
 TWO = NamedNode("https://example.org/graph/two")
 HOSTILE = 'x" } UNION { ?s ?p ?o } # \\ \n >'
+#: The graphs each server holds of its own (Virtuoso's system graphs), by endpoint: not ours to count.
+SERVERS_OWN_GRAPHS: dict[str, set[str]] = {}
 
 
 # -- the three kinds of store ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["memory", "disk", "remote"])
+@pytest.fixture(params=["memory", "disk", "oxigraph", "virtuoso"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "memory":
         opened: Store = EmbeddedStore()
     elif request.param == "disk":
         opened = EmbeddedStore(tmp_path / "store")
     else:
-        url = request.getfixturevalue("oxigraph_server")
-        httpx.post(f"{url}/update", data={"update": "DROP ALL"}).raise_for_status()
-        opened = open_store(endpoint=url)
+        large = request.node.get_closest_marker("large") or request.node.callspec.params.get("size", 0) >= 30_000
+        if request.param == "virtuoso" and large:
+            # These sizes exercise the embedded store's bulk path and the mapper's chunks; on Virtuoso each write
+            # and drop of 30-45k triples takes 10-60 s on a busy 2-core machine. Its uploads in pieces are
+            # tested in test_servers.py.
+            pytest.skip("bulk-path sizes: run on the embedded stores and Oxigraph server only")
+        server: SparqlServer = request.getfixturevalue(request.param)
+        server.reset()
+        opened = open_store(endpoint=server.endpoint)
+        SERVERS_OWN_GRAPHS[opened.endpoint] = server.own_graphs
     yield opened
     opened.close()
 
@@ -50,10 +59,14 @@ def physical_graphs(store: Store) -> set[str]:
     if isinstance(store, EmbeddedStore):
         return {g.value for g in store.ox.named_graphs() if isinstance(g, NamedNode)}
     assert isinstance(store, RemoteStore)
-    response = httpx.post(store.query_url, data={"query": "SELECT DISTINCT ?g WHERE { GRAPH ?g {} }"},
+    # Oxigraph lists empty graphs with GRAPH ?g {}; Virtuoso answers that with one empty row, has no empty graphs,
+    # and takes minutes for DISTINCT ?g over some 50k quads where GROUP BY ?g takes milliseconds
+    query = "SELECT ?g WHERE { { GRAPH ?g {} } UNION { SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g } }"
+    response = httpx.post(store.query_url, data={"query": query},
                           headers={"Accept": "application/sparql-results+json"})
     response.raise_for_status()
-    return {row["g"]["value"] for row in response.json()["results"]["bindings"]}
+    found = {row["g"]["value"] for row in response.json()["results"]["bindings"] if "g" in row}
+    return found - SERVERS_OWN_GRAPHS.get(store.endpoint, set())
 
 
 def expected_graphs(store: Store) -> set[str]:
@@ -150,6 +163,7 @@ def test_statements_failing_mid_write_leave_the_old_graph_intact(store: Store, s
     assert store.sweep() == []
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("checked", [False, True])
 def test_statements_written_in_several_chunks_land_whole_and_once(store: Store, checked: bool) -> None:
     """An import is written chunk by chunk (the embedded store in a writer thread), each chunk without the repeats
@@ -166,6 +180,7 @@ def test_statements_written_in_several_chunks_land_whole_and_once(store: Store, 
     assert physical_graphs(store) == expected_graphs(store)
 
 
+@pytest.mark.large
 def test_blank_nodes_after_chunks_without_any_are_one_document(store: Store) -> None:
     """Chunks are loaded as documents of their own until one names a blank node; from there on, as one."""
     statements = [str(t) for t in sample(45_000)] + [f'_:b <{EX.p.value}> "{i}"' for i in range(30_000)]
@@ -196,6 +211,7 @@ def test_a_bad_chunk_stops_the_write_early_and_leaves_the_old_graph(store: Store
         assert made[0] < 200_000
 
 
+@pytest.mark.large  # a 22k-triple graph read back: past the Virtuoso fixture's 10,000-row cap
 def test_an_import_is_written_as_checked_text_the_mapper_vouches_for(store: Store) -> None:
     """store_batch tells the store its text is checked (no IRI checks, no blank nodes): the mapper's statements for
     awkward ids must then parse strictly, name no blank node, and land as exactly those triples."""

@@ -6,6 +6,10 @@ this machine)::
 
     http://127.0.0.1:7878                               Oxigraph server (or the same URL ending in /query)
     http://localhost:3030/ds#query=sparql&store=data    Apache Jena Fuseki: /ds/sparql, /ds/update, /ds/data
+    http://localhost:8890/sparql                        Virtuoso (recognised by its answers; or #server=virtuoso)
+
+Each server's conventions (paths, time limits, how it says an answer is incomplete) are a profile of
+:mod:`expgraph.store.servers`, named by ``server=NAME`` in the fragment or recognised from the server's first answer.
 
 New versions are uploaded with one streamed Graph Store Protocol PUT each. With the Oxigraph layout (no ``store=``
 given) the upload asks for Oxigraph's non-transactional bulk load (``no_transaction``: 3-4x faster), which is safe
@@ -27,7 +31,9 @@ import pyoxigraph
 from pyoxigraph import BlankNode, NamedNode, QueryResultsFormat, RdfFormat, Triple
 
 from expgraph.namespaces import GRAPHS
+from expgraph.store import servers
 from expgraph.store.base import QueryResult, Store, StoreError, Term, sparql_term
+from expgraph.store.servers import ServerProfile
 
 #: A graph that never exists: the default graph of a query over no graphs (not the server's own default graph).
 _NO_GRAPH = GRAPHS + "none"
@@ -52,23 +58,40 @@ _GRAPH_FORMATS = {
 _CHUNK = 1 << 18
 
 
-def endpoint_urls(endpoint: str) -> tuple[str, str, str]:
-    """The query, update and Graph Store Protocol URLs of an endpoint given as described in the module doc."""
-    url, _, fragment = endpoint.partition("#")
+def endpoint_urls(endpoint: str, profile: ServerProfile | None = None) -> tuple[str, str, str]:
+    """The query, update and Graph Store Protocol URLs of an endpoint given as described in the module doc (laid
+    out as ``profile`` says, when the fragment names no server)."""
+    url = endpoint.partition("#")[0]
     if not re.match(r"^https?://[^/?#]+", url):
         raise StoreError(f"endpoint {endpoint!r} is not an http(s) URL")
+    paths = _fragment(endpoint)
+    profile = named_profile(endpoint) or profile or servers.DEFAULT
     base = url.rstrip("/")
-    if base.endswith("/query"):
-        base = base.removesuffix("/query")
+    for suffix in profile.query_suffixes:
+        if base.endswith("/" + suffix):
+            base = base.removesuffix("/" + suffix)
+            break
+    query, update, store = (urljoin(base + "/", paths.get(key, getattr(profile, key))) for key in _PATHS)
+    return query, update, store
+
+
+def named_profile(endpoint: str) -> ServerProfile | None:
+    """The profile named by ``server=NAME`` in the endpoint's fragment, if any."""
+    name = _fragment(endpoint).get("server")
+    return None if name is None else servers.profile_named(name, endpoint)
+
+
+def _fragment(endpoint: str) -> dict[str, str]:
+    fragment = endpoint.partition("#")[2]
     try:
         paths = dict(parse_qsl(fragment, strict_parsing=bool(fragment)))
     except ValueError:
         raise StoreError(f"endpoint {endpoint!r}: the part after # must be like query=PATH&update=PATH") from None
-    unknown = sorted(set(paths) - set(_PATHS))
+    unknown = sorted(set(paths) - {*_PATHS, "server"})
     if unknown:
-        raise StoreError(f"endpoint {endpoint!r}: unknown path {unknown[0]!r} after # (known: {', '.join(_PATHS)})")
-    query, update, store = (urljoin(base + "/", paths.get(key, key)) for key in _PATHS)
-    return query, update, store
+        raise StoreError(f"endpoint {endpoint!r}: unknown path {unknown[0]!r} after # "
+                         f"(known: {', '.join(_PATHS)}, server)")
+    return paths
 
 
 def bind_values(sparql: str, bindings: Mapping[str, Term]) -> str:
@@ -137,13 +160,23 @@ class RemoteStore(Store):
 
     native_substitutions = False
 
-    def __init__(self, endpoint: str, *, timeout: float = 300.0, connect_timeout: float = 10.0) -> None:
+    def __init__(self, endpoint: str, *, timeout: float = 300.0, connect_timeout: float = 10.0,
+                 query_timeout: float | None = None) -> None:
         self.endpoint = endpoint
-        self.query_url, self.update_url, self.store_url = endpoint_urls(endpoint)
-        self.upload_params = {} if "store=" in endpoint.partition("#")[2] else {"no_transaction": ""}
+        #: Named in the endpoint, else Oxigraph's until the server's first answer says otherwise.
+        self.profile = named_profile(endpoint) or servers.DEFAULT
+        self._use_profile(self.profile)
         self.timeout = timeout
+        #: Seconds a query may run on the server, passed as the profile says (None: the server's own limit).
+        self.query_timeout = query_timeout
         self.connect_timeout = connect_timeout
         self._client: httpx.Client | None = None
+
+    def _use_profile(self, profile: ServerProfile) -> None:
+        self.profile = profile
+        self.query_url, self.update_url, self.store_url = endpoint_urls(self.endpoint, profile)
+        named_store = "store" in _fragment(self.endpoint)
+        self.upload_params = {} if named_store else dict(profile.bulk_params)
 
     @property
     def location(self) -> str:
@@ -166,13 +199,16 @@ class RemoteStore(Store):
         """Any answer to ``ASK {}`` within ``connect_timeout`` (its status does not matter: the real request that
         follows reports refusals in its own words)."""
         try:
-            client.post(self.query_url, data={"query": "ASK {}"}, headers={"Accept": _ACCEPT},
-                        timeout=self.connect_timeout)
+            response = client.post(self.query_url, data={"query": "ASK {}"}, headers={"Accept": _ACCEPT},
+                                   timeout=self.connect_timeout)
         except httpx.TimeoutException:
             raise StoreError(f"the SPARQL server at {_public(self.query_url)} did not answer within "
                              f"{self.connect_timeout:g} s (--timeout)") from None
         except httpx.HTTPError as error:
             raise self._failure(self.query_url, error) from None
+        recognised = servers.recognise(response)
+        if recognised is not None and named_profile(self.endpoint) is None and recognised != self.profile:
+            self._use_profile(recognised)
 
     def close(self) -> None:
         if self._client is not None:
@@ -189,16 +225,31 @@ class RemoteStore(Store):
         named_graphs: list[NamedNode],
         bindings: Mapping[str, Term],
     ) -> QueryResult:
+        if self.profile.merges_dataset:
+            sparql = servers.without_dataset_clauses(sparql)
+        ask = self.profile.ask_as_select and servers.query_form(sparql) == "ASK"
+        if ask:
+            sparql = servers.ask_as_select(sparql)
         text = bind_values(sparql, bindings) if bindings else sparql
         form = {
             "query": text,
             "default-graph-uri": [g.value for g in default_graphs] or [_NO_GRAPH],
-            "named-graph-uri": [g.value for g in named_graphs],
+            # None given means none, not (as Virtuoso takes it) every graph on the server, its own system graphs too
+            "named-graph-uri": [g.value for g in named_graphs] or [_NO_GRAPH],
         }
-        response = self._send("POST", self.query_url, data=form, headers={"Accept": _ACCEPT})
+        accept = _ACCEPT
+        if self.profile.accept_by_form:
+            graph_form = servers.query_form(sparql) in ("CONSTRUCT", "DESCRIBE")
+            accept = "application/n-triples" if graph_form else "application/sparql-results+json"
+        response = self._send("POST", self.query_url, data=form, headers={"Accept": accept},
+                              params=self.profile.timeout_params(self.query_timeout))
+        why = servers.incomplete(response)
+        if why is not None:
+            raise StoreError(f"incomplete answer from {_public(self.query_url)}: {why}")
         media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type in _RESULT_FORMATS:
-            return pyoxigraph.parse_query_results(response.content, _RESULT_FORMATS[media_type])
+            result = pyoxigraph.parse_query_results(response.content, _RESULT_FORMATS[media_type])
+            return servers.as_boolean(result) if ask else result
         if media_type in _GRAPH_FORMATS:
             # pyoxigraph has no public constructor for graph results: re-query a scratch store to get the same type.
             scratch = pyoxigraph.Store()
@@ -227,6 +278,9 @@ class RemoteStore(Store):
         """
         failures: list[Exception] = []
         try:
+            if self.profile.upload_piece is not None:
+                self._upload_pieces(graph, chunks, self.profile.upload_piece)
+                return
             self._send("PUT", self.store_url, params={"graph": graph.value, **self.upload_params},
                        content=_guarded(chunks, failures), headers={"Content-Type": "application/n-triples"})
         except (StoreError, SyntaxError):  # what the server says of an abandoned upload (or of bad data)
@@ -235,10 +289,39 @@ class RemoteStore(Store):
         if failures:
             raise failures[0]
 
+    def _upload_pieces(self, graph: NamedNode, chunks: Iterable[bytes], size: int) -> None:
+        """The upload as a PUT of the first piece and a POST (append) of each further one, each with its length,
+        for servers that cannot read a streamed body (see :attr:`ServerProfile.upload_piece`). A failure while
+        making the content stops the upload between requests; the caller discards the staging graph."""
+        method = "PUT"
+        # A new connection each: Virtuoso may answer a refused upload before reading all of it
+        headers = {"Content-Type": "application/n-triples", "Connection": "close"}
+        for piece in servers.pieces(chunks, size):
+            self._send(method, self.store_url, params={"graph": graph.value, **self.upload_params}, content=piece,
+                       headers=headers)
+            method = "POST"
+        if method == "PUT":  # no content: still an (empty) graph, as after a streamed PUT of nothing
+            self._send(method, self.store_url, params={"graph": graph.value, **self.upload_params}, content=b"",
+                       headers=headers)
+
     def _drop_graph(self, graph: NamedNode) -> None:
         self._update(f"DROP SILENT GRAPH {sparql_term(graph)}")
 
     def _triples(self, graph: NamedNode) -> Iterator[Triple]:
+        if not self.profile.graph_reads_capped:
+            yield from self._read_graph(graph)
+            return
+        expected = self._query(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH {sparql_term(graph)} {{ ?s ?p ?o }} }}",
+                               default_graphs=[], named_graphs=[graph], bindings={})
+        total = int(next(iter(expected))[0].value)  # type: ignore[arg-type, index, union-attr]
+        count = 0
+        for count, triple in enumerate(self._read_graph(graph), 1):  # noqa: B007 (count is used after)
+            yield triple
+        if count < total:
+            raise StoreError(f"{_public(self.store_url)} sent {count} of the {total} triples of <{graph.value}>: "
+                             "it cuts graphs at its row limit (Virtuoso: raise ResultSetMaxRows)")
+
+    def _read_graph(self, graph: NamedNode) -> Iterator[Triple]:
         request = self.client.build_request("GET", self.store_url, params={"graph": graph.value},
                                             headers={"Accept": "application/n-triples"})
         try:
@@ -277,11 +360,12 @@ class RemoteStore(Store):
     def _check(self, response: httpx.Response, url: str) -> None:
         if response.status_code < 400:
             return
+        refusal = servers.refused(self.profile, response)
+        if refusal is not None and url in (self.query_url, self.update_url, self.store_url):
+            # The server's parser refused the query, update or uploaded data: what the embedded store raises.
+            raise SyntaxError(refusal)
         lines = response.text.strip().splitlines()
         detail = lines[0][:300] if lines else response.reason_phrase
-        if response.status_code == 400 and url in (self.query_url, self.update_url, self.store_url):
-            # The server's parser refused the query, update or uploaded data: what the embedded store raises.
-            raise SyntaxError(detail)
         raise StoreError(f"the SPARQL server at {_public(url)} answered HTTP {response.status_code}: {detail}")
 
 
