@@ -21,7 +21,7 @@ import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from expgraph.importers.base import (
 )
 from expgraph.importers.mlflow_sqlite import check_database
 from expgraph.importers.mlflow_sqlite import opened as sqlite_opened
+from expgraph.importers.series import Point, Totals, summarise
 from expgraph.records import (
     Agent,
     Artifact,
@@ -104,38 +105,14 @@ def _local_path(uri: str | None) -> Path | None:
     return Path(unquote(parsed.path)) if uri and parsed.scheme in ("", "file") else None
 
 
-#: One logged metric value: (timestamp, step, value).
-Point = tuple[int, int, float]
-
-
-def latest(history: Sequence[Point]) -> Point:
-    """MLflow's "latest" value: highest step, then newest timestamp (NaN loses a full tie, deterministically)."""
-    return max(history, key=lambda p: (p[1], p[0], not math.isnan(p[2]), p[2]))
-
-
-def first(history: Sequence[Point]) -> Point:
-    """The first value: earliest timestamp, then lowest step (a full tie: a number over NaN, then the lowest)."""
-    return min(history, key=lambda p: (p[0], p[1], math.isnan(p[2]), p[2]))
-
-
-def summarise(key: str, history: Sequence[Point]) -> MetricValue:
-    """Final value plus first/min/max/count; min and max ignore NaN unless every value is NaN."""
-    values = [p[2] for p in history if not math.isnan(p[2])]
-    return _summary(key, history, min(values, default=math.nan), max(values, default=math.nan), len(history))
-
-
-def _summary(key: str, candidates: Sequence[Point], minimum: float, maximum: float, count: int) -> MetricValue:
-    """A metric from the points its latest and first values are among (all of them, or those a SQL store
-    picked), and its minimum, maximum and count."""
-    timestamp, step, value = latest(candidates)
-    return MetricValue(
-        key=key,
-        value=_value(value),
-        step=step,
-        timestamp=_time(timestamp),
-        history=MetricHistory(first=_value(first(candidates)[2]), minimum=_value(minimum), maximum=_value(maximum),
-                              count=count),
-    )
+def _summary(key: str, points: Sequence[Point], whole: Totals | None = None) -> MetricValue:
+    """The one summary (``series.summarise``), with the infinities MLflow's sqlite store keeps as +-max given back."""
+    metric = summarise(key, points, whole=whole, time=_time)
+    history = metric.history
+    assert history is not None
+    return replace(metric, value=_value(metric.value), history=MetricHistory(
+        first=_value(history.first), minimum=_value(history.minimum), maximum=_value(history.maximum),
+        count=history.count))
 
 
 def metric_points(data: bytes, path: str | os.PathLike[str], run_id: str, key: str, experiment_id: str) -> list[Point]:
@@ -149,10 +126,10 @@ def metric_points(data: bytes, path: str | os.PathLike[str], run_id: str, key: s
     for line in text.splitlines():
         parts = line.strip().split(" ")
         if len(parts) == 3:
-            points.append((int(parts[0]), int(parts[2]), float(parts[1])))
+            points.append(Point(int(parts[2]), int(parts[0]), float(parts[1])))
         elif line.strip():
             metric = FileStore._get_metric_from_line(run_id, key, line, experiment_id)
-            points.append((metric.timestamp, metric.step, metric.value))
+            points.append(Point(metric.step, metric.timestamp, metric.value))
     if not points:
         raise ValueError(f"{path}: metric {key!r} is malformed, no data found")
     return points
@@ -442,9 +419,9 @@ class MlflowImporter(Importer):
             for run_id, key, value in session.execute(select(SqlTag.run_uuid, SqlTag.key, SqlTag.value)):
                 if run_id in runs:
                     runs[run_id].tags[key] = value
-            for (run_id, key), (candidates, minimum, maximum, count) in self._sql_metrics(session).items():
+            for (run_id, key), (candidates, whole) in self._sql_metrics(session).items():
                 if run_id in runs:
-                    runs[run_id].metrics[key] = _summary(key, candidates, minimum, maximum, count)
+                    runs[run_id].metrics[key] = _summary(key, candidates, whole)
             ids = list(runs)
             for start in range(0, len(ids), _CHUNK):  # MLflow's own bulk readers, as search_runs uses them
                 chunk = ids[start:start + _CHUNK]
@@ -455,32 +432,35 @@ class MlflowImporter(Importer):
         return list(runs.values())
 
     @staticmethod
-    def _sql_metrics(session: Any) -> dict[tuple[str, str], tuple[list[Point], float, float, int]]:
-        """Per (run, key): the rows that can be its latest or first value (those at its highest step or earliest
-        timestamp: ``latest`` and ``first`` choose among them), the minimum and maximum of its numbers (NaN when
-        there are none) and the number of values. Summarised by the database, in one query with window
-        aggregates, instead of reading every value of every history. MLflow stores NaN as ``is_nan`` (value 0)."""
+    def _sql_metrics(session: Any) -> dict[tuple[str, str], tuple[list[Point], Totals]]:
+        """Per (run, key): its first and last rows (by step, timestamp and logging order, which is sqlite's
+        ``rowid``: the one definition of ``series``, which chooses between them), and the totals of its history
+        (NaN as minimum and maximum when there are no numbers). Summarised by the database, in one query with
+        window aggregates, instead of reading every value of every history. MLflow stores NaN as ``is_nan``."""
         from mlflow.store.tracking.dbmodels.models import SqlMetric
-        from sqlalchemy import case, false, func, or_, select
+        from sqlalchemy import case, false, func, literal_column, or_, select
 
         group = {"partition_by": (SqlMetric.run_uuid, SqlMetric.key)}
+        order = (SqlMetric.step, SqlMetric.timestamp, literal_column("metrics.rowid"))
         number = case((SqlMetric.is_nan == false(), SqlMetric.value))  # NULL for NaN: MIN and MAX skip it
         ranked = select(SqlMetric.run_uuid, SqlMetric.key, SqlMetric.timestamp, SqlMetric.step, SqlMetric.value,
-                        SqlMetric.is_nan, func.count().over(**group).label("count"),
+                        SqlMetric.is_nan, literal_column("metrics.rowid").label("logged"),
+                        func.count().over(**group).label("count"),
                         func.min(number).over(**group).label("minimum"),
                         func.max(number).over(**group).label("maximum"),
-                        func.max(SqlMetric.step).over(**group).label("last_step"),
-                        func.min(SqlMetric.timestamp).over(**group).label("first_time")).subquery()
-        query = select(ranked).where(or_(ranked.c.step == ranked.c.last_step,
-                                         ranked.c.timestamp == ranked.c.first_time))
-        metrics: dict[tuple[str, str], tuple[list[Point], float, float, int]] = {}
+                        func.row_number().over(**group, order_by=order).label("from_first"),
+                        func.row_number().over(**group, order_by=[o.desc() for o in order]).label("from_last"),
+                        ).subquery()
+        query = select(ranked).where(or_(ranked.c.from_first == 1, ranked.c.from_last == 1)).order_by(ranked.c.logged)
+        metrics: dict[tuple[str, str], tuple[list[Point], Totals]] = {}
         for row in session.execute(query):
-            point = (row.timestamp, row.step, math.nan if row.is_nan else row.value)
+            point = Point(row.step, row.timestamp, math.nan if row.is_nan else row.value)
             if (row.run_uuid, row.key) in metrics:
                 metrics[row.run_uuid, row.key][0].append(point)
             else:
-                metrics[row.run_uuid, row.key] = ([point], math.nan if row.minimum is None else row.minimum,
-                                                  math.nan if row.maximum is None else row.maximum, row.count)
+                metrics[row.run_uuid, row.key] = ([point], Totals(
+                    math.nan if row.minimum is None else row.minimum, math.nan if row.maximum is None else row.maximum,
+                    row.count))
         return metrics
 
     def _from_client(self, client: Any, run: Any) -> _Read:
@@ -606,7 +586,7 @@ class MlflowImporter(Importer):
 
     @staticmethod
     def _metric(key: str, read: list[Point] | MetricValue) -> MetricValue:
-        return read if isinstance(read, MetricValue) else summarise(key, read)
+        return read if isinstance(read, MetricValue) else _summary(key, read)
 
     def _history(self, client: Any, info: Any, key: str) -> list[Point]:
         """Every value logged for a metric. On a file store the run's folder is known, so its metric file is
@@ -618,7 +598,7 @@ class MlflowImporter(Importer):
             if path is not None and path.is_file():
                 data = self.guard.read_bytes(path)
                 return [] if data is None else metric_points(data, path, info.run_id, key, info.experiment_id)
-        return [(m.timestamp, m.step, m.value) for m in client.get_metric_history(info.run_id, key)]
+        return [Point(m.step, m.timestamp, m.value) for m in client.get_metric_history(info.run_id, key)]
 
     @staticmethod
     def _dataset(item: Any) -> DatasetSnapshot:
