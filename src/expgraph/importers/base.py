@@ -530,12 +530,3 @@ def build_batch(importer: Importer, classifier: FailureClassifier, liveness: Liv
         concepts=tuple(concepts.values()),
         liveness=liveness,
     )
-
-
-#: Importers by tracker name, filled by ``register``; the CLI makes one ``import`` subcommand per entry.
-IMPORTERS: dict[str, type[Importer]] = {}
-
-
-def register(cls: type[Importer]) -> type[Importer]:
-    IMPORTERS[cls.tracker] = cls
-    return cls

@@ -37,7 +37,6 @@ from expgraph.importers.base import (
     environment_set,
     map_status,
     parameter,
-    register,
     require,
     walk_files,
 )
@@ -165,7 +164,6 @@ class _Read:
     model_ids: list[str] = field(default_factory=list)  # logged models this run output
 
 
-@register
 class MlflowImporter(Importer):
     """Import an MLflow tracking store: experiments, runs, params, metrics, datasets, artifacts, models."""
 

@@ -25,7 +25,6 @@ from expgraph.importers.base import (
     map_status,
     parameter,
     parse_json,
-    register,
 )
 from expgraph.importers.series import Point, summarise
 from expgraph.records import (
@@ -75,7 +74,6 @@ def _metric(key: str, series: Any, where: Path) -> MetricValue:
     return summarise(key, points, time=lambda stamp: _time(stamp, where, f"metric {key!r} timestamp"))
 
 
-@register
 class SacredImporter(Importer):
     """Import a Sacred FileStorageObserver directory: one run per numbered sub-directory."""
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from expgraph.importers.base import Importer, Record, SourceError, malformed_as_source_error, register, require
+from expgraph.importers.base import Importer, Record, SourceError, malformed_as_source_error, require
 from expgraph.importers.series import summarise_steps
 from expgraph.records import CodeVersion, Experiment, ParameterSetting, Run, RunStatus
 
@@ -142,7 +142,6 @@ class _Reader:
             data.metric_infos = [info.name.tag for info in content.experiment.metric_infos]
 
 
-@register
 class TensorBoardImporter(Importer):
     """Import TensorBoard runs (a log directory of event files; no TensorFlow needed)."""
 

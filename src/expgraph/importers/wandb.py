@@ -29,7 +29,6 @@ from expgraph.importers.base import (
     load_yaml,
     malformed_as_source_error,
     parse_json,
-    register,
 )
 from expgraph.importers.series import summarise_steps
 from expgraph.importers.wandb_log import replay
@@ -238,7 +237,6 @@ class _Replayer:
     on_output = on_output_raw
 
 
-@register
 class WandbImporter(Importer):
     """Import Weights & Biases offline runs (a wandb/ folder of offline-run-* / run-* directories)."""
 
