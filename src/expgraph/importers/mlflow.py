@@ -38,10 +38,10 @@ from expgraph.importers.base import (
     map_status,
     parameter,
     require,
-    walk_files,
 )
 from expgraph.importers.mlflow_sqlite import check_database
 from expgraph.importers.mlflow_sqlite import opened as sqlite_opened
+from expgraph.importers.paths import walk_files
 from expgraph.importers.series import Point, Totals, summarise
 from expgraph.records import (
     Agent,

@@ -20,12 +20,12 @@ from expgraph.importers.base import (
     SourceError,
     expect,
     flatten,
-    inside,
     malformed_as_source_error,
     map_status,
     parameter,
     parse_json,
 )
+from expgraph.importers.paths import inside
 from expgraph.importers.series import Point, summarise
 from expgraph.records import (
     Agent,
