@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from expgraph.importers.base import SourceError, require
+from expgraph.importers.mlflow import private_api
 
 #: Bytes 18 and 19 of a sqlite database header: 2 when the database is in WAL mode (1 for a rollback journal).
 _WAL = b"\x02\x02"
@@ -48,12 +49,11 @@ def schema_problem(revision: str | None) -> str | None:
     if revision == head:
         return None
     mlflow = require("mlflow", "mlflow")
-    utils = require("mlflow.store.db.utils", "mlflow")
     from alembic.script import ScriptDirectory
     from alembic.util import CommandError
 
     try:
-        known = ScriptDirectory.from_config(utils._get_alembic_config("sqlite://")).get_revision(revision) is not None
+        known = ScriptDirectory.from_config(private_api.alembic_config()).get_revision(revision) is not None
     except CommandError:
         known = False
     age = "an older" if known else "a newer (or unknown)"
@@ -65,7 +65,8 @@ def schema_problem(revision: str | None) -> str | None:
 @functools.cache
 def _head_revision() -> str:
     """The schema revision the installed MLflow reads (parsing its migration scripts takes 0.15 s: once)."""
-    return require("mlflow.store.db.utils", "mlflow")._get_latest_schema_revision()
+    require("mlflow.store.db.utils", "mlflow")
+    return private_api.latest_schema_revision()
 
 
 def read_only_uri(db: Path, flavour: str = "mlflow") -> str:
