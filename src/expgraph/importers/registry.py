@@ -81,8 +81,8 @@ def entry_points(group: str, path: list[str] | None = None) -> dict[str, str]:
 
     Read from the ``entry_points.txt`` files of the ``.dist-info`` and ``.egg-info`` folders directly, parsing only
     those that mention the group: ``importlib.metadata.entry_points`` builds a distribution object per installed
-    package first, which took 0.15-0.2 s of every ``expgraph`` start in a venv with the trackers installed, against
-    under 0.01 s this way."""
+    package first, a noticeable part of every ``expgraph`` start in a venv with the trackers installed (figures:
+    docs/importers.md, "Adding a tracker")."""
     header = f"[{group}]"
     found: dict[str, str] = {}
     for folder in path if path is not None else sys.path:

@@ -138,7 +138,7 @@ class RunStatements(Emitter):
         """The run's configuration, a node shared by every run with the same settings in any source, made of
         setting nodes (one per name and value) also shared; so that "has this failed elsewhere?", "same set-up,
         different outcome" and "the values of one parameter" are index lookups from a few nodes rather than a
-        pass over every run's parameters (seconds at 100k runs). Each node is described once per batch."""
+        pass over every run's parameters. Each node is described once per batch."""
         settings = comparable_settings(params)
         if not settings:
             return

@@ -1,7 +1,7 @@
 """Every call into MLflow's private API, in one place.
 
-The public client reads one run, or one metric history, per request: an import of a local store through it was 2x
-(file store) to 100x (sqlite, 10k runs) slower than ``search_runs`` alone (docs/importers.md). So the local
+The public client reads one run, or one metric history, per request: an import of a local store through it was
+several times slower than ``search_runs`` alone, quadratic on sqlite (docs/importers.md). So the local
 readers use what ``search_runs`` itself uses inside MLflow: the tracking store object behind the client, its
 listing of run folders, its line parser and dataset readers (file store), its table models, session and bulk
 readers (SQL store), and its alembic helpers (the schema check of ``sqlite``). None of it is promised to stay.

@@ -64,7 +64,7 @@ def schema_problem(revision: str | None) -> str | None:
 
 @functools.cache
 def _head_revision() -> str:
-    """The schema revision the installed MLflow reads (parsing its migration scripts takes 0.15 s: once)."""
+    """The schema revision the installed MLflow reads (parsing its migration scripts is slow: once)."""
     require("mlflow.store.db.utils", "mlflow")
     return private_api.latest_schema_revision()
 
