@@ -59,25 +59,25 @@ class SqlStoreReader(LocalReader):
 
     @staticmethod
     def _metrics(session: Any) -> dict[tuple[str, str], tuple[list[Point], Totals]]:
-        """Per (run, key): its first and last rows (by step, timestamp and logging order, which is sqlite's
-        ``rowid``: the one definition of ``series``, which chooses between them), and the totals of its history
-        (NaN as minimum and maximum when there are no numbers). Summarised by the database, in one query with
-        window aggregates, instead of reading every value of every history. MLflow stores NaN as ``is_nan``."""
+        """Per (run, key): the rows that can be its first or last value (those at its lowest and highest step, in
+        logging order, which is sqlite's ``rowid``; ``series.summarise`` chooses among them), and the totals of
+        its history (NaN as minimum and maximum when there are no numbers). Summarised by the database, in one
+        query with window aggregates, instead of reading every value of every history; aggregates without an
+        order, as ``row_number`` windows picking exactly the first and last row were slower (docs/importers.md).
+        MLflow stores NaN as ``is_nan``."""
         from sqlalchemy import case, false, func, literal_column, or_, select
 
         metric = private_api.table_models()[3]
         group = {"partition_by": (metric.run_uuid, metric.key)}
-        logged = literal_column("metrics.rowid")
-        order = (metric.step, metric.timestamp, logged)
         number = case((metric.is_nan == false(), metric.value))  # NULL for NaN: MIN and MAX skip it
         ranked = select(metric.run_uuid, metric.key, metric.timestamp, metric.step, metric.value, metric.is_nan,
-                        logged.label("logged"), func.count().over(**group).label("count"),
+                        literal_column("metrics.rowid").label("logged"), func.count().over(**group).label("count"),
                         func.min(number).over(**group).label("minimum"),
                         func.max(number).over(**group).label("maximum"),
-                        func.row_number().over(**group, order_by=order).label("from_first"),
-                        func.row_number().over(**group, order_by=[o.desc() for o in order]).label("from_last"),
-                        ).subquery()
-        query = select(ranked).where(or_(ranked.c.from_first == 1, ranked.c.from_last == 1)).order_by(ranked.c.logged)
+                        func.min(metric.step).over(**group).label("first_step"),
+                        func.max(metric.step).over(**group).label("last_step")).subquery()
+        query = select(ranked).where(or_(ranked.c.step == ranked.c.first_step, ranked.c.step == ranked.c.last_step)
+                                     ).order_by(ranked.c.logged)
         metrics: dict[tuple[str, str], tuple[list[Point], Totals]] = {}
         for row in session.execute(query):
             point = Point(row.step, row.timestamp, math.nan if row.is_nan else row.value)
