@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from expgraph.catalog import prepare, store_batch
-from expgraph.importers.series import metric_from_points
+from expgraph.importers.series import summarise_steps
 from expgraph.records import ImportBatch, Run, RunStatus
 from expgraph.store import EmbeddedStore
 
@@ -22,7 +22,7 @@ T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 def runs(count: int, steps: int) -> tuple[Run, ...]:
     return tuple(Run(f"r{i}", "e", RunStatus.FINISHED, name=f"r{i}", metrics=tuple(
-        metric_from_points(key, {s: (1.0 / (s + 1) + i * 1e-3, T0 + timedelta(seconds=s)) for s in range(steps)})
+        summarise_steps(key, {s: (1.0 / (s + 1) + i * 1e-3, T0 + timedelta(seconds=s)) for s in range(steps)})
         for key in ("loss", "acc", "lr"))) for i in range(count))
 
 

@@ -144,7 +144,7 @@ def charts(client, store, repeat: int) -> None:
     from urllib.parse import urlencode
 
     from expgraph.catalog import store_batch
-    from expgraph.importers.series import metric_from_points
+    from expgraph.importers.series import summarise_steps
     from expgraph.mapping import Minter, source_graph
     from expgraph.records import ImportBatch, Run, RunStatus
 
@@ -155,9 +155,9 @@ def charts(client, store, repeat: int) -> None:
                        t0 + timedelta(seconds=step)) for step in range(count)}
 
     runs = [Run("long", "bench", RunStatus.FINISHED, name="long history",
-                metrics=(metric_from_points("loss", history(100_000, 0)),))]
+                metrics=(summarise_steps("loss", history(100_000, 0)),))]
     runs += [Run(f"r{i}", "bench", RunStatus.FINISHED, name=f"chart run {i}",
-                 metrics=(metric_from_points("loss", history(1000, i)), metric_from_points("acc", history(1000, i))))
+                 metrics=(summarise_steps("loss", history(1000, i)), summarise_steps("acc", history(1000, i))))
              for i in range(50)]
     started = time.perf_counter()
     store_batch(store, ImportBatch("mlflow", source, runs=tuple(runs)), location=source)

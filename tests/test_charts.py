@@ -78,13 +78,13 @@ def test_a_short_history_is_not_downsampled() -> None:
 
 def test_runs_overlaid_get_fewer_points_each(memory_store) -> None:
     from expgraph.catalog import store_batch
-    from expgraph.importers.series import metric_from_points
+    from expgraph.importers.series import summarise_steps
     from expgraph.mapping import Minter
     from expgraph.records import ImportBatch, Run, RunStatus
 
     source = "/data/long-histories"
     runs = tuple(Run(f"h{i}", "e", RunStatus.FINISHED, name=f"h{i}", metrics=(
-        metric_from_points("loss", {step: (1.0 / (step + 1) + i, None) for step in range(1000)}),))
+        summarise_steps("loss", {step: (1.0 / (step + 1) + i, None) for step in range(1000)}),))
         for i in range(12))
     store_batch(memory_store, ImportBatch("tensorboard", source, runs=runs), location=source)
     iris = [Minter("tensorboard", source).local("run", f"h{i}").value for i in range(12)]
@@ -126,12 +126,12 @@ def test_histories_written_by_tensorboard_come_back_as_charts(memory_store) -> N
 
 def test_a_history_cut_at_import_still_says_how_many_values_were_logged(memory_store) -> None:
     from expgraph.catalog import store_batch
-    from expgraph.importers.series import metric_from_points
+    from expgraph.importers.series import summarise_steps
     from expgraph.mapping import Minter
     from expgraph.records import ImportBatch, Run, RunStatus
 
     source = "/data/very-long"
-    metric = metric_from_points("loss", {step: (1.0 / (step + 1), None) for step in range(30_000)})
+    metric = summarise_steps("loss", {step: (1.0 / (step + 1), None) for step in range(30_000)})
     run = Run("v", "e", RunStatus.FINISHED, metrics=(metric,))
     store_batch(memory_store, ImportBatch("wandb", source, runs=(run,)), location=source)
     iri_v = Minter("wandb", source).local("run", "v").value

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from expgraph.history import history_text, read_history
-from expgraph.importers.series import metric_from_points
+from expgraph.importers.series import summarise_steps
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -30,9 +30,9 @@ def test_a_malformed_history_names_the_point() -> None:
 
 
 def test_trackers_that_log_every_value_keep_them_all() -> None:
-    metric = metric_from_points("loss", {3: (0.5, T0), 1: (0.9, None), 2: (math.nan, T0)})
+    metric = summarise_steps("loss", {3: (0.5, T0), 1: (0.9, None), 2: (math.nan, T0)})
     assert metric.history is not None
-    points = metric.history.points
+    points = sorted(metric.history.points, key=lambda point: point[0])  # kept in logging order
     assert [(step, when) for step, _, when in points] == [(1, None), (2, T0), (3, T0)]
     assert points[0][1] == 0.9 and math.isnan(points[1][1]) and points[2][1] == 0.5
 

@@ -111,6 +111,11 @@ CASES = [
 ]
 
 
+def test_every_registered_importer_has_a_contract_case() -> None:
+    """An importer added to the registry (BUILT_IN, or a plugin installed here) without a case here fails."""
+    assert set(IMPORTERS) - {case.tracker for case in CASES} == set()
+
+
 @pytest.fixture(params=CASES, ids=lambda case: case.id)
 def case(request: pytest.FixtureRequest) -> Case:
     return request.param

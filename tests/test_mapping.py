@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pyoxigraph import Literal
 
-from expgraph.mapping import Minter, _text, batch_statements, date_time, double, map_batch, scalar, source_graph
+from expgraph.mapping import Minter, batch_statements, date_time, double, map_batch, scalar, source_graph
+from expgraph.mapping import ntriples as nt
 from expgraph.namespaces import DCAT, EG, PROV, SCHEMA, SPDX, XSD
 from expgraph.records import (
     Agent,
@@ -54,7 +55,7 @@ def test_statements_are_written_as_pyoxigraph_prints_triples() -> None:
 @pytest.mark.parametrize("value", ["plain", "", 'a "quote"', "back\\slash", "line\nbreak", "tab\t", "\x00\x1f\x7f",
                                    "é", "名前", "\u2028", "\ufeff", "😀", "tail\\"])
 def test_text_literals_are_escaped_as_pyoxigraph_escapes_them(value: str) -> None:
-    assert _text(value) == str(Literal(value))
+    assert nt.text(value) == str(Literal(value))
 
 
 def test_other_source_gives_other_iris() -> None:

@@ -1,4 +1,4 @@
-"""The one path-safety check of every importer read (importers.base.PathGuard), on real links and names."""
+"""The one path-safety check of every importer read (importers.paths.PathGuard), on real links and names."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from expgraph.importers import Collector
-from expgraph.importers.base import PathGuard
+from expgraph.importers.paths import PathGuard
 
 
 @pytest.fixture

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from pyoxigraph import NamedNode
 
+#: The default prefix of the IRIs minted for imported things (setting ``base_iri``); defined here only.
+DEFAULT_BASE = "https://w3id.org/expgraph/id/"
+
 
 class Namespace:
     """A namespace whose attributes (and items, for names that are not identifiers) are NamedNodes.

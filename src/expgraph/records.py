@@ -87,7 +87,9 @@ class MetricHistory:
     minimum: float
     maximum: float
     count: int
-    points: tuple[tuple[int, float, datetime | None], ...] = ()
+    #: a chart's payload, not part of the summary: two summaries of the same history compare equal whether or not
+    #: a reader kept the points (MLflow's SQL reader summarises in the database and keeps none)
+    points: tuple[tuple[int, float, datetime | None], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)

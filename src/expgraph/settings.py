@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from expgraph.namespaces import DEFAULT_BASE
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -33,7 +35,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("endpoint", "", str, "URL of a remote SPARQL 1.1 endpoint to use instead of the embedded store."),
     Setting("timeout", 10.0, float, "Seconds to wait for a tracker server (MLflow) or a remote SPARQL store to "
             "connect and to answer (a remote store's first answer; later queries and uploads may take longer)."),
-    Setting("base_iri", "https://w3id.org/expgraph/id/", str, "Prefix of the IRIs minted for imported things."),
+    Setting("base_iri", DEFAULT_BASE, str, "Prefix of the IRIs minted for imported things."),
     Setting("host", "127.0.0.1", str, "Address the web server listens on."),
     Setting("port", 8000, int, "Port the web server listens on."),
     Setting("query_timeout", 30.0, float, "Wall-clock limit in seconds for one query on the public endpoint."),

@@ -3,7 +3,7 @@ store took three times as long as the first import, all of it spent reading, map
 that nothing changed).
 
 An import's *source digest* covers everything its graph is made from: the state of the source's files (a
-``stat`` each, see ``importers.base.fingerprint``), the importer's settings, the failure rules in the catalog
+``stat`` each, see ``importers.paths.fingerprint``), the importer's settings, the failure rules in the catalog
 (they classify failed runs), the base IRI, and the code and ontology files that turn records into statements (so
 a new expgraph version, or an edited mapper, re-imports). The store keeps it beside the graph's content digest;
 when the next import's digest is the same, nothing is read. A batch with runs still running, not yet presumed dead,
@@ -21,7 +21,8 @@ from pathlib import Path
 from pyoxigraph import NamedNode, QuerySolutions
 
 from expgraph.failures import FailureClassifier
-from expgraph.importers.base import Importer, fingerprint
+from expgraph.importers.base import Importer
+from expgraph.importers.paths import fingerprint
 from expgraph.records import PRESUMED_DEAD_AFTER, ImportBatch, RunStatus
 from expgraph.resources import ontology_files
 from expgraph.store import Store
@@ -43,16 +44,18 @@ SELECT ?source ?experiments ?runs ?failures ?negative WHERE {
 @cache
 def code_digest() -> str:
     """The expgraph version and the bytes of the code and ontology files that may shape an import's statements:
-    every module at the top of the package (the mapper and what it uses: records, lexical forms, completeness,
-    failure rules, ...) and the importers. Generous on purpose: a change there costs one re-read, a missed one a
-    stale catalog."""
+    every module at the top of the package (records, lexical forms, completeness, failure rules, ...), the mapper's
+    and the importers' packages. Generous on purpose: a change there costs one re-read, a missed one a stale
+    catalog."""
     from expgraph import __version__
 
     package = Path(__file__).resolve().parent
-    files = sorted(package.glob("*.py")) + sorted((package / "importers").glob("*.py")) + sorted(ontology_files())
+    code = [*package.glob("*.py"), *(package / "importers").rglob("*.py"), *(package / "mapping").rglob("*.py")]
+    files = sorted(code) + sorted(ontology_files())
     digest = hashlib.sha256(__version__.encode())
     for path in files:
-        digest.update(f"\0{path.name}\0".encode() + path.read_bytes())
+        name = path.relative_to(package).as_posix() if package in path.parents else path.name
+        digest.update(f"\0{name}\0".encode() + path.read_bytes())
     return digest.hexdigest()
 
 

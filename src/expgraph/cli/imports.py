@@ -93,7 +93,21 @@ def _summarise(outcome: ImportOutcome, collector: Collector, fmt: SummaryFormat,
         err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)  # user text is not markup
 
 
+def _unavailable(message: str):
+    """The command of an importer that cannot be loaded (a plugin missing a dependency): the error, when used."""
+    def command(args: Annotated[list[str] | None, typer.Argument(hidden=True)] = None) -> None:
+        raise CliError(message)
+
+    return command
+
+
 def register(app: typer.Typer) -> None:
-    for tracker, cls in sorted(IMPORTERS.items()):
+    for tracker in IMPORTERS:
+        try:
+            cls = IMPORTERS[tracker]
+        except MissingDependency as error:
+            import_app.command(tracker, help=f"Unavailable: {error}",
+                               context_settings={"ignore_unknown_options": True})(_unavailable(str(error)))
+            continue
         import_app.command(tracker)(_command(cls))
     app.add_typer(import_app, name="import")

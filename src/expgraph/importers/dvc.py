@@ -27,7 +27,6 @@ from expgraph.importers.base import (
     flatten,
     malformed_as_source_error,
     map_status,
-    register,
     require,
 )
 from expgraph.records import (
@@ -64,7 +63,6 @@ def _time(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value)).astimezone(UTC)
 
 
-@register
 class DvcImporter(Importer):
     """Import DVC experiments (succeeded, failed, queued) from a git + DVC repository."""
 

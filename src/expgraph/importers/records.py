@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from expgraph.importers.base import BoundedYamlLoader, Importer, Record, SourceError, register
+from expgraph.importers.base import BoundedYamlLoader, Importer, Record, SourceError
 from expgraph.namespaces import VOCAB
 from expgraph.records import (
     Checksum,
@@ -281,7 +281,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^\w]+", "-", text.strip().lower()).strip("-") or "term"
 
 
-@register
 class RecordsImporter(Importer):
     """Import hand-written negative results and failed experiments (the ``expgraph new-record`` template)."""
 

@@ -8,7 +8,6 @@ the process is presumed dead (``records.Liveness``).
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,13 +20,13 @@ from expgraph.importers.base import (
     SourceError,
     expect,
     flatten,
-    inside,
     malformed_as_source_error,
     map_status,
     parameter,
     parse_json,
-    register,
 )
+from expgraph.importers.paths import inside
+from expgraph.importers.series import Point, summarise
 from expgraph.records import (
     Agent,
     Artifact,
@@ -36,7 +35,6 @@ from expgraph.records import (
     DatasetSnapshot,
     Environment,
     Experiment,
-    MetricHistory,
     MetricValue,
     Run,
     RunStatus,
@@ -72,17 +70,10 @@ def _metric(key: str, series: Any, where: Path) -> MetricValue:
         raise SourceError(where, f"metric {key!r} is not a steps/timestamps/values series ({error})") from None
     if not values or not len(steps) == len(stamps) == len(values):
         raise SourceError(where, f"metric {key!r} has series of different lengths")
-    points = list(zip(steps, stamps, values, strict=True))
-    step, stamp, value = max(points, key=lambda p: (p[0], p[1], not math.isnan(p[2]), p[2]))
-    finite = [v for v in values if not math.isnan(v)] or [math.nan]
-    first = min(points, key=lambda p: (p[1], p[0]))[2]
-    return MetricValue(key, value, step=int(step), timestamp=_time(stamp, where, f"metric {key!r} timestamp"),
-                       history=MetricHistory(first=first, minimum=min(finite), maximum=max(finite), count=len(values),
-                                             points=tuple((int(s), v, _time(t, where, f"metric {key!r} timestamp"))
-                                                          for s, t, v in points)))
+    points = [Point(int(step), stamp, value) for step, stamp, value in zip(steps, stamps, values, strict=True)]
+    return summarise(key, points, time=lambda stamp: _time(stamp, where, f"metric {key!r} timestamp"), keep=True)
 
 
-@register
 class SacredImporter(Importer):
     """Import a Sacred FileStorageObserver directory: one run per numbered sub-directory."""
 

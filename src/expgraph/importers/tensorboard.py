@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from expgraph.importers.base import Importer, Record, SourceError, malformed_as_source_error, register, require
-from expgraph.importers.series import metric_from_points
+from expgraph.importers.base import Importer, Record, SourceError, malformed_as_source_error, require
+from expgraph.importers.series import summarise_steps
 from expgraph.records import CodeVersion, Experiment, ParameterSetting, Run, RunStatus
 
 EVENT_FILE = "events.out.tfevents."
@@ -142,7 +142,6 @@ class _Reader:
             data.metric_infos = [info.name.tag for info in content.experiment.metric_infos]
 
 
-@register
 class TensorBoardImporter(Importer):
     """Import TensorBoard runs (a log directory of event files; no TensorFlow needed)."""
 
@@ -235,7 +234,7 @@ class TensorBoardImporter(Importer):
         tags = {f"text.{key}": value for key, value in sorted(texts.items())}
         if data.metric_infos:
             tags["hparams.metrics"] = ", ".join(data.metric_infos)
-        metrics = tuple(metric_from_points(key, points) for key, points in sorted(data.scalars.items()))
+        metrics = tuple(summarise_steps(key, points) for key, points in sorted(data.scalars.items()))
         return Run(
             native_id=native_id,
             experiment_id=experiment,

@@ -29,9 +29,8 @@ from expgraph.importers.base import (
     load_yaml,
     malformed_as_source_error,
     parse_json,
-    register,
 )
-from expgraph.importers.series import metric_from_points
+from expgraph.importers.series import summarise_steps
 from expgraph.importers.wandb_log import replay
 from expgraph.records import (
     Agent,
@@ -238,7 +237,6 @@ class _Replayer:
     on_output = on_output_raw
 
 
-@register
 class WandbImporter(Importer):
     """Import Weights & Biases offline runs (a wandb/ folder of offline-run-* / run-* directories)."""
 
@@ -390,7 +388,7 @@ class WandbImporter(Importer):
         summary = {key: _number(value) for key, value in flatten(state.summary) if not key.startswith("_")}
         metrics = []
         for key, points in sorted(state.history.items()):
-            metrics.append(metric_from_points(key, points, summary.get(key)))
+            metrics.append(summarise_steps(key, points, summary.get(key)))
         for key, value in sorted(summary.items()):
             if key not in state.history and value is not None:
                 metrics.append(MetricValue(key=key, value=value))

@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from expgraph.importers.base import SourceError, require
+from expgraph.importers.mlflow import private_api
 
 #: Bytes 18 and 19 of a sqlite database header: 2 when the database is in WAL mode (1 for a rollback journal).
 _WAL = b"\x02\x02"
@@ -48,12 +49,11 @@ def schema_problem(revision: str | None) -> str | None:
     if revision == head:
         return None
     mlflow = require("mlflow", "mlflow")
-    utils = require("mlflow.store.db.utils", "mlflow")
     from alembic.script import ScriptDirectory
     from alembic.util import CommandError
 
     try:
-        known = ScriptDirectory.from_config(utils._get_alembic_config("sqlite://")).get_revision(revision) is not None
+        known = ScriptDirectory.from_config(private_api.alembic_config()).get_revision(revision) is not None
     except CommandError:
         known = False
     age = "an older" if known else "a newer (or unknown)"
@@ -64,20 +64,31 @@ def schema_problem(revision: str | None) -> str | None:
 
 @functools.cache
 def _head_revision() -> str:
-    """The schema revision the installed MLflow reads (parsing its migration scripts takes 0.15 s: once)."""
-    return require("mlflow.store.db.utils", "mlflow")._get_latest_schema_revision()
+    """The schema revision the installed MLflow reads (parsing its migration scripts is slow: once)."""
+    require("mlflow.store.db.utils", "mlflow")
+    return private_api.latest_schema_revision()
 
 
 def read_only_uri(db: Path, flavour: str = "mlflow") -> str:
     """A URI that opens ``db`` with sqlite's ``mode=ro``: for ``sqlite3.connect``, or as an MLflow tracking URI.
 
-    For MLflow the sqlite ``file:`` URI is percent-encoded once more, for SQLAlchemy's URL parser, and so has no
-    ``/`` left in it: MLflow creates the parent folders of whatever follows ``sqlite:///``, and this text has none.
+    For MLflow the text after ``sqlite:///`` must hold no ``/``: MLflow creates the parent folders of whatever
+    follows it. So the sqlite ``file:`` URI encodes the path's slashes (sqlite decodes ``%2F``), and is
+    percent-encoded once more for a SQLAlchemy that unquotes the database part of a URL (2.1) but not for one that
+    does not (2.0): given the other's form, SQLAlchemy 2.0 passed sqlite a relative file name, and MLflow created
+    an empty store of that name in the working directory and read it, importing nothing. The URI is checked by
+    SQLAlchemy's own parser: what it will hand sqlite must be the ``file:`` URI meant.
     """
-    sqlite_uri = "file:" + quote(str(db.resolve()))
     if flavour == "sqlite":
-        return f"{sqlite_uri}?mode=ro"
-    return f"sqlite:///{quote(sqlite_uri, safe='')}?mode=ro&uri=true"
+        return f"file:{quote(str(db.resolve()))}?mode=ro"
+    from sqlalchemy.engine import make_url
+
+    sqlite_uri = "file:" + quote(str(db.resolve()), safe="")
+    unquotes = make_url("sqlite:///a%2Fb").database == "a/b"
+    uri = f"sqlite:///{quote(sqlite_uri, safe='') if unquotes else sqlite_uri}?mode=ro&uri=true"
+    if make_url(uri).database != sqlite_uri:
+        raise SourceError(db, "cannot open this database read-only with the installed SQLAlchemy")
+    return uri
 
 
 @contextlib.contextmanager
