@@ -21,7 +21,7 @@ from expgraph.validation import Shapes, reference_validate, summarise_import, va
 from expgraph.validation.compiler import Unsupported, _Compiler, compile_shapes, path_key
 from expgraph.validation.engine import read_report
 from expgraph.validation.report import render
-from expgraph.validation.scores import QUALITY_GRAPH
+from expgraph.validation.scores import QUALITY_GRAPH, Tally, measurement_statements, write_scores
 from synthetic import make_batch
 from test_shapes import complete_batch, complete_run
 
@@ -193,6 +193,21 @@ def test_scores_are_stored_as_dqv_measurements_and_refreshed(defects: Store) -> 
     validate_catalog(defects)
     assert stored_score(defects, MINT.run("r-bare")) is None
     assert stored_score(defects, MINT.experiment("exp-1")) > experiment
+
+
+def test_unchanged_scores_are_not_written_again(defects: Store) -> None:
+    """The second validation of an unchanged catalog recognises its scores by their digest: the quality graph
+    keeps its version (no staged copy), and changed scores replace it."""
+    _, scores = validate_catalog(defects)
+    first = defects.active_graphs()[QUALITY_GRAPH.value]
+    assert first.source_digest is not None and first.triples == sum(1 for _ in measurement_statements(scores))
+    assert write_scores(defects, scores) is False
+    assert defects.active_graphs()[QUALITY_GRAPH.value].version == first.version
+    run = MINT.run("r-bare").value
+    scores.runs[run] = Tally(scores.runs[run].applicable, scores.runs[run].applicable)
+    assert write_scores(defects, scores) is True
+    assert defects.active_graphs()[QUALITY_GRAPH.value].version != first.version
+    assert stored_score(defects, MINT.run("r-bare")) == 1.0
 
 
 def test_summarise_import_reports_what_one_import_brought(memory_store: Store) -> None:
