@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -56,7 +57,9 @@ def rss_mb(pid: int) -> float:
 
 
 def watched(command: list[str], max_rss_mb: float) -> dict:
-    """Run a child, sampling its memory twice a second; kill it above ``max_rss_mb``. Seconds, exit code, peak."""
+    """Run a child, sampling its memory twice a second; kill it above ``max_rss_mb``. Seconds, CPU seconds (what
+    a busy shared machine distorts least), exit code, peak."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peak, killed = 0.0, False
@@ -68,7 +71,10 @@ def watched(command: list[str], max_rss_mb: float) -> dict:
             break
         time.sleep(0.5)
     out, err = child.communicate()
-    return {"seconds": round(time.perf_counter() - started, 2), "exit": child.returncode, "peak_mb": round(peak),
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return {"seconds": round(time.perf_counter() - started, 2), "cpu_seconds": round(cpu, 2),
+            "exit": child.returncode, "peak_mb": round(peak),
             "killed_over_mb": round(max_rss_mb) if killed else None, "stdout": out.decode(), "stderr": err.decode()}
 
 
@@ -112,12 +118,13 @@ def reference_route(route: str, path: Path, out: Path) -> None:
                                "keys": sorted(map(list, {r.key() for r in results}), key=str)}))
 
 
-def run_reference(route: str, path: Path, ours: set, cli_seconds: float, max_rss_mb: float) -> dict:
+def run_reference(route: str, path: Path, ours: set, cli: dict, max_rss_mb: float) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.json"
         done = watched([sys.executable, __file__, "--child", route, "--store", str(path), "--out", str(out)],
                        max_rss_mb)
-        row = {f"{route}_seconds": done["seconds"], f"{route}_peak_mb": done["peak_mb"]}
+        row = {f"{route}_seconds": done["seconds"], f"{route}_cpu_seconds": done["cpu_seconds"],
+               f"{route}_peak_mb": done["peak_mb"]}
         if done["killed_over_mb"] is not None:
             row[f"{route}_killed_over_mb"] = done["killed_over_mb"]
             return row
@@ -127,7 +134,8 @@ def run_reference(route: str, path: Path, ours: set, cli_seconds: float, max_rss
     row[f"{route}_load_seconds"] = figures["load_seconds"]
     row[f"{route}_validate_seconds"] = figures["validate_seconds"]
     row[f"{route}_identical"] = {tuple(k) for k in figures["keys"]} == ours
-    row[f"{route}_ratio"] = round(done["seconds"] / cli_seconds, 1)
+    row[f"{route}_ratio"] = round(done["seconds"] / cli["seconds"], 1)
+    row[f"{route}_cpu_ratio"] = round(done["cpu_seconds"] / cli["cpu_seconds"], 1)
     if not row[f"{route}_identical"]:
         raise SystemExit(f"{route} results differ from expgraph's")
     return row
@@ -185,13 +193,14 @@ def main() -> None:
         ours = validate(store)
         in_process = time.perf_counter() - started
         store.close()
-        row = {"runs": n_runs, "cli_seconds": cli["seconds"], "cli_exit": cli["exit"], "cli_peak_mb": cli["peak_mb"],
+        row = {"runs": n_runs, "cli_seconds": cli["seconds"], "cli_cpu_seconds": cli["cpu_seconds"],
+               "cli_exit": cli["exit"], "cli_peak_mb": cli["peak_mb"],
                "engine_seconds": round(in_process, 2), "results": len(ours.results),
                "fallback_shapes": len(ours.fallback), "load_average": round(os.getloadavg()[0], 1)}
         keys = {r.key() for r in ours.results}
         for route, most in (("turbo", args.turbo_max), ("pyshacl", args.reference_max)):
             if n_runs <= most:
-                row.update(run_reference(route, path, keys, cli["seconds"], limit))
+                row.update(run_reference(route, path, keys, cli, limit))
                 print(json.dumps(row), flush=True)
         if args.import_runs:
             row.update(time_import(path, args.import_runs))
