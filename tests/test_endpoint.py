@@ -28,6 +28,7 @@ from expgraph.store import EmbeddedStore
 from expgraph.web.app import create_app
 from expgraph.web.queries_routes import library, saved_job
 from expgraph.web.sparql import close_runner, query_runner
+from expgraph.web.state import state_of
 from expgraph.web.warmup import warm_up
 from loopback import free_port
 from query_fixtures import fill
@@ -299,7 +300,7 @@ def test_the_server_warms_its_caches_up_in_the_background(tmp_path: Path) -> Non
     app = create_app(store, Settings({"max_concurrent_queries": 1}))
     try:
         warm_up(app).join(60)
-        settings, runner = app.state.settings, query_runner(app)
+        settings, runner = state_of(app).settings, query_runner(app)
         saved = library()["failures-by-mode"]
         outcome = runner.run(saved_job(saved.bind({}), settings))
         assert outcome.status == 200 and outcome.cached

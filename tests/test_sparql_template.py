@@ -10,9 +10,11 @@ from pyoxigraph import Literal, NamedNode
 
 from expgraph.sparql.guard import check_query
 from expgraph.sparql.saved import SavedQueryError, parse_query_file, run_saved
-from expgraph.sparql.template import SparqlTemplate, TemplateError
+from expgraph.sparql.template import SparqlTemplate, TemplateError, TermList, values
 from expgraph.store import EmbeddedStore
 from expgraph.store.base import logical_to_versions, sparql_term
+
+XSD_INTEGER = NamedNode("http://www.w3.org/2001/XMLSchema#integer")
 
 HOSTILE = [
     '" } SERVICE <http://127.0.0.1:1/> { "',
@@ -94,3 +96,61 @@ def test_graph_names_are_mapped_in_iris_and_prefixed_names_with_escapes_kept():
     assert logical_to_versions(query, versions) == (
         'PREFIX x: <http://x/> SELECT ("\\\\\\u0075" AS ?s) WHERE { GRAPH <urn:g/version/1> {} '
         'GRAPH <http://x/A/version/2> {} GRAPH <urn:gg> {} BIND(<urn:g/version/1> AS ?g) }')
+
+
+def _one_column(text: str) -> list:
+    return [row[0] for row in pyoxigraph.Store().query(check_query(text).text)]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_a_hostile_term_in_each_slot_kind_stays_a_term(value):
+    """A term, a list of terms and a VALUES block each hold the hostile text as one literal, never as syntax."""
+    template = SparqlTemplate.parse("SELECT ?x WHERE {\n  #@block\n  FILTER(?x IN (#@listed\n)"
+                                    " && ?x = #@one\n) } LIMIT #@limit\n")
+    hostile = Literal(value)
+    text = template.bind(block=values("x", [hostile, Literal("other")]), listed=TermList.of([hostile]),
+                         one=hostile, limit=5)
+    assert _one_column(text) == [hostile]
+
+
+def test_a_number_slot_takes_integers_only():
+    template = SparqlTemplate.parse("SELECT ?x WHERE { VALUES ?x { 1 2 3 } } LIMIT #@limit\n")
+    assert len(_one_column(template.bind(limit=2))) == 2
+    for wrong in ("2 } SERVICE <http://127.0.0.1:1/> {", True, 2.5):
+        with pytest.raises(TemplateError):
+            template.bind(limit=wrong)
+
+
+def test_a_fragment_is_inserted_with_its_own_slots_bound_from_the_same_values():
+    """The trusted fragment (a constant template) brings slots of its own; leaving it out leaves a comment."""
+    fragment = SparqlTemplate.parse("UNION { #@s\n BIND(2 AS ?k) }")
+    template = SparqlTemplate.parse("SELECT ?k WHERE { { #@s\n BIND(1 AS ?k) }\n #@extra\n }")
+    s = values("s", NamedNode("urn:a"))
+    assert sorted(int(k.value) for k in _one_column(template.bind(s=s, extra=fragment))) == [1, 2]
+    assert [int(k.value) for k in _one_column(template.bind(s=s, extra=None))] == [1]
+    assert [int(k.value) for k in _one_column(template.bind(s=s))] == [1]
+    with pytest.raises(TemplateError):  # the fragment's slot is known only when the fragment is given
+        SparqlTemplate.parse("SELECT * WHERE { #@extra\n }").bind(s=s)
+
+
+def test_an_empty_term_list_matches_nothing_and_a_marker_in_a_value_is_not_a_slot():
+    template = SparqlTemplate.parse("SELECT ?x WHERE { VALUES ?x { 1 } FILTER(?x IN (#@listed\n)) }")
+    assert _one_column(template.bind(listed=TermList.of([]))) == []
+    text = template.bind(listed=TermList.of([Literal("#@listed\n"), Literal("1", datatype=XSD_INTEGER)]))
+    assert text.count("#@listed") == 1 and len(_one_column(text)) == 1
+
+
+def test_a_value_of_no_slot_kind_is_refused():
+    template = SparqlTemplate.parse("SELECT * WHERE { #@s\n }")
+    for wrong in ("<urn:a>", ["urn:a"], {"s": 1}):
+        with pytest.raises(TemplateError):
+            template.bind(s=wrong)
+
+
+@pytest.mark.parametrize("value", ["C:\\Users\\u0041", "\\u0022 } SERVICE <http://127.0.0.1:1/> { \\u0022"])
+def test_a_template_filled_with_a_constant_keeps_its_backslashes(value):
+    """``fill`` binds some slots now and keeps the rest: the terms written are not unescaped a second time."""
+    template = SparqlTemplate.parse("SELECT ?x WHERE {\n  #@block\n  FILTER(?x IN (#@listed\n)) }")
+    filled = template.fill(listed=TermList.of([Literal(value)]))
+    assert list(filled.slots) == ["block"]
+    assert _one_column(filled.bind(block=values("x", [Literal(value), Literal("other")]))) == [Literal(value)]

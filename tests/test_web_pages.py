@@ -309,15 +309,16 @@ def test_labels_of_shared_nodes_stated_by_other_sources_do_not_repeat_rows(clien
     assert [d["role"] for d in run["inputs"]["datasets"]] == ["training"]
 
 
-def test_home_builds_only_the_facets_it_shows(client, memory_store) -> None:
-    from expgraph.web.lists import INDEXES, SPECS
+def test_home_builds_only_the_facets_it_shows(client) -> None:
+    from expgraph.web.lists import SPECS
 
+    indexes = client.app.state.web.lists
     data(client, "/")
     # at most these (a small filtered selection reads its members' values without building the facet)
-    assert set(INDEXES.get(memory_store, SPECS["runs"])._values) <= {"status"}
-    assert set(INDEXES.get(memory_store, SPECS["results"])._values) <= {"negative", "failure_mode"}
+    assert set(indexes.get(SPECS["runs"])._values) <= {"status"}
+    assert set(indexes.get(SPECS["results"])._values) <= {"negative", "failure_mode"}
     data(client, "/runs")
-    assert set(INDEXES.get(memory_store, SPECS["runs"])._values) == {f.name for f in SPECS["runs"].facets}
+    assert set(indexes.get(SPECS["runs"])._values) == {f.name for f in SPECS["runs"].facets}
 
 
 class CountingStore(EmbeddedStore):
@@ -345,10 +346,12 @@ def test_run_page_data_comes_from_three_queries() -> None:
         store.close()
 
 
-def test_cold_filtered_lists_match_the_built_index(client, memory_store) -> None:
+def test_cold_filtered_lists_match_the_built_index(client) -> None:
     """Before a list's facets are built, a filtered page reads only its members' facets and keys; it must show
     the same facets, rows and keyset pages as the same page from the fully built index."""
-    from expgraph.web.lists import INDEXES, SPECS
+    from expgraph.web.lists import SPECS
+
+    indexes = client.app.state.web.lists
 
     facets = {f["name"]: {v["label"]: v["value"] for v in f["values"]} for f in data(client, "/runs")["facets"]}
     project, alice = facets["project"]["vision"], facets["agent"]["alice"]
@@ -364,13 +367,13 @@ def test_cold_filtered_lists_match_the_built_index(client, memory_store) -> None
             pages.append(data(client, f"/{name}", **{**params, **pages[-1]["next"]}))
         return pages
 
-    INDEXES._indexes.clear()  # the client's warm-up may have built them
+    indexes.clear()  # the client's warm-up may have built them
     cold = [walk(name, params) for name, params in cases]
-    assert all(not INDEXES.get(memory_store, SPECS[name])._values for name, _ in cases)  # the restricted path ran
+    assert all(not indexes.get(SPECS[name])._values for name, _ in cases)  # the restricted path ran
     assert sum(len(pages) for pages in cold) > len(cases) and all(pages[0]["total"] for pages in cold)
-    INDEXES._indexes.clear()
+    indexes.clear()
     for spec in SPECS.values():
-        INDEXES.get(memory_store, spec).warm()
+        indexes.get(spec).warm()
     assert [walk(name, params) for name, params in cases] == cold
 
 
@@ -474,7 +477,7 @@ def test_indexed_search_gives_the_scans_rows_in_order(disk_store, monkeypatch, l
     build(disk_store)
     _odd_texts(disk_store)
     client = TestClient(create_app(disk_store, load_settings(environ={})))
-    index = search.SEARCH_INDEXES.get(disk_store, search.SEARCH)
+    index = client.app.state.web.search.get(search.SEARCH)
     cold = {q: data(client, "/search", q=q) for q in _SEARCHES}
     index.build()
     assert index.ready
@@ -490,10 +493,10 @@ def test_indexed_search_gives_the_scans_rows_in_order(disk_store, monkeypatch, l
 def test_an_import_makes_new_texts_searchable(client, memory_store) -> None:
     from expgraph.web import search
 
-    search.SEARCH_INDEXES.get(memory_store, search.SEARCH).build()
+    client.app.state.web.search.get(search.SEARCH).build()
     assert data(client, "/search", q="İstanbul")["total"] == 0
     _odd_texts(memory_store)  # an import: new graph versions, so a new (empty) index
-    index = search.SEARCH_INDEXES.get(memory_store, search.SEARCH)
+    index = client.app.state.web.search.get(search.SEARCH)
     assert [h["resource"]["label"] for h in data(client, "/search", q="STANBUL run")["hits"]] == ["İstanbul run"]
     index.build()
     assert index.ready and index.rows("STANBUL run")

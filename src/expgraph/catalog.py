@@ -20,36 +20,21 @@ import pyoxigraph
 from pyoxigraph import NamedNode, RdfFormat
 
 from expgraph.failures import FailureClassifier
+from expgraph.formats import DATASET, GRAPH, suffixes
 from expgraph.importers.base import Importer, build_batch
 from expgraph.mapping import DEFAULT_BASE, Minter, batch_statements, map_import_activity, source_graph
 from expgraph.namespaces import GRAPHS
 from expgraph.records import ImportBatch, Liveness
-from expgraph.resources import ontology_files
+from expgraph.resources import is_shipped, ontology_files, shipped_graph
 from expgraph.source_digest import settled, source_digest, unchanged_counts
 from expgraph.store import Store
 
 #: RDF formats ``load`` accepts, by file suffix.
-LOAD_FORMATS: dict[str, RdfFormat] = {
-    ".ttl": RdfFormat.TURTLE,
-    ".turtle": RdfFormat.TURTLE,
-    ".nt": RdfFormat.N_TRIPLES,
-    ".nq": RdfFormat.N_QUADS,
-    ".trig": RdfFormat.TRIG,
-    ".jsonld": RdfFormat.JSON_LD,
-    ".json": RdfFormat.JSON_LD,
-    ".rdf": RdfFormat.RDF_XML,
-    ".owl": RdfFormat.RDF_XML,
-}
+LOAD_FORMATS: dict[str, RdfFormat] = {suffix: f.rdf for suffix, f in suffixes(GRAPH, DATASET).items() if f.rdf}
 
 
 class LoadError(ValueError):
     """A file that cannot be loaded; the message names the file and the problem."""
-
-
-def furniture_graph(path: Path) -> NamedNode:
-    """The graph a shipped ontology or vocabulary file lives in."""
-    kind = "vocab" if path.parent.name == "vocab" else "ontology"
-    return NamedNode(f"{GRAPHS}{kind}/{path.stem}")
 
 
 def prepare(store: Store) -> Store:
@@ -58,15 +43,15 @@ def prepare(store: Store) -> Store:
     for path in ontology_files():
         data = path.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
-        graph = furniture_graph(path)
+        graph = shipped_graph(path)
         info = active.get(graph.value)
         if info is not None and info.digest == digest:
             continue
         triples = (quad.triple for quad in pyoxigraph.parse(data, RdfFormat.TURTLE, base_iri=path.as_uri()))
         store.replace_graph(graph, triples, digest=digest)
-    shipped = {furniture_graph(path).value for path in ontology_files()}
+    shipped = {shipped_graph(path).value for path in ontology_files()}
     for name in active:  # a vocabulary no longer shipped must not linger in the catalog
-        if name.startswith((f"{GRAPHS}ontology/", f"{GRAPHS}vocab/")) and name not in shipped:
+        if is_shipped(name) and name not in shipped:
             store.drop(NamedNode(name))
     return store
 
@@ -178,7 +163,7 @@ def store_batch(store: Store, batch: ImportBatch, *, location: str, base: str = 
     changed = store.replace_statements(graph, batch_statements(batch, base), audit=audit, checked=True,
                                        source_digest=source_digest)
     # The registry counts the statements as they are written (unchanged content has the same count): counting them
-    # here again in a generator of our own cost 4% of an import at 10k runs.
+    # here again in a generator of our own would slow every import down.
     return ImportOutcome(
         graph=graph,
         changed=changed,
@@ -237,8 +222,8 @@ _was_enabled = True
 def collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off for the duration, as it was before afterwards (also when imports in
     several threads overlap). An import builds millions of objects that all live until it ends, and the collector
-    rescanned them again and again: 12-17% of an import of 10k MLflow runs (1.3-1.8 s), 1.2x faster without. The
-    few cycles it leaves (61k objects on that file store) are collected once it is back on."""
+    rescanned them again and again, for a sizeable share of the import's time. The few cycles an import leaves
+    are collected once it is back on."""
     global _pauses, _was_enabled
     with _pause_lock:
         if _pauses == 0:

@@ -15,10 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pyoxigraph import Literal
+
 from expgraph.catalog import ImportOutcome, run_import
 from expgraph.importers import IMPORTERS, SourceError
 from expgraph.importers.base import MissingDependency
 from expgraph.namespaces import sparql_prologue
+from expgraph.records import FAILURE_STATUSES
+from expgraph.sparql.template import SparqlTemplate, TermList
 from expgraph.store import Store
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
@@ -28,8 +32,9 @@ COUNT_QUERIES = {
     "projects": "SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a eg:Project }",
     "experiments": "SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a eg:Experiment }",
     "runs": "SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a eg:Run }",
-    "failed_runs": """SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE {
-        ?x a eg:Run ; eg:status/skos:notation ?status FILTER(?status IN ("failed", "killed")) }""",
+    "failed_runs": SparqlTemplate.parse("""SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE {
+        ?x a eg:Run ; eg:status/skos:notation ?status FILTER(?status IN (#@failed
+        )) }""").bind(failed=TermList.of(Literal(status) for status in FAILURE_STATUSES)),
     "negative_results": "SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a eg:NegativeResult }",
     "trackers": "SELECT (COUNT(DISTINCT ?t) AS ?n) WHERE { ?x a eg:Run ; eg:tracker ?t }",
 }

@@ -31,6 +31,10 @@ class RunStatus(enum.StrEnum):
         return self in (RunStatus.FAILED, RunStatus.KILLED)
 
 
+#: The notations of the statuses that are failures (:attr:`RunStatus.is_failure`), for queries and pages.
+FAILURE_STATUSES: tuple[str, ...] = tuple(status.value for status in RunStatus if status.is_failure)
+
+
 @dataclass(frozen=True)
 class Agent:
     """A person or service account that ran something."""

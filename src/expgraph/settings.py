@@ -21,6 +21,7 @@ class Setting:
     default: Any
     type: type
     help: str
+    secret: bool = False  # never shown (``/settings.json`` says only whether it is set)
 
     @property
     def env(self) -> str:
@@ -53,6 +54,11 @@ SETTINGS: tuple[Setting, ...] = (
             "a run its tracker still calls running is presumed dead at import (eg:inferredStatus)."),
     Setting("spool", "", str, "Directory where captured runs wait when the store cannot be written "
             "(default $XDG_STATE_HOME/expgraph/spool)."),
+    Setting("token", "", str, "Bearer token for an expgraph server (`expgraph token create`); sent by every command "
+            "that goes through a server.", secret=True),
+    Setting("anonymous_read", "auto", str, "Whether the served catalog may be read without a token: on, off, or "
+            "auto (on when the server listens on a loopback address only, off otherwise). Writes always need one."),
+    Setting("max_upload_mb", 2048, int, "Largest graph in MB a client may upload to the write API (413 beyond)."),
     Setting("hash_cache", "", str, "File caching input checksums by path, size and time "
             "(default $XDG_CACHE_HOME/expgraph/hashes.sqlite)."),
 )
@@ -75,8 +81,8 @@ class Settings:
         raise AttributeError(name)
 
     def as_dict(self) -> dict[str, Any]:
-        return {s.name: {"value": getattr(self, s.name), "source": self.sources.get(s.name, "default")}
-                for s in SETTINGS}
+        return {s.name: {"value": ("(set)" if getattr(self, s.name) else "") if s.secret else getattr(self, s.name),
+                         "source": self.sources.get(s.name, "default")} for s in SETTINGS}
 
 
 def _convert(setting: Setting, raw: Any, origin: str) -> Any:

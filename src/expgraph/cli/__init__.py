@@ -10,7 +10,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from expgraph import __version__
-from expgraph.cli import data, demo, imports, query, record, records, serve, validate
+from expgraph.cli import data, demo, imports, query, record, records, serve, team, validate
 from expgraph.cli.common import CliError, State, err
 from expgraph.settings import SettingsError, load_settings
 from expgraph.store import StoreError
@@ -82,6 +82,7 @@ StoreOption = Annotated[
 EndpointOption = Annotated[
     str | None, typer.Option(help="Remote SPARQL 1.1 endpoint URL to use instead (env EXPGRAPH_ENDPOINT).")
 ]
+TokenOption = Annotated[str | None, typer.Option(help="Token for an expgraph server (env EXPGRAPH_TOKEN).")]
 BaseOption = Annotated[str | None, typer.Option(help="Prefix of minted IRIs (env EXPGRAPH_BASE_IRI).")]
 TimeoutOption = Annotated[float | None, typer.Option(
     help="Seconds to wait for a tracker server or remote store to connect and answer (env EXPGRAPH_TIMEOUT; "
@@ -96,13 +97,15 @@ def root(
     ctx: typer.Context,
     store: StoreOption = None,
     endpoint: EndpointOption = None,
+    token: TokenOption = None,
     base_iri: BaseOption = None,
     timeout: TimeoutOption = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks instead of one-line errors.")] = False,
     version: VersionOption = False,
 ) -> None:
     # Global options go before or after the command: `expgraph --store X stats` = `expgraph stats --store X`.
-    settings = load_settings({"store": store, "endpoint": endpoint, "base_iri": base_iri, "timeout": timeout})
+    settings = load_settings({"store": store, "endpoint": endpoint, "base_iri": base_iri, "timeout": timeout,
+                              "token": token})
     if settings.timeout <= 0:
         raise SettingsError(f"timeout from {settings.sources.get('timeout', 'default')}: must be more than 0 seconds")
     ctx.obj = State(settings=settings, debug=debug)
@@ -117,6 +120,7 @@ demo.register(app)
 validate.register(app)
 query.register(app)
 record.register(app)
+team.register(app)
 
 
 def main() -> None:

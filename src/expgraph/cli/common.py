@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from pyoxigraph import QueryBoolean, QueryResultsFormat, QuerySolutions, QueryTriples, RdfFormat
+from pyoxigraph import QueryBoolean, QuerySolutions, QueryTriples, RdfFormat
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from expgraph.formats import GRAPH, RESULTS, by_name
 from expgraph.settings import Settings
 from expgraph.store import EmbeddedStore, Store, open_store
 
@@ -49,6 +50,12 @@ class State:
             from expgraph.catalog import prepare as prepare_store
 
             location, endpoint = self.settings.store, self.settings.endpoint or None
+            from expgraph.store.served import find_server  # a running expgraph server owns the store: through it
+
+            served = find_server(location, endpoint, self.settings.token or None, self.settings.timeout)
+            if served is not None:
+                self._store = served
+                return served
             if not endpoint and not EmbeddedStore.exists(location):
                 path = Path(location)
                 if not create:
@@ -82,23 +89,16 @@ def state(ctx: typer.Context) -> State:
     return root.obj
 
 
-RESULT_FORMATS = {
-    "json": QueryResultsFormat.JSON,
-    "xml": QueryResultsFormat.XML,
-    "csv": QueryResultsFormat.CSV,
-    "tsv": QueryResultsFormat.TSV,
-}
-GRAPH_FORMATS = {"turtle": RdfFormat.TURTLE, "ntriples": RdfFormat.N_TRIPLES, "jsonld": RdfFormat.JSON_LD}
-
-
 def print_result(result: Any, fmt: str) -> None:
-    """Print a query result as a table (humans) or in a standard results format (scripts)."""
-    if isinstance(result, QuerySolutions | QueryBoolean) and fmt in RESULT_FORMATS:
-        data = result.serialize(format=RESULT_FORMATS[fmt])
+    """Print a query result as a table (humans) or in a standard results format (scripts); a graph in the RDF
+    format named, Turtle when ``fmt`` names none."""
+    results = by_name(fmt, RESULTS)
+    if isinstance(result, QuerySolutions | QueryBoolean) and results is not None and results.results is not None:
+        data = result.serialize(format=results.results)
         sys.stdout.buffer.write(data if data.endswith(b"\n") else data + b"\n")  # CSV and TSV end with one
     elif isinstance(result, QueryTriples):
-        rdf_format = GRAPH_FORMATS.get(fmt, RdfFormat.TURTLE)
-        sys.stdout.buffer.write(result.serialize(format=rdf_format))
+        graph = by_name(fmt, GRAPH)
+        sys.stdout.buffer.write(result.serialize(format=graph.rdf if graph and graph.rdf else RdfFormat.TURTLE))
     elif isinstance(result, QueryBoolean):
         out.print("yes" if bool(result) else "no")
     elif isinstance(result, QuerySolutions):

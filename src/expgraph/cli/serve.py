@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from expgraph.cli.common import err, state
+from expgraph.cli.common import CliError, err, state
 from expgraph.settings import Settings
 from expgraph.store import Store
 
@@ -33,8 +33,11 @@ def run_server(store: Store, settings: Settings, host: str | None = None, port: 
     err.print(f"serving {store.location} at http://{host}:{port}/ (Ctrl+C to stop)", highlight=False)
     stop = threading.Event()
     warming = warm_up(app, stop)
+    from expgraph.team.discovery import announced  # server.json: commands on this store go through the server
+
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        with announced(getattr(store, "path", None), host, port):
+            uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         stop.set()
         close_runner(app)  # also ends a warm-up query in progress
@@ -42,8 +45,12 @@ def run_server(store: Store, settings: Settings, host: str | None = None, port: 
 
 
 def serve(ctx: typer.Context, host: HostOption = None, port: PortOption = None) -> None:
-    """Serve the HTML catalog, /sparql and /queries. The server owns an embedded store while it runs."""
-    run_server(state(ctx).store(), state(ctx).settings, host, port)
+    """Serve the HTML catalog, /sparql, /queries and the write API (/api/v1). The server owns an embedded store
+    while it runs: other commands on the store go through it."""
+    store = state(ctx).store()
+    if getattr(store, "served", False):
+        raise CliError(f"the store is served already by {store.location}")
+    run_server(store, state(ctx).settings, host, port)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,8 +1,8 @@
-"""SPARQL results and graphs as bytes, with a row cap, and content negotiation between the standard formats.
+"""SPARQL results and graphs as bytes, with a row cap, in the formats :mod:`expgraph.formats` lists.
 
 pyoxigraph serialises whole result sets only; the endpoint must stop at ``max_rows``, so the four W3C results
 formats (JSON, XML, CSV, TSV) are written here from the solutions taken, and graphs go through pyoxigraph's own
-serialiser once capped.
+serialiser once capped. Which format is chosen is up to :func:`expgraph.formats.negotiate`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -19,31 +19,10 @@ from xml.sax.saxutils import escape, quoteattr
 import pyoxigraph
 from pyoxigraph import BlankNode, Literal, NamedNode, QueryBoolean, QuerySolutions, QueryTriples, RdfFormat
 
+from expgraph.formats import GRAPH, RESULTS, by_media_type
 from expgraph.namespaces import PREFIXES
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
-
-#: Results formats for SELECT and ASK, by media type (first is the default).
-RESULT_TYPES: dict[str, str] = {
-    "application/sparql-results+json": "json",
-    "application/sparql-results+xml": "xml",
-    "text/csv": "csv",
-    "text/tab-separated-values": "tsv",
-    "application/json": "json",
-    "application/xml": "xml",
-    "text/xml": "xml",
-}
-#: RDF formats for CONSTRUCT and DESCRIBE, by media type (first is the default).
-GRAPH_TYPES: dict[str, RdfFormat] = {
-    "text/turtle": RdfFormat.TURTLE,
-    "application/n-triples": RdfFormat.N_TRIPLES,
-    "application/ld+json": RdfFormat.JSON_LD,
-    "application/rdf+xml": RdfFormat.RDF_XML,
-    "application/x-turtle": RdfFormat.TURTLE,
-    "text/plain": RdfFormat.N_TRIPLES,
-}
-_CANONICAL = {"json": "application/sparql-results+json", "xml": "application/sparql-results+xml",
-              "csv": "text/csv", "tsv": "text/tab-separated-values"}
 
 
 @dataclass(frozen=True)
@@ -52,72 +31,6 @@ class Serialized:
     media_type: str
     truncated: bool = False
     rows: int = 0
-
-
-def negotiate(accept: str | None, offered: Iterable[str]) -> str | None:
-    """The offered media type the ``Accept`` header likes best, or None when it accepts none of them.
-
-    Each offered type takes the q of the most specific range naming it (RFC 9110, 12.5.1), so ``*/*, x/y;q=0``
-    refuses x/y; q=0 never chooses. Ties go to the higher q, then exact types over wildcards, then the earlier
-    header entry, then the first offered.
-    """
-    offered = list(offered)
-    if not accept or not accept.strip():
-        return offered[0]
-    best, best_key = None, None
-    for index, candidate in enumerate(offered):
-        q, specificity, position = _preference(accept, candidate)
-        if q <= 0:
-            continue
-        key = (q, specificity, -position, -index)
-        if best_key is None or key > best_key:
-            best, best_key = candidate, key
-    return best
-
-
-def acceptable_default(accept: str | None, offered: Iterable[str]) -> str:
-    """:func:`negotiate`'s choice, else the first offered type the header does not refuse with q=0 (clients such as
-    rdflib's ``SPARQLStore`` ask for results formats even for CONSTRUCT, and read the Content-Type they get)."""
-    offered = list(offered)
-    chosen = negotiate(accept, offered)
-    if chosen is not None:
-        return chosen
-    def refused(candidate: str) -> bool:
-        q, _, position = _preference(accept or "", candidate)
-        return position >= 0 and q <= 0
-
-    return next((candidate for candidate in offered if not refused(candidate)), offered[0])
-
-
-def _preference(accept: str, media_type: str) -> tuple[float, int, int]:
-    """(q, specificity, header position) of the most specific range matching ``media_type``; position -1 and q 0
-    when no range matches."""
-    found: tuple[int, int, float] | None = None  # (specificity, -position, q)
-    for position, part in enumerate(accept.split(",")):
-        pieces = [p.strip() for p in part.split(";")]
-        media, q = pieces[0].lower(), 1.0
-        for parameter in pieces[1:]:
-            if parameter.replace(" ", "").lower().startswith("q="):
-                try:
-                    q = float(parameter.split("=", 1)[1])
-                except ValueError:
-                    q = 0.0
-        if not _matches(media, media_type):
-            continue
-        specificity = 0 if media in ("*/*", "*") else 1 if media.endswith("/*") else 2
-        if found is None or (specificity, -position) > found[:2]:
-            found = (specificity, -position, q)
-    if found is None:
-        return 0.0, -1, -1
-    return found[2], found[0], -found[1]
-
-
-def _matches(pattern: str, media: str) -> bool:
-    if pattern in ("*/*", "*"):
-        return True
-    if pattern.endswith("/*"):
-        return media.startswith(pattern[:-1])
-    return pattern == media
 
 
 def serialize(result: QuerySolutions | QueryBoolean | QueryTriples, media_type: str, max_rows: int,
@@ -133,9 +46,10 @@ def serialize(result: QuerySolutions | QueryBoolean | QueryTriples, media_type: 
                 return _graph(triples, media_type, truncated=True)
             triples.append(pyoxigraph.Triple(*map(swap, triple)) if rename else triple)
         return _graph(triples, media_type, truncated=False)
-    fmt = RESULT_TYPES[media_type]
+    fmt = by_media_type(media_type, RESULTS)
+    assert fmt is not None, media_type  # the caller negotiated among the results formats
     if isinstance(result, QueryBoolean):
-        return Serialized(_boolean(bool(result), fmt), _CANONICAL[fmt], rows=1)
+        return Serialized(_boolean(bool(result), fmt.name), fmt.media_type, rows=1)
     variables = [v.value for v in result.variables]
     rows: list[list[object]] = []
     truncated = False
@@ -144,8 +58,8 @@ def serialize(result: QuerySolutions | QueryBoolean | QueryTriples, media_type: 
             truncated = True
             break
         rows.append([swap(solution[name]) for name in variables] if rename else [solution[name] for name in variables])
-    body = {"json": _json, "xml": _xml, "csv": _csv, "tsv": _tsv}[fmt](variables, rows)
-    return Serialized(body, _CANONICAL[fmt], truncated, len(rows))
+    body = _WRITERS[fmt.name](variables, rows)
+    return Serialized(body, fmt.media_type, truncated, len(rows))
 
 
 def _renamer(rename: Mapping[str, NamedNode] | None) -> Callable[[Any], Any]:
@@ -169,7 +83,9 @@ def rename_result(result: QuerySolutions | QueryBoolean | QueryTriples,
 
 
 def _graph(triples: list[pyoxigraph.Triple], media_type: str, truncated: bool) -> Serialized:
-    rdf_format = GRAPH_TYPES[media_type]
+    chosen = by_media_type(media_type, GRAPH)
+    assert chosen is not None and chosen.rdf is not None, media_type  # negotiated among the graph formats
+    rdf_format = chosen.rdf
     prefixes = PREFIXES if rdf_format in (RdfFormat.TURTLE, RdfFormat.RDF_XML) else None
     if rdf_format is RdfFormat.RDF_XML:
         triples = [_xml_safe(triple) for triple in triples]
@@ -276,3 +192,8 @@ def _tsv(variables: list[str], rows: list[list[object]]) -> bytes:
     lines = ["\t".join(f"?{name}" for name in variables)]
     lines += ["\t".join("" if term is None else str(term) for term in row) for row in rows]
     return ("\n".join(lines) + "\n").encode()
+
+
+#: The SPARQL results writers, by the name of their format in :data:`expgraph.formats.FORMATS`.
+_WRITERS: dict[str, Callable[[list[str], list[list[object]]], bytes]] = {"json": _json, "xml": _xml, "csv": _csv,
+                                                                          "tsv": _tsv}

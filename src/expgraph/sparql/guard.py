@@ -60,7 +60,7 @@ def check_query(text: str, base: str | None = None) -> CheckedQuery:
     """
     if not text.strip():
         raise QueryRefused("empty query")
-    # Remembered for short texts only: 512 large bodies would hold gigabytes (and lexing 1 MB takes about 1 s).
+    # Remembered for short texts only: a cache of large bodies would hold gigabytes.
     return _check_cached(text, base) if len(text) <= _CACHED_CHARS else _check(text, base)
 
 

@@ -1,7 +1,7 @@
 """Who runs next on the query workers: a bounded queue, fair between clients, with a wait limit.
 
-Queries used to wait first come, first served, without bound: with two heavy queries running a light one waited
-29 s, and 50 heavy requests made it wait 126 s. The rules now:
+Queries used to wait first come, first served, without bound, so a light query waited behind every heavy one
+queued before it. The rules now:
 
 - A client (the caller's address) runs at most ``slots - 1`` queries at once (at least one), so a worker is
   always left for somebody else: a client sending heavy queries slows itself down, not the others.

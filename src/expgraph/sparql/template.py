@@ -2,16 +2,30 @@
 
 A slot is a comment of its own, ``#@NAME`` (or ``#@values NAME``, the saved queries' spelling for a pairs
 parameter's rows). Slots are found by lexing the query, so a marker inside a string literal or an IRI is text, not a
-slot, and a value put into one slot is never searched for another. :meth:`SparqlTemplate.bind` fills each slot with
-a ``VALUES`` block whose every term is written by :func:`~expgraph.store.base.sparql_term` (pyoxigraph's N-Triples
-form, which escapes), so a hostile value can only ever be a term: it cannot change the query's structure.
+slot, and a value put into one slot is never searched for another. :meth:`SparqlTemplate.bind` fills each slot by
+the kind of value given for it, every term written by :func:`~expgraph.store.base.sparql_term` (pyoxigraph's
+N-Triples form, which escapes), so a hostile value can only ever be a term: it cannot change the query's structure.
+
+The kinds of value a slot takes:
+
+- ``(variables, rows)`` (:data:`Values`): a ``VALUES`` block;
+- one term (``NamedNode``, ``Literal``, ``BlankNode``): the term itself, e.g. a predicate;
+- :class:`TermList`: the terms separated by commas, for ``IN (...)``;
+- an ``int``: a number, for ``LIMIT``;
+- another :class:`SparqlTemplate`: a trusted fragment (a constant of the code, never a value), whose own slots are
+  bound from the same arguments;
+- ``None``: the slot stays a comment (an optional fragment left out).
+
+Since a slot is a comment, it runs to the end of its line: a template has a line break after each slot.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from pyoxigraph import BlankNode, Literal, NamedNode
 
 from expgraph.sparql.lexer import tokens, unescape_codepoints
 from expgraph.store.base import Term, sparql_term
@@ -23,7 +37,18 @@ Values = tuple[Sequence[str], Sequence[Sequence[Term | None]]]
 
 
 class TemplateError(ValueError):
-    """A slot that does not exist, or a block whose rows do not fit its variables."""
+    """A slot that does not exist, a block whose rows do not fit its variables, or a value of no slot kind."""
+
+
+@dataclass(frozen=True)
+class TermList:
+    """Terms for an ``IN (...)`` list: written separated by commas."""
+
+    terms: tuple[Term, ...]
+
+    @classmethod
+    def of(cls, terms: Iterable[Term]) -> TermList:
+        return cls(tuple(terms))
 
 
 @dataclass(frozen=True)
@@ -44,17 +69,70 @@ class SparqlTemplate:
                 found.setdefault(match[1], []).append((token.offset, token.offset + len(token.text)))
         return cls(text, {name: tuple(spans) for name, spans in found.items()})
 
-    def bind(self, **blocks: Values) -> str:
-        """The text with each named slot replaced by its ``VALUES`` block; slots not named stay comments."""
-        unknown = sorted(set(blocks) - set(self.slots))
+    def names(self, values: dict[str, Slot]) -> set[str]:
+        """Every slot name this template answers to with these values: its own and those of the fragments."""
+        names = set(self.slots)
+        for name in self.slots:
+            fragment = values.get(name)
+            if isinstance(fragment, SparqlTemplate):
+                names |= fragment.names(values)
+        return names
+
+    def fill(self, **values: Slot) -> SparqlTemplate:
+        """A template with some slots filled by constants of the code now and the others left for :meth:`bind`
+        (the terms written are not lexed or unescaped again: the other slots' places are moved by the edits)."""
+        text, moved = self._edit(values)
+        return SparqlTemplate(text, {name: tuple(moved[span] for span in spans)
+                                     for name, spans in self.slots.items() if values.get(name) is None})
+
+    def bind(self, **values: Slot) -> str:
+        """The text with each named slot filled; slots not named (or named with None) stay comments."""
+        return self._edit(values)[0]
+
+    def _edit(self, values: dict[str, Slot]) -> tuple[str, dict[tuple[int, int], tuple[int, int]]]:
+        """The text with the named slots filled, and where each slot left as it was now sits."""
+        unknown = sorted(set(values) - self.names(values))
         if unknown:
             raise TemplateError(f"the query has no slot #@{unknown[0]}")
-        edits = sorted((span, values_block(*blocks[name])) for name in blocks for span in self.slots[name])
-        out, position = [], 0
-        for (start, end), block in edits:
-            out += [self.text[position:start], block]
+        filled = {name: _fill(value, values) for name, value in values.items()
+                  if name in self.slots and value is not None}  # once per slot, however often it appears
+        spans = sorted((span, filled.get(name)) for name, spans in self.slots.items() for span in spans)
+        out, position, length, moved = [], 0, 0, {}
+        for (start, end), text in spans:
+            out.append(self.text[position:start])
+            length += start - position
+            if text is None:  # left as it was
+                text = self.text[start:end]
+                moved[start, end] = (length, length + len(text))
+            out.append(text)
+            length += len(text)
             position = end
-        return "".join(out) + self.text[position:]
+        return "".join(out) + self.text[position:], moved
+
+
+#: What a slot can be filled with (see the module's docstring).
+Slot = Values | Term | TermList | int | SparqlTemplate | None
+
+
+def _fill(value: Slot, values: dict[str, Slot]) -> str:
+    """One slot's text for its value, by the value's kind."""
+    if isinstance(value, SparqlTemplate):
+        return value.bind(**{name: slot for name, slot in values.items() if name in value.names(values)})
+    if isinstance(value, NamedNode | Literal | BlankNode):
+        return sparql_term(value)
+    if isinstance(value, TermList):
+        return ", ".join(sparql_term(term) for term in value.terms)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, tuple) and len(value) == 2:
+        return values_block(*value)
+    raise TemplateError(f"a slot cannot hold {type(value).__name__} {value!r:.80}")
+
+
+def values(variable: str, terms: Term | Iterable[Term]) -> Values:
+    """A one-variable ``VALUES`` block's parts: the variable bound to one term or each of several."""
+    options = [terms] if isinstance(terms, NamedNode | Literal | BlankNode) else list(terms)
+    return [variable], [[term] for term in options]
 
 
 def values_block(variables: Sequence[str], rows: Sequence[Sequence[Term | None]]) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from expgraph.store.base import GraphInfo, Store, StoreBusyError, StoreError
 from expgraph.store.embedded import EmbeddedStore
+from expgraph.store.scope import EVERYTHING, GraphScope
 
 
 def open_store(location: str | Path | None = None, *, endpoint: str | None = None,
@@ -19,4 +20,5 @@ def open_store(location: str | Path | None = None, *, endpoint: str | None = Non
     return EmbeddedStore(location)
 
 
-__all__ = ["EmbeddedStore", "GraphInfo", "Store", "StoreBusyError", "StoreError", "open_store"]
+__all__ = ["EVERYTHING", "EmbeddedStore", "GraphInfo", "GraphScope", "Store", "StoreBusyError", "StoreError",
+           "open_store"]

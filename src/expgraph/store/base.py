@@ -10,21 +10,20 @@ its first triple is written, so leftovers of a crash are known to be ours and ar
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import re
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import islice
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import pyoxigraph
 from pyoxigraph import (
     BlankNode,
     Literal,
     NamedNode,
+    Quad,
     QueryBoolean,
     QuerySolutions,
     QueryTriples,
@@ -32,8 +31,14 @@ from pyoxigraph import (
     Triple,
 )
 
-from expgraph.namespaces import GRAPHS, XSD, Namespace
-from expgraph.sparql.lexer import LexError, keep_backslash_u, original_offsets, tokens, unescape_codepoints
+from expgraph.formats import DATASET, GRAPH, by_name, formats
+from expgraph.namespaces import GRAPHS, PREFIXES, XSD, Namespace
+from expgraph.sparql.lexer import keep_backslash_u
+from expgraph.store.scope import EVERYTHING, GraphScope, logical_to_versions, physical_graphs
+from expgraph.store.text import CHUNK, ChunkReader, ContentDigest
+
+__all__ = ["CHUNK", "ChunkReader", "ContentDigest", "GraphScope", "Snapshot", "Store", "StoreError",
+           "logical_to_versions", "sparql_term"]
 
 #: Terms the store keeps about its own graphs; not part of the public ontology.
 STORE = Namespace("https://w3id.org/expgraph/store#")
@@ -82,62 +87,10 @@ def sparql_term(term: Term) -> str:
     return text
 
 
-#: Statements per chunk of N-Triples text; the embedded store writes a graph of one chunk in one transaction.
-CHUNK = 20_000
+class Snapshot(Protocol):
+    """What another process needs to open a read-only view of a store's content (see :meth:`Store.snapshot`)."""
 
-
-class ContentDigest:
-    """A running SHA-256 over a graph's content, each statement as N-Triples without its final `` .`` and followed
-    by a newline, so that re-importing the same content can change nothing. Triples and statements hash alike, and
-    alike to catalogs written before imports came as text (their registry digests stay valid)."""
-
-    def __init__(self) -> None:
-        self._hash = hashlib.sha256()
-        self.count = 0
-
-    def feed(self, triples: Iterable[Triple]) -> Iterator[Triple]:
-        for triple in triples:
-            self._hash.update(f"{triple}\n".encode())
-            self.count += 1
-            yield triple
-
-    def chunks(self, statements: Iterable[str], size: int = CHUNK) -> Iterator[bytes]:
-        """The statements as N-Triples text, ``size`` statements a chunk: a few joins and one hash per chunk.
-
-        Every statement is hashed and counted, but a chunk's text holds each statement once: an import repeats the
-        description of shared nodes (a parameter's type and label, an agent, an environment) for every run naming
-        them, about 30% of its statements at 10k runs, and each repeat would be parsed and inserted for nothing.
-        The graph is the same, since a chunk is never split across documents (blank nodes keep their identity)."""
-        pending = iter(statements)
-        while chunk := list(islice(pending, size)):
-            self._hash.update(("\n".join(chunk) + "\n").encode())
-            self.count += len(chunk)
-            yield (" .\n".join(dict.fromkeys(chunk)) + " .\n").encode()
-
-    def hexdigest(self) -> str:
-        return self._hash.hexdigest()
-
-
-class ChunkReader:
-    """A binary file over chunks of bytes, so that pyoxigraph parses a stream of chunks as one document (blank
-    nodes keep their identity across chunks). Its parsers ask for at most ``size`` bytes a read, and must not get
-    more."""
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._chunks = iter(chunks)
-        self._buffer = b""
-        self._offset = 0
-
-    def read(self, size: int = -1) -> bytes:
-        while self._offset >= len(self._buffer):
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return b""
-            self._buffer, self._offset = chunk, 0
-        end = len(self._buffer) if size is None or size < 0 else self._offset + size
-        data = self._buffer[self._offset:end]
-        self._offset += len(data)
-        return data
+    def open(self) -> Store: ...
 
 
 class Store(ABC):
@@ -149,6 +102,8 @@ class Store(ABC):
     stale_after = 6 * 3600.0
     #: Whether the registry may be cached between writes: only when this process is the store's sole writer.
     caches_registry = False
+    #: Whether :meth:`snapshot` gives views other processes can open (the query runner then uses worker processes).
+    shares_snapshots = False
     _registry_cache: dict[str, GraphInfo] | None = None
 
     # -- primitives ---------------------------------------------------------------------------------------------
@@ -203,21 +158,46 @@ class Store(ABC):
         sparql: str,
         *,
         bindings: Mapping[str, Term] | None = None,
-        graphs: list[NamedNode] | None = None,
+        graphs: Iterable[NamedNode] | None = None,
+        named_graphs: Iterable[NamedNode] | None = None,
+        scope: GraphScope = EVERYTHING,
     ) -> QueryResult:
-        """Run a SPARQL query over the active graphs (or the given logical graphs), with variables pre-bound."""
-        active = self.active_graphs()
-        if graphs is None:
-            return self._query_active(sparql, [info.version for info in active.values()], bindings or {})
-        physical = [active[g.value].version if g.value in active else g for g in graphs]
-        return self._query(sparql, default_graphs=physical, named_graphs=physical, bindings=bindings or {})
+        """Run a SPARQL query, with variables pre-bound, over the active graphs ``scope`` lets the caller read.
 
-    def scoped(self, sparql: str) -> str:
+        ``graphs`` (logical names or active versions) narrows the default graph to those, and the named graphs too
+        unless ``named_graphs`` names others. Every read goes through here: this is where a query is scoped."""
+        visible = self.active_graphs() if scope.unrestricted else self.visible_graphs(scope)
+        everything = [info.version for info in visible.values()]
+        if graphs is None and named_graphs is None:
+            if scope.unrestricted:  # the backend may read all active graphs faster than by listing them
+                return self._query_active(sparql, everything, bindings or {})
+            return self._query(sparql, default_graphs=everything, named_graphs=everything, bindings=bindings or {})
+        restricted = not scope.unrestricted
+        default = everything if graphs is None else physical_graphs(graphs, visible, restricted=restricted)
+        named = default if named_graphs is None else physical_graphs(named_graphs, visible, restricted=restricted)
+        return self._query(sparql, default_graphs=default, named_graphs=named, bindings=bindings or {})
+
+    def select(self, sparql: str, *, graphs: Iterable[NamedNode] | None = None, scope: GraphScope = EVERYTHING,
+               **bindings: Term) -> list[dict[str, Term]]:
+        """A SELECT query's rows as plain dicts (unbound variables left out), over the graphs :meth:`query` would
+        read; for small results. The one row reader."""
+        result = self.query(sparql, bindings=bindings, graphs=graphs, scope=scope)
+        if not isinstance(result, QuerySolutions):
+            raise StoreError("select() needs a SELECT query")
+        names = [variable.value for variable in result.variables]
+        # zip over the row rather than row[name]: pyoxigraph's lookup by name is slower per value
+        return [{name: term for name, term in zip(names, row, strict=True) if term is not None} for row in result]
+
+    def visible_graphs(self, scope: GraphScope = EVERYTHING) -> dict[str, GraphInfo]:
+        """The active logical graphs ``scope`` lets a caller read, by IRI: what it may query, name and list."""
+        return scope.visible(self.active_graphs())
+
+    def scoped(self, sparql: str, scope: GraphScope = EVERYTHING) -> str:
         """The query with every logical graph name (as the service description lists them) replaced by its active
         version's IRI, so that ``GRAPH <name>``, ``VALUES ?g { <name> }`` and ``FILTER(?g = <name>)`` find the
         graph; :meth:`version_names` maps the versions in the results back. Logical names never occur in the data,
         so this changes nothing else. Used where people write queries (``/sparql``, ``expgraph sparql``)."""
-        return logical_to_versions(sparql, {name: info.version for name, info in self.active_graphs().items()})
+        return logical_to_versions(sparql, {name: info.version for name, info in self.visible_graphs(scope).items()})
 
     def generation(self) -> tuple[str, ...]:
         """What identifies the store's current content (each active version, its digest and modification time):
@@ -225,22 +205,19 @@ class Store(ABC):
         return tuple(sorted(f"{info.version.value} {info.digest} {info.modified}"
                             for info in self.active_graphs().values()))
 
-    def version_names(self) -> dict[str, NamedNode]:
+    def version_names(self, scope: GraphScope = EVERYTHING) -> dict[str, NamedNode]:
         """Each active version's IRI and the logical graph name it stands for, to show results under stable names."""
-        return {info.version.value: info.name for info in self.active_graphs().values()}
+        return {info.version.value: info.name for info in self.visible_graphs(scope).values()}
+
+    def snapshot(self, *, copy: bool = True) -> Snapshot | None:
+        """A read-only view of the current content that another process can open (the query workers do), or None
+        when this store has none (a remote store is read where it lives). ``copy=False`` asks for a view that
+        costs nothing to make, so an in-memory store, which can only be copied, gives None then."""
+        return None
 
     def _query_active(self, sparql: str, physical: list[NamedNode], bindings: Mapping[str, Term]) -> QueryResult:
         """A query over every active graph; backends that can do this faster than by listing them override it."""
         return self._query(sparql, default_graphs=physical, named_graphs=physical, bindings=bindings)
-
-    def select(self, sparql: str, **bindings: Term) -> list[dict[str, Term]]:
-        """A SELECT query's rows as plain dicts (unbound variables left out); for small results."""
-        result = self.query(sparql, bindings=bindings)
-        if not isinstance(result, QuerySolutions):
-            raise StoreError("select() needs a SELECT query")
-        names = [variable.value for variable in result.variables]
-        # zip over the row rather than row[name]: pyoxigraph's lookup by name costs about 1 us a value, 3-5x as much
-        return [{name: term for name, term in zip(names, row, strict=True) if term is not None} for row in result]
 
     def active_graphs(self) -> dict[str, GraphInfo]:
         """The logical graphs queries see, by IRI."""
@@ -303,8 +280,8 @@ class Store(ABC):
 
         ``checked`` says that the text names no blank node and that every IRI in it was built from terms pyoxigraph
         has already checked (as the mapper writes an import), so the embedded store loads it without checking IRIs
-        again (25-30% of its load time at 10k runs) and without looking for blank nodes (5% of an import). Text that
-        is not valid may then be stored as it is; leave it False for text from elsewhere.
+        again and without looking for blank nodes, both a large share of its load time. Text that is not valid may
+        then be stored as it is; leave it False for text from elsewhere.
 
         ``source_digest`` identifies what the content was made from (an import's source fingerprint): it is kept
         in the registry beside the content digest, also when the content turns out unchanged, so that the next
@@ -397,11 +374,32 @@ class Store(ABC):
             self._discard(version)
         return stale
 
-    def dump(self, output: BinaryIO, rdf_format: str = "nquads") -> int:
-        """Write every active graph under its logical name (N-Quads) or merged (Turtle, N-Triples, JSON-LD)."""
-        from expgraph.store.export import dump_graphs
+    def quads(self) -> Iterator[Quad]:
+        """Every statement of the active graphs, under their logical names, graph by graph in name order."""
+        for name, info in sorted(self.active_graphs().items()):
+            graph = NamedNode(name)
+            for triple in self._triples(info.version):
+                yield Quad(triple.subject, triple.predicate, triple.object, graph)
 
-        return dump_graphs(self, output, rdf_format)
+    def dump(self, output: BinaryIO, rdf_format: str = "nquads") -> int:
+        """Write every active graph under its logical name in the formats that hold datasets (N-Quads, TriG,
+        JSON-LD), merged into one graph in the others; returns the number of statements written."""
+        target = by_name(rdf_format, GRAPH, DATASET)
+        if target is None or target.rdf is None:
+            known = ", ".join(f.name for f in formats(GRAPH, DATASET))
+            raise ValueError(f"unknown RDF format {rdf_format!r}; choose one of {known}")
+        count = 0
+
+        def counted() -> Iterator[Quad]:
+            nonlocal count
+            for quad in self.quads():
+                count += 1
+                yield quad
+
+        prefixes = PREFIXES if target.rdf in (RdfFormat.TURTLE, RdfFormat.TRIG) else None
+        statements = counted() if target.rdf.supports_datasets else (quad.triple for quad in counted())
+        pyoxigraph.serialize(statements, output, target.rdf, prefixes=prefixes)
+        return count
 
     def __enter__(self) -> Store:
         return self
@@ -447,38 +445,6 @@ class Store(ABC):
         """Drop one version graph and forget it."""
         self._drop_graph(version)
         self._update(f"DELETE WHERE {{ GRAPH {sparql_term(REGISTRY)} {{ {sparql_term(version)} ?p ?o }} }}")
-
-
-def logical_to_versions(sparql: str, versions: Mapping[str, NamedNode]) -> str:
-    """Query text with IRIs (written ``<...>`` or as prefixed names) that are keys of ``versions`` replaced by their
-    values. Text that does not lex is returned as it is, for the engine to report."""
-    try:
-        found = list(tokens(unescape_codepoints(sparql)))
-    except LexError:
-        return sparql
-    to_original = original_offsets(sparql)  # edits go into the text as given, its escapes (in strings) kept
-    prefixes: dict[str, str] = {}
-    edits = []
-    for position, token in enumerate(found):
-        if token.kind == "pname" and position >= 1 and found[position - 1].text.upper() == "PREFIX":
-            following = found[position + 1] if position + 1 < len(found) else None
-            if following is not None and following.kind == "iri":
-                prefixes[token.text[:-1]] = following.text[1:-1]
-            continue
-        iri = None
-        if token.kind == "iri":
-            iri = token.text[1:-1]
-        elif token.kind == "pname" and token.text.split(":", 1)[0] in prefixes:
-            prefix, local = token.text.split(":", 1)
-            iri = prefixes[prefix] + re.sub(r"\\(.)", r"\1", local)
-        if iri in versions:
-            edits.append((to_original(token.offset), to_original(token.offset + len(token.text)),
-                          sparql_term(versions[iri])))
-    out, at = [], 0
-    for start, end, replacement in edits:
-        out += [sparql[at:start], replacement]
-        at = end
-    return "".join(out) + sparql[at:]
 
 
 def _now() -> Literal:

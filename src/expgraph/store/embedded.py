@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
 from queue import Queue
@@ -11,12 +13,13 @@ from queue import Queue
 import pyoxigraph
 from pyoxigraph import NamedNode, Quad, RdfFormat, Triple, Variable
 
-from expgraph.store.base import CHUNK, REGISTRY, ChunkReader, QueryResult, Store, StoreBusyError, StoreError, Term
+from expgraph.store.base import REGISTRY, QueryResult, Store, StoreBusyError, StoreError, Term
+from expgraph.store.text import CHUNK, ChunkReader
 
 #: Graphs up to this many triples are written in one transaction (fast, and memory is no concern at that size).
 _SMALL = CHUNK
-#: Chunks of text per bulk load on disk: each call costs about 0.2 s however small, so 20k statements a call was
-#: slower than one call for all (10k runs: 12-18 s against 9.5 s), and 200k as fast.
+#: Chunks of text per bulk load on disk: each call has a fixed cost however small, so one chunk a call was slower
+#: than one call for all, and ten as fast (benchmarks/results/design-figures-store-sparql.md).
 _DISK_GROUP = 10
 
 
@@ -25,15 +28,35 @@ class EmbeddedStore(Store):
 
     Opening is lazy (the constructor does no I/O). One process may hold an on-disk store for writing; a second
     one gets :class:`StoreBusyError` with a hint instead of RocksDB's lock message. Being the sole writer, it
-    caches the registry between its own writes.
+    caches the registry between its own writes. Any number of processes may open it ``read_only`` beside the
+    writer (see :meth:`snapshot`); such a view shows the content as it was when opened.
     """
 
     caches_registry = True
+    shares_snapshots = True
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+        if read_only and path is None:
+            raise StoreError("only an on-disk store can be opened read-only; copy an in-memory one (from_nquads)")
         self.path = Path(path) if path is not None else None
+        self.read_only = read_only
         self._ox: pyoxigraph.Store | None = None
         self._clean: bool | None = None
+
+    @classmethod
+    def from_nquads(cls, data: bytes) -> EmbeddedStore:
+        """An in-memory store holding a copy of another store's content (as :meth:`snapshot` dumps it)."""
+        store = cls()
+        store._ox = pyoxigraph.Store()
+        store._ox.bulk_load(data, RdfFormat.N_QUADS)
+        return store
+
+    def snapshot(self, *, copy: bool = True) -> EmbeddedSnapshot | None:
+        """The on-disk store's path (opened read-only in the other process, beside this writer), or a copy of an
+        in-memory store's whole content as N-Quads (``copy``; it cannot be shared otherwise)."""
+        if self.path is not None:
+            return EmbeddedSnapshot(path=str(self.path))
+        return EmbeddedSnapshot(nquads=self.ox.dump(format=RdfFormat.N_QUADS)) if copy else None
 
     @property
     def location(self) -> str:
@@ -53,6 +76,8 @@ class EmbeddedStore(Store):
     def _open(self) -> pyoxigraph.Store:
         if self.path is None:
             return pyoxigraph.Store()
+        if self.read_only:
+            return _open_read_only(self.path)
         if self.path.exists() and not self.path.is_dir():
             raise StoreError(f"store path {self.path} exists and is not a directory")
         try:
@@ -68,7 +93,7 @@ class EmbeddedStore(Store):
     def close(self) -> None:
         self._forget_registry()
         if self._ox is not None:
-            if self.path is not None:
+            if self.path is not None and not self.read_only:
                 self._ox.flush()
             self._ox = None
 
@@ -94,8 +119,8 @@ class EmbeddedStore(Store):
     def _query_active(self, sparql: str, physical: list[NamedNode], bindings: Mapping[str, Term]) -> QueryResult:
         """Over pyoxigraph's union of all graphs when the store holds no other graph than the active ones and the
         registry (no import half-written, no crash leftover): the same triples plus the registry's few bookkeeping
-        triples about each graph (``store:`` terms), and 3-10x faster, as each triple pattern is then one index
-        lookup instead of one per graph. Naming the graphs keeps ``GRAPH ?g`` and ``FROM`` to the active ones.
+        triples about each graph (``store:`` terms), and several times faster, as each triple pattern is then one
+        index lookup instead of one per graph. Naming the graphs keeps ``GRAPH ?g`` and ``FROM`` to the active ones.
         """
         if not self._is_clean(physical):
             return super()._query_active(sparql, physical, bindings)
@@ -121,7 +146,7 @@ class EmbeddedStore(Store):
         self.ox.update(sparql)
 
     def _write_graph(self, graph: NamedNode, triples: Iterable[Triple]) -> None:
-        """Small graphs in one transaction; large ones through the bulk loader, whose fixed cost is ~0.2 s on disk."""
+        """Small graphs in one transaction; large ones through the bulk loader, which has a fixed cost per call."""
         self._forget_registry()
         quads = (Quad(t.subject, t.predicate, t.object, graph) for t in triples)
         head = list(islice(quads, _SMALL))
@@ -133,8 +158,8 @@ class EmbeddedStore(Store):
             self.ox.flush()
 
     def _write_text(self, graph: NamedNode, chunks: Iterable[bytes], *, checked: bool = False) -> None:
-        """Like :meth:`_write_graph`, from N-Triples text: pyoxigraph parses it natively, which at 10k runs was 2x
-        faster than building a ``Quad`` per triple for ``bulk_extend``. A graph of one chunk is written in one
+        """Like :meth:`_write_graph`, from N-Triples text: pyoxigraph parses it natively, faster than building a
+        ``Quad`` per triple for ``bulk_extend``. A graph of one chunk is written in one
         transaction. A larger one is loaded chunk by chunk in a writer thread while this thread maps and hashes the
         next chunk (see :func:`_load_behind`): in memory each chunk in a transaction of its own; on disk through
         the bulk loader, :data:`_DISK_GROUP` chunks a call, as each call has a fixed cost. ``checked`` text is
@@ -167,6 +192,31 @@ class EmbeddedStore(Store):
     def _triples(self, graph: NamedNode) -> Iterator[Triple]:
         for quad in self.ox.quads_for_pattern(None, None, None, graph):
             yield quad.triple
+
+
+@dataclass(frozen=True)
+class EmbeddedSnapshot:
+    """A read-only view of an embedded store for another process (a query worker): picklable, opened there."""
+
+    path: str | None = None
+    nquads: bytes | None = None
+
+    def open(self) -> EmbeddedStore:
+        if self.path is not None:
+            return EmbeddedStore(self.path, read_only=True)
+        return EmbeddedStore.from_nquads(self.nquads or b"")
+
+
+def _open_read_only(path: Path) -> pyoxigraph.Store:
+    """The on-disk store opened read-only; retried briefly, as the writer may be swapping files underneath."""
+    for attempt in range(20):
+        try:
+            return pyoxigraph.Store.read_only(str(path))
+        except (OSError, RuntimeError):
+            if attempt == 19:
+                raise
+            time.sleep(0.05)
+    raise AssertionError("unreachable")
 
 
 def _grouped(chunks: Iterator[bytes], size: int) -> Iterator[bytes]:

@@ -24,7 +24,7 @@ from rdflib.namespace import RDFS, SH
 from rdflib.util import guess_format
 
 from expgraph.namespaces import GRAPHS
-from expgraph.resources import shape_files
+from expgraph.resources import SHIPPED_PREFIXES, shape_files
 from expgraph.store import Store
 from expgraph.validation.compiler import (
     CONSTRAINT_PARAMETERS,
@@ -40,7 +40,7 @@ from expgraph.validation.compiler import (
 SEVERITIES = {"violation": str(SH.Violation), "warning": str(SH.Warning), "info": str(SH.Info)}
 RANK = {str(SH.Violation): 3, str(SH.Warning): 2, str(SH.Info): 1}
 #: Graphs whose data is furniture, not catalog content: kept in scope of a scoped validation.
-FURNITURE_PREFIXES = (f"{GRAPHS}ontology/", f"{GRAPHS}vocab/")
+FURNITURE_PREFIXES = SHIPPED_PREFIXES
 #: Graphs loaded under this prefix (``expgraph load --graph <prefix>NAME shapes.ttl``) hold a project's own shapes:
 #: every validation of the store uses them next to the shipped ones.
 SHAPES_GRAPH_PREFIX = f"{GRAPHS}shapes/"

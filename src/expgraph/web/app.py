@@ -1,4 +1,8 @@
-"""The one FastAPI app factory: catalog pages, the SPARQL endpoint and saved queries on one app."""
+"""The one FastAPI app factory: catalog pages, resource pages, the SPARQL endpoint and saved queries on one app.
+
+The app's state is one :class:`~expgraph.web.state.WebState` (store, settings, query runner, caches) at
+``app.state.web``; every route reaches it through :func:`~expgraph.web.state.state_of`.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,11 @@ TEMPLATES = WEB / "templates"
 
 def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     """An app serving ``store``; the caller owns the store and closes it (see ``expgraph serve``)."""
+    from expgraph.web import pages, queries_routes, rdf, sparql
+    from expgraph.web.middleware import RequestLimits, SecurityHeaders
+    from expgraph.web.state import WebState
+    from expgraph.web.terms import BadRequest
+
     settings = settings or load_settings()
     app = FastAPI(
         title="expgraph",
@@ -26,22 +35,17 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # Swagger UI is served from local files, never from a CDN
         redoc_url=None,
     )
-    app.state.store = store
-    app.state.settings = settings
+    app.state.web = WebState(store, settings)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    from expgraph.web.pages import install as install_catalog  # catalog pages, resource IRIs, CSP headers
-
-    install_catalog(app)
-    from expgraph.web import queries_routes, sparql  # /sparql endpoint and page; /queries library
-
-    app.include_router(sparql.router)
-    app.include_router(queries_routes.router)
-    from expgraph.web.limits import RequestLimits  # 413 / 414 before any route reads the request
-
+    app.include_router(pages.router)  # home, lists, search, compare, lineage, vocabulary, docs
+    app.include_router(rdf.router)  # resource pages and their RDF: /id/..., /resource
+    app.include_router(sparql.router)  # the /sparql endpoint and page
+    app.include_router(queries_routes.router)  # the /queries library
+    app.add_exception_handler(BadRequest, pages.bad_request)
+    app.add_middleware(SecurityHeaders)
+    # added last, so it runs first: 413 / 414 before any route (or header) is looked at
     app.add_middleware(RequestLimits, max_body=settings.max_body_kb * 1024, max_target=settings.max_url_length)
+    from expgraph.team.api import install as install_team  # /api/v1 writes, tokens, audit (outermost gate)
 
-    @app.get("/settings.json", include_in_schema=False)
-    def settings_json() -> dict[str, object]:
-        return settings.as_dict()
-
+    install_team(app)
     return app

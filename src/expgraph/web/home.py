@@ -7,47 +7,57 @@ aggregate joins that take seconds on a large catalog.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyoxigraph import NamedNode
 
-from expgraph.namespaces import EG, RUN_STATUS
+from expgraph.namespaces import DCAT, EG, RUN_STATUS
 from expgraph.store import Store
-from expgraph.web.lists import INDEXES, SPECS, page_keys
-from expgraph.web.views import CACHE, has_quality, node, plain, select
+from expgraph.web.lists import SPECS, page_keys
+from expgraph.web.reading import FAILED, has_quality, query, select
+from expgraph.web.terms import node, plain
+
+if TYPE_CHECKING:
+    from expgraph.web.state import WebState
 
 RECENT = 10
-_FAILED = {RUN_STATUS.failed.value, RUN_STATUS.killed.value}
+#: The run-status concepts of the failed statuses: what the run list's status facet holds.
+_FAILED = {RUN_STATUS[status].value for status in FAILED}
 
-_FAILURE_DETAILS = """SELECT ?run ?runLabel ?started ?error ?status ?mode ?modeLabel WHERE {
+_FAILURE_DETAILS = query("""SELECT ?run ?runLabel ?started ?error ?status ?mode ?modeLabel WHERE {
+  #@run
   OPTIONAL { ?run rdfs:label ?runLabel } OPTIONAL { ?run prov:startedAtTime ?started }
   OPTIONAL { ?run eg:status/skos:notation ?status } OPTIONAL { ?run eg:errorText ?error }
-  OPTIONAL { ?res prov:wasGeneratedBy ?run ; eg:failureMode ?mode . OPTIONAL { ?mode skos:prefLabel ?modeLabel } } }"""
+  OPTIONAL { ?res prov:wasGeneratedBy ?run ; eg:failureMode ?mode . OPTIONAL { ?mode skos:prefLabel ?modeLabel } } }""")
 
-_PROJECT_SCORES = """SELECT ?project ?projectLabel ?score WHERE {
+_PROJECT_SCORES = query("""SELECT ?project ?projectLabel ?score WHERE {
   ?m dqv:computedOn ?project ; dqv:isMeasurementOf eg:completeness ; dqv:value ?score .
-  ?project a eg:Project . OPTIONAL { ?project rdfs:label ?projectLabel } } ORDER BY ?score"""
+  ?project a eg:Project . OPTIONAL { ?project rdfs:label ?projectLabel } } ORDER BY ?score""")
+#: How many things of a class there are (the class a constant term of the page).
+_COUNT = query("SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a #@cls\n }")
+_MODE_LABELS = query("SELECT ?m ?l WHERE {\n#@m\n?m skos:prefLabel ?l }")
 
 
-def home(store: Store) -> dict[str, Any]:
-    runs, results = INDEXES.get(store, SPECS["runs"]), INDEXES.get(store, SPECS["results"])
+def home(state: WebState) -> dict[str, Any]:
+    store = state.store
+    runs, results = state.lists.get(SPECS["runs"]), state.lists.get(SPECS["results"])
     failed = set().union(*(runs.select({"status": status}) for status in _FAILED))
     negative_filter = {"negative": EG.NegativeResult.value}
     negative = results.select(negative_filter)
     recent = [iri for _, iri in page_keys(runs.keys("started"), failed, None, True, RECENT)]
     return {
-        "counts": {"projects": _count(store, "eg:Project"), "experiments": _count(store, "eg:Experiment"),
-                   "runs": len(runs.members), "failed_runs": len(failed), "datasets": _count(store, "dcat:Dataset"),
+        "counts": {"projects": _count(state, EG.Project), "experiments": _count(state, EG.Experiment),
+                   "runs": len(runs.members), "failed_runs": len(failed), "datasets": _count(state, DCAT.Dataset),
                    "results": len(results.members), "negative_results": len(negative)},
         "recent_failures": _failures(store, recent),
         "top_failure_modes": _top_modes(store, results.top(negative_filter, "failure_mode")[:RECENT]),
         "completeness": [{"project": node(row, "project"), "score": plain(row["score"])}
-                         for row in CACHE.select(store, _PROJECT_SCORES)] if has_quality(store) else None,
+                         for row in state.queries.select(_PROJECT_SCORES)] if has_quality(store) else None,
     }
 
 
-def _count(store: Store, cls: str) -> int:
-    rows = CACHE.select(store, f"SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE {{ ?x a {cls} }}")  # cls: a constant
+def _count(state: WebState, cls: NamedNode) -> int:
+    rows = state.queries.select(_COUNT, slots={"cls": cls})
     return plain(rows[0]["n"]) if rows else 0
 
 
@@ -68,7 +78,7 @@ def _failures(store: Store, recent: list[str]) -> list[dict[str, Any]]:
 def _top_modes(store: Store, top: list[tuple[str, int]]) -> list[dict[str, Any]]:
     if not top:
         return []
-    labels = {row["m"].value: row["l"].value for row in select(
-        store, "SELECT ?m ?l WHERE { ?m skos:prefLabel ?l }", m=[NamedNode(mode) for mode, _ in top])}
+    labels = {row["m"].value: row["l"].value
+              for row in select(store, _MODE_LABELS, m=[NamedNode(mode) for mode, _ in top])}
     return [{"mode": {"iri": mode, "label": labels.get(mode, mode.rsplit("/", 1)[-1])}, "results": n}
             for mode, n in top]

@@ -4,11 +4,11 @@ Two steps upstream and two downstream along ``prov:used``, ``prov:wasGeneratedBy
 frontier capped so that a dataset used by thousands of runs still draws a readable picture; the page pairs it with
 a plain list. The picture is laid out here, server-side, as SVG: no JavaScript and nothing from a CDN.
 
-Why two queries rather than five: each query costs about 0.1 ms at 100k runs before it reads anything, and the
-walk is four steps. So all four steps are first read in one query (:data:`_NEAR`) and walked here; only when a cap
-could have cut a step short (more rows or more new nodes than it allows, where which ones are kept depends on the
-order the store returns them in) is the walk done again one query per step, as before. The labels and types of the
-nodes reached are the second query.
+Why two queries rather than five: on a large catalog each query costs a fixed amount before it reads anything,
+and the walk is four steps. So all four steps are first read in one query (:data:`_NEAR`) and walked here; only
+when a cap could have cut a step short (more rows or more new nodes than it allows, where which ones are kept
+depends on the order the store returns them in) is the walk done again one query per step, as before. The
+labels and types of the nodes reached are the second query.
 """
 
 from __future__ import annotations
@@ -19,15 +19,20 @@ from typing import Any
 from pyoxigraph import NamedNode
 
 from expgraph.store import Store
-from expgraph.web.views import node, select, short, values_block
+from expgraph.web.reading import query, select
+from expgraph.web.terms import node, short
 
 MAX_PER_STEP = 12
 MAX_ROWS = MAX_PER_STEP * 8
 COLUMN_WIDTH, ROW_HEIGHT, BOX_WIDTH, BOX_HEIGHT = 210, 44, 180, 30
 
-#: ?x flows into ?y: a dataset into the run that used it, a run into what it generated, a result into the
-#: experiment it informs.
-_EDGES = """{ ?y prov:used ?x } UNION { ?y prov:wasGeneratedBy ?x } UNION { ?x eg:informs ?y }"""
+#: ?x flows into ?y (a dataset into the run that used it, a run into what it generated, a result into the
+#: experiment it informs), one step from the frontier bound at ``#@x`` (forward) or ``#@y`` (backward).
+_EDGES = query("""SELECT ?x ?y WHERE {
+  #@x
+  #@y
+  { ?y prov:used ?x } UNION { ?y prov:wasGeneratedBy ?x } UNION { ?x eg:informs ?y } } LIMIT #@limit
+""")
 
 _KINDS = {
     "https://w3id.org/expgraph#Run": "run",
@@ -42,22 +47,30 @@ _KINDS = {
 
 #: The four steps in one query: edges from the resource (``f1``), from the nodes those reach (``f2``), to the
 #: resource (``b1``) and to the nodes those come from (``b2``); ``?a`` is the node a second step starts from.
-#: ``%C%`` binds ``?c`` to the resource. LIMIT: beyond it the walk is done step by step (see :func:`_near`).
-_NEAR = """SELECT ?k ?a ?x ?y WHERE {
-  { %C% BIND(?c AS ?x) { ?y prov:used ?x } UNION { ?y prov:wasGeneratedBy ?x } UNION { ?x eg:informs ?y }
+#: ``#@c`` binds ``?c`` to the resource. LIMIT: beyond it the walk is done step by step (see :func:`_near`).
+_NEAR = query("""SELECT ?k ?a ?x ?y WHERE {
+  { #@c
+    BIND(?c AS ?x) { ?y prov:used ?x } UNION { ?y prov:wasGeneratedBy ?x } UNION { ?x eg:informs ?y }
     BIND("f1" AS ?k) }
-  UNION { { SELECT DISTINCT ?x WHERE { %C% { ?x prov:used ?c } UNION { ?x prov:wasGeneratedBy ?c }
+  UNION { { SELECT DISTINCT ?x WHERE { #@c
+                                       { ?x prov:used ?c } UNION { ?x prov:wasGeneratedBy ?c }
                                               UNION { ?c eg:informs ?x } } }
           { ?y prov:used ?x } UNION { ?y prov:wasGeneratedBy ?x } UNION { ?x eg:informs ?y } BIND(?x AS ?a)
           BIND("f2" AS ?k) }
-  UNION { %C% BIND(?c AS ?y) { ?y prov:used ?x } UNION { ?y prov:wasGeneratedBy ?x } UNION { ?x eg:informs ?y }
+  UNION { #@c
+          BIND(?c AS ?y) { ?y prov:used ?x } UNION { ?y prov:wasGeneratedBy ?x } UNION { ?x eg:informs ?y }
           BIND("b1" AS ?k) }
-  UNION { { SELECT DISTINCT ?y WHERE { %C% { ?c prov:used ?y } UNION { ?c prov:wasGeneratedBy ?y }
+  UNION { { SELECT DISTINCT ?y WHERE { #@c
+                                       { ?c prov:used ?y } UNION { ?c prov:wasGeneratedBy ?y }
                                               UNION { ?y eg:informs ?c } } }
           { ?y prov:used ?x } UNION { ?y prov:wasGeneratedBy ?x } UNION { ?x eg:informs ?y } BIND(?y AS ?a)
           BIND("b2" AS ?k) }
-} LIMIT %LIMIT%"""
+} LIMIT #@limit
+""")
 _NEAR_LIMIT = 4 * MAX_ROWS + 1
+_NODES = query("""SELECT ?n ?nLabel ?t WHERE {
+  #@n
+  OPTIONAL { ?n rdfs:label ?nLabel } OPTIONAL { ?n a ?t } }""")
 
 #: One step of the walk: the edges (from, to) one step from the frontier (forward or not) at this level (1 or 2),
 #: or None when the step cannot be told without the store's row order (see :func:`_near`).
@@ -69,7 +82,7 @@ def _step(store: Store, frontier: list[NamedNode], forward: bool) -> list[tuple[
     if not frontier:
         return []
     start, other = ("x", "y") if forward else ("y", "x")
-    rows = select(store, f"SELECT ?x ?y WHERE {{ {_EDGES} }} LIMIT {MAX_ROWS}", **{start: frontier})
+    rows = select(store, _EDGES, slots={"limit": MAX_ROWS}, **{start: frontier})
     edges, reached = [], []
     for row in rows:
         target = row[other].value
@@ -88,8 +101,7 @@ def _near(store: Store, iri: NamedNode) -> Step | None:
     MAX_ROWS rows and MAX_PER_STEP nodes reached): then it keeps every row, whatever their order. When they would,
     the step answers None and the caller walks step by step instead.
     """
-    query = _NEAR.replace("%C%", values_block({"c": iri})).replace("%LIMIT%", str(_NEAR_LIMIT))
-    rows = select(store, query)
+    rows = select(store, _NEAR, slots={"limit": _NEAR_LIMIT}, c=iri)
     if len(rows) >= _NEAR_LIMIT:
         return None
     found: dict[str, list[tuple[str, str, str]]] = {}
@@ -137,8 +149,7 @@ def lineage(store: Store, iri: NamedNode) -> dict[str, Any]:
         walked = _walk(iri, lambda frontier, forward, _level: _step(store, frontier, forward))
         assert walked is not None
     depth, edges = walked
-    rows = select(store, "SELECT ?n ?nLabel ?t WHERE { OPTIONAL { ?n rdfs:label ?nLabel } OPTIONAL { ?n a ?t } }",
-                  n=[NamedNode(n) for n in depth])
+    rows = select(store, _NODES, n=[NamedNode(n) for n in depth])
     info = {row["n"].value: row for row in rows}
     kinds: dict[str, str] = {}
     for row in rows:  # labels and types in one query: one query less per page

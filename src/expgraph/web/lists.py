@@ -2,14 +2,14 @@
 
 Facets, counts, sorting and keyset pagination work on a small in-memory index per list: for every member, its
 facet values and sort keys. The index is built from single-pattern queries (``?a <p> ?b``), which pyoxigraph
-answers at index speed, while the same facets as SPARQL joins with ``GROUP BY`` took seconds at 10k runs. It is
-rebuilt when the store's active graph versions change (an import, a load), so it is never stale. Until a facet
-or sort key is built (the server's warm-up builds them all), a filtered page that matches few members finds them
-by one query from the chosen values and reads their facets and keys alone, with the members bound in ``VALUES``
-(user values reach SPARQL only as terms written by ``sparql_term``): the same counts and rows, in milliseconds
-instead of the seconds a whole facet takes at 100k runs. A page's columns are then read with the page's IRIs
-bound in a ``VALUES`` block. Pagination is by keyset (the last row's sort key and IRI), so a page is
-stable while imports add rows, and costs a binary search, not an ``OFFSET`` scan.
+answers at index speed, where the same facets as SPARQL joins with ``GROUP BY`` are slow on a large catalog. It
+is kept by the store's generation (an import, a load make a new one), so it is never stale. Until a facet or sort
+key is built (the server's warm-up builds them all), a filtered page that matches few members finds them by one
+query from the chosen values and reads their facets and keys alone, with the members bound in ``VALUES`` (user
+values reach SPARQL only through template slots): the same counts and rows, without waiting for a whole facet. A
+page's columns are then read with the page's IRIs bound in a ``VALUES`` block. Pagination is by keyset (the last
+row's sort key and IRI), so a page is stable while imports add rows, and costs a binary search, not an
+``OFFSET`` scan. The measurements behind these choices are in docs/architecture.md ("The list pages").
 """
 
 from __future__ import annotations
@@ -17,16 +17,22 @@ from __future__ import annotations
 import bisect
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from pyoxigraph import Literal, NamedNode
 
-from expgraph.namespaces import DCAT, EG, PROV, RDF, RDFS
+from expgraph.sparql.template import SparqlTemplate, values, values_block
 from expgraph.store import Store
 from expgraph.store.base import Term, sparql_term
-from expgraph.web.views import CACHE, BadRequest, iri_term, node, plain, select, short, values_block
+from expgraph.web.list_specs import SPECS, Facet, ListSpec, Step
+from expgraph.web.reading import FAILED_TERMS, query, select
+from expgraph.web.terms import BadRequest, iri_term, node, plain, short
+
+if TYPE_CHECKING:
+    from expgraph.web.state import WebState
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -35,119 +41,6 @@ SELECTION_CACHE = 64
 RESTRICT_LIMIT = 2000  # at most this many nodes in a VALUES block restricting a facet hop
 
 
-@dataclass(frozen=True)
-class Step:
-    """One hop along a predicate (``inverse``: from object to subject)."""
-
-    predicate: NamedNode
-    inverse: bool = False
-    objects: tuple[NamedNode, ...] = ()  # only these objects (for rdf:type, which is everywhere)
-
-
-@dataclass(frozen=True)
-class Facet:
-    """A filter whose values are counted: the values reached from a member along ``path``."""
-
-    name: str
-    title: str
-    path: tuple[Step, ...]
-    literal: bool = False  # values are literals (tracker names), not IRIs
-
-
-@dataclass(frozen=True)
-class Column:
-    """A shown value: ``pattern`` binds ``?v`` (and ``?vLabel`` for links) for ``?s``."""
-
-    name: str
-    title: str
-    pattern: str
-    link: bool = False
-
-
-@dataclass(frozen=True)
-class ListSpec:
-    name: str
-    title: str
-    type: NamedNode
-    sorts: Mapping[str, NamedNode]  # sort name -> predicate whose (lower-cased) value is the key
-    default_sort: str
-    columns: tuple[Column, ...]
-    facets: tuple[Facet, ...] = field(default=())
-
-
-def _project(*hops: Step) -> Facet:
-    return Facet("project", "Project", (*hops, Step(EG.inProject)))
-
-
-_TRACKER = Facet("tracker", "Tracker", (Step(EG.tracker),), literal=True)
-_STATUS_COL = Column("status", "Status", "?s eg:status/skos:notation ?v")
-_NAME = {"name": RDFS.label}
-
-SPECS: dict[str, ListSpec] = {
-    spec.name: spec
-    for spec in (
-        ListSpec(
-            "projects", "Projects", EG.Project, _NAME, "name",
-            (Column("title", "Title", "?s dct:title ?v"),
-             Column("experiments", "Experiments",
-                    "{ SELECT ?s (COUNT(?e) AS ?v) WHERE { %VALUES% ?e eg:inProject ?s } GROUP BY ?s }"),
-             Column("description", "Description", "?s dct:description ?v")),
-        ),
-        ListSpec(
-            "experiments", "Experiments", EG.Experiment, _NAME, "name",
-            (Column("project", "Project", "?s eg:inProject ?v OPTIONAL { ?v rdfs:label ?vLabel }", link=True),
-             Column("runs", "Runs",
-                    "{ SELECT ?s (COUNT(?r) AS ?v) WHERE { %VALUES% ?r eg:inExperiment ?s } GROUP BY ?s }"),
-             Column("failed", "Failed", "{ SELECT ?s (COUNT(?r) AS ?v) WHERE { %VALUES% ?r eg:inExperiment ?s ; "
-                    "eg:status/skos:notation ?st FILTER(?st IN (\"failed\", \"killed\")) } GROUP BY ?s }"),
-             Column("hypothesis", "Hypothesis", "?s eg:hypothesis/rdfs:label ?v"),
-             Column("tracker", "Tracker", "?s eg:tracker ?v")),
-            (_project(), _TRACKER),
-        ),
-        ListSpec(
-            "runs", "Runs", EG.Run, {"started": PROV.startedAtTime, "name": RDFS.label, "status": EG.status},
-            "-started",
-            (_STATUS_COL,
-             Column("experiment", "Experiment", "?s eg:inExperiment ?v OPTIONAL { ?v rdfs:label ?vLabel }",
-                    link=True),
-             Column("started", "Started", "?s prov:startedAtTime ?v"),
-             Column("agent", "Agent", "?s prov:wasAssociatedWith ?v OPTIONAL { ?v rdfs:label ?vLabel }", link=True),
-             Column("failure_mode", "Failure mode",
-                    "?r prov:wasGeneratedBy ?s ; eg:failureMode ?v OPTIONAL { ?v skos:prefLabel ?vLabel }", link=True),
-             Column("tracker", "Tracker", "?s eg:tracker ?v")),
-            (_project(Step(EG.inExperiment)),
-             Facet("status", "Status", (Step(EG.status),)),
-             Facet("failure_mode", "Failure mode", (Step(PROV.wasGeneratedBy, inverse=True), Step(EG.failureMode))),
-             Facet("dataset", "Dataset", (Step(PROV.used), Step(DCAT.inSeries))),
-             _TRACKER,
-             Facet("agent", "Agent", (Step(PROV.wasAssociatedWith),))),
-        ),
-        ListSpec(
-            "datasets", "Datasets", DCAT.DatasetSeries, _NAME, "name",
-            (Column("snapshots", "Snapshots",
-                    "{ SELECT ?s (COUNT(?d) AS ?v) WHERE { %VALUES% ?d dcat:inSeries ?s } GROUP BY ?s }"),
-             Column("runs", "Runs", "{ SELECT ?s (COUNT(DISTINCT ?r) AS ?v) WHERE { %VALUES% "
-                    "?d dcat:inSeries ?s . ?r prov:used ?d } GROUP BY ?s }")),
-            (_project(Step(DCAT.inSeries, inverse=True), Step(PROV.used, inverse=True), Step(EG.inExperiment)),),
-        ),
-        ListSpec(
-            "results", "Results", EG.Result, _NAME, "name",
-            (Column("kind", "Kind", "?s eg:resultKind ?v OPTIONAL { ?v skos:prefLabel ?vLabel }", link=True),
-             Column("failure_mode", "Failure mode", "?s eg:failureMode ?v OPTIONAL { ?v skos:prefLabel ?vLabel }",
-                    link=True),
-             Column("cause", "Suspected cause", "?s eg:suspectedCause ?v OPTIONAL { ?v skos:prefLabel ?vLabel }",
-                    link=True),
-             Column("experiment", "Experiment",
-                    "?s eg:aboutExperiment ?v OPTIONAL { ?v rdfs:label ?vLabel }", link=True)),
-            (Facet("negative", "Type", (Step(RDF.type, objects=(EG.NegativeResult, EG.Result)),)),
-             Facet("kind", "Kind", (Step(EG.resultKind),)),
-             Facet("failure_mode", "Failure mode", (Step(EG.failureMode),)),
-             Facet("cause", "Suspected cause", (Step(EG.suspectedCause),)),
-             _project(Step(EG.aboutExperiment))),
-        ),
-    )
-}
-
 def _path(facet: Facet, end: str = "?v", prefix: str = "h") -> str:
     """Triple patterns from ``?s`` along a facet's path to ``end`` (fresh ``?{prefix}N`` variables between)."""
     parts, here = [], "?s"
@@ -155,10 +48,57 @@ def _path(facet: Facet, end: str = "?v", prefix: str = "h") -> str:
         there = end if i == len(facet.path) - 1 else f"?{prefix}{i}"
         subject, obj = (there, here) if step.inverse else (here, there)
         if step.objects:
-            parts.append(values_block({obj[1:]: list(step.objects)}))
+            parts.append(values_block(*values(obj[1:], step.objects)))
         parts.append(f"{subject} {sparql_term(step.predicate)} {obj} .")
         here = there
     return " ".join(parts)
+
+
+#: The lists' queries. Those made from a spec (its type, predicates, columns) are made once per spec and shape;
+#: request values only ever fill their slots.
+_MEMBERS = query("SELECT ?s WHERE {\n#@t\n?s a ?t }")
+#: The predicate is written into the query as a term (a constant of the spec): bound by ``VALUES`` instead,
+#: pyoxigraph took longer, and with ``?b`` bound too it scanned the whole predicate.
+_HOP = query("SELECT ?a ?b WHERE {\n#@a\n#@b\n?a #@p\n?b }")
+_LABELS = query("SELECT ?f ?l WHERE {\n#@f\n?f skos:prefLabel|rdfs:label ?l }")
+#: Constant terms some column patterns name.
+_CONSTANTS = {"failed": FAILED_TERMS}
+
+
+def _constant(text: str) -> SparqlTemplate:
+    """A query of the page with the constants it names filled in and its other slots left open."""
+    template = query(text)
+    return template.fill(**{name: term for name, term in _CONSTANTS.items() if name in template.slots})
+
+
+@cache
+def _restricted_query(pattern: str) -> SparqlTemplate:
+    """What ``pattern`` (made from a spec's terms) binds to ``?v`` for the members bound at ``#@s``."""
+    return query(f"SELECT ?s ?v WHERE {{\n#@s\n{pattern} }}")
+
+
+@cache
+def _matching_query(list_name: str, facets: tuple[tuple[str, bool], ...]) -> SparqlTemplate:
+    """The members of a list reaching a value along each facet's path; each value at slot ``#@fN`` (a literal
+    facet's value a term compared as a string, as the index compares them; an IRI's a ``VALUES`` block)."""
+    spec = SPECS[list_name]
+    patterns = []
+    for i, (name, literal) in enumerate(facets):
+        path = _path(next(f for f in spec.facets if f.name == name), f"?f{i}", f"h{i}")
+        patterns.append(f"{path} FILTER(STR(?f{i}) = #@f{i}\n)" if literal else f"#@f{i}\n{path}")
+    return query(f"SELECT DISTINCT ?s WHERE {{ {' '.join(patterns)} ?s a {sparql_term(spec.type)} }}")
+
+
+def _columns_query(spec: ListSpec) -> SparqlTemplate:
+    """Label and plain columns of the members bound at ``#@s``, each a ``UNION`` branch tagged ``?column``."""
+    patterns = [(0, "?s rdfs:label ?v")] + [(i, c.pattern) for i, c in enumerate(spec.columns, 1) if not c.count]
+    branches = " UNION ".join(f"{{\n#@s\n{pattern} BIND({i} AS ?column) }}" for i, pattern in patterns)
+    return _constant(f"SELECT ?column ?s ?v ?vLabel WHERE {{ {branches} }}")
+
+
+_COLUMNS = {name: _columns_query(spec) for name, spec in SPECS.items()}
+_COUNTS = {(name, c.name): _constant(f"SELECT ?s ?v WHERE {{\n#@s\n{c.pattern} }}")
+           for name, spec in SPECS.items() for c in spec.columns if c.count}
 
 
 @dataclass
@@ -189,19 +129,14 @@ class ListIndex:
 
     @property
     def members(self) -> list[str]:
-        """Every member, read on first use: a small filtered page does not need them (0.9 s at 100k runs)."""
+        """Every member, read on first use: a small filtered page does not need them."""
         with self._lock:
             if self._members is None:
-                self._members = [row["s"].value
-                                 for row in select(self.store, "SELECT ?s WHERE { ?s a ?t }", t=self.spec.type)]
+                self._members = [row["s"].value for row in select(self.store, _MEMBERS, t=self.spec.type)]
             return self._members
 
     def _hop(self, step: Step, towards: set[str] | None = None) -> dict[str, set[str]]:
-        """from -> to along one step, for all pairs or only those reaching ``towards`` (uncached, then).
-
-        The predicate is written into the query (a term of the spec, never user input): bound by ``VALUES``
-        instead, pyoxigraph took 1.5-3x as long, and with ``towards`` bound too it scanned the whole predicate.
-        """
+        """from -> to along one step, for all pairs or only those reaching ``towards`` (uncached, then)."""
         key = (step.predicate.value, step.inverse, step.objects)
         if towards is None and key in self._pairs:
             return self._pairs[key]
@@ -209,7 +144,7 @@ class ListIndex:
         bound: dict[str, list[Term]] = {"b": list(step.objects)} if step.objects else {}
         if towards is not None:
             bound["a" if step.inverse else "b"] = [NamedNode(iri) for iri in towards]
-        for row in select(self.store, f"SELECT ?a ?b WHERE {{ ?a {sparql_term(step.predicate)} ?b }}", **bound):
+        for row in select(self.store, _HOP, slots={"p": step.predicate}, **bound):
             a, b = (row["b"], row["a"]) if step.inverse else (row["a"], row["b"])
             table.setdefault(a.value, set()).add(b.value)
         if towards is None:
@@ -220,8 +155,8 @@ class ListIndex:
         """member -> the values of facet ``name`` reached from it.
 
         The hops are read from the last one back, each restricted to the nodes from which the next one leads on
-        when those are few: a run's datasets are its usages of the 400 snapshots in a series, not all its 400k
-        usages (code, environments), 3.6 s instead of 7.3 s at 100k runs.
+        when those are few: a run's datasets are its usages of the snapshots in a series, not all its usages
+        (code, environments), about half the time on a large catalog.
         """
         with self._lock:
             if name not in self._values:
@@ -245,17 +180,16 @@ class ListIndex:
     def top(self, filters: Mapping[str, str], name: str) -> list[tuple[str, int]]:
         """Facet ``name``'s most frequent values among the members matching ``filters`` (ties by value).
 
-        Per facet, because building a facet over the whole catalog reads a predicate for every member (seconds
-        at 100k runs) and the home page needs three facets of the eleven; for a small filtered selection whose
-        facet is not built yet, only the selection's values are read (see :meth:`_restricted`): a cold filtered
-        run list at 100k runs took 15 s, now 0.25 s.
+        Per facet, because building a facet over the whole catalog reads a predicate for every member and the
+        home page needs three facets of the eleven; for a small filtered selection whose facet is not built yet,
+        only the selection's values are read (see :meth:`_restricted`), which keeps a cold filtered list fast.
         """
         selection = self._selection(filters)
         if name not in selection.tops:
             if name in self._values or not selection.small:
                 values = self.values(name)
             else:
-                values = self._restricted(_path(self._facet(name)), selection.chosen)
+                values = self._restricted(_restricted_query(_path(self._facet(name))), selection.chosen)
             counted = Counter(v for m in selection.chosen for v in values.get(m, ()))
             ranked = sorted(counted.items(), key=lambda pair: (-pair[1], pair[0]))[:FACET_LIMIT]
             with self._lock:
@@ -270,22 +204,22 @@ class ListIndex:
         if name in self._keys or not selection.small:
             return self.keys(name)
         if name not in selection.keys:
-            table = self._restricted(f"?s {sparql_term(self.spec.sorts[name])} ?v", selection.chosen)
+            table = self._restricted(_restricted_query(f"?s {sparql_term(self.spec.sorts[name])} ?v"),
+                                     selection.chosen)
             ordered = sorted((min(table.get(m, {""})).lower(), m) for m in selection.chosen)
             with self._lock:
                 selection.keys[name] = ordered
         return selection.keys[name]
 
-    def _restricted(self, pattern: str, members: set[str]) -> dict[str, set[str]]:
-        """member -> the values ``pattern`` binds to ``?v`` for ``?s``, for the given members only.
+    def _restricted(self, template: SparqlTemplate, members: set[str]) -> dict[str, set[str]]:
+        """member -> the values ``template`` binds to ``?v`` for ``?s``, for the given members only.
 
-        Why: a few hundred members bound in ``VALUES`` are one index seek per member and hop (tens of ms at 100k
-        runs), while a whole facet costs a row per member of the catalog in Python (2-5 s at 100k runs).
+        Why: a few hundred members bound in ``VALUES`` are one index seek per member and hop, while a whole facet
+        costs a row per member of the catalog in Python.
         """
         table: dict[str, set[str]] = {}
         if members:
-            for row in select(self.store, f"SELECT ?s ?v WHERE {{ {pattern} }}",
-                              s=[NamedNode(m) for m in sorted(members)]):
+            for row in select(self.store, template, s=[NamedNode(m) for m in sorted(members)]):
                 table.setdefault(row["s"].value, set()).add(row["v"].value)
         return table
 
@@ -294,7 +228,7 @@ class ListIndex:
 
     def _selection(self, filters: Mapping[str, str]) -> _Selection:
         """Members matching the filters and the facet counts and sort keys made so far for them (memoised:
-        filtering and counting 100k members takes a noticeable fraction of a second in Python).
+        filtering and counting every member of a large catalog is slow in Python).
 
         With filters on facets not built yet, the matching members are found by one query that follows the
         filters' paths from the chosen values (an experiment's runs, not every run's experiment).
@@ -321,15 +255,11 @@ class ListIndex:
     def _matching(self, filters: Mapping[str, str]) -> set[str]:
         """The members reaching each filter's value along its facet's path, by one query (values compared as
         strings, as the index compares them)."""
-        patterns = []
-        for i, (name, value) in enumerate(sorted(filters.items())):
-            facet = self._facet(name)
-            if facet.literal:
-                patterns.append(f"{_path(facet, f'?f{i}', f'h{i}')} FILTER(STR(?f{i}) = {sparql_term(Literal(value))})")
-            else:
-                patterns.append(f"{values_block({f'f{i}': NamedNode(value)})} {_path(facet, f'?f{i}', f'h{i}')}")
-        query = f"SELECT DISTINCT ?s WHERE {{ {' '.join(patterns)} ?s a {sparql_term(self.spec.type)} }}"
-        return {row["s"].value for row in select(self.store, query)}
+        chosen = sorted(filters.items())
+        facets = tuple((name, self._facet(name).literal) for name, _ in chosen)
+        slots = {f"f{i}": Literal(value) if literal else values(f"f{i}", NamedNode(value))
+                 for i, ((_, value), (_, literal)) in enumerate(zip(chosen, facets, strict=True))}
+        return {row["s"].value for row in select(self.store, _matching_query(self.spec.name, facets), slots=slots)}
 
     def warm(self, stop: threading.Event | None = None) -> None:
         """Build every facet and sort key now (the server's warm-up), so that no visitor waits for them."""
@@ -346,40 +276,6 @@ class ListIndex:
                 table = self._hop(Step(self.spec.sorts[name]))
                 self._keys[name] = sorted((min(table.get(m, {""})).lower(), m) for m in self.members)
             return self._keys[name]
-
-
-class Spec(Protocol):
-    """What an index is built for: a name that tells it apart from the others in its cache."""
-
-    @property
-    def name(self) -> str: ...
-
-
-SpecT = TypeVar("SpecT", bound=Spec)
-IndexT = TypeVar("IndexT")
-
-
-class IndexCache(Generic[SpecT, IndexT]):
-    """One index per spec and store version, made by ``make(store, spec)``; it is replaced as soon as the store's
-    active graph versions change (an import, a load), so no index is ever read stale. Making one is cheap (the
-    indexes fill themselves on use), and serialised so concurrent requests share it."""
-
-    def __init__(self, make: Callable[[Store, SpecT], IndexT]) -> None:
-        self._make = make
-        self._lock = threading.Lock()
-        self._indexes: dict[tuple[int, str], tuple[tuple[str, ...], IndexT]] = {}
-
-    def get(self, store: Store, spec: SpecT) -> IndexT:
-        versions = tuple(sorted(info.version.value for info in store.active_graphs().values()))
-        with self._lock:
-            cached = self._indexes.get((id(store), spec.name))
-            if cached is None or cached[0] != versions:
-                cached = (versions, self._make(store, spec))
-                self._indexes[(id(store), spec.name)] = cached
-            return cached[1]
-
-
-INDEXES: IndexCache[ListSpec, ListIndex] = IndexCache(ListIndex)
 
 
 def _filters(spec: ListSpec, params: Mapping[str, str]) -> dict[str, str]:
@@ -419,7 +315,7 @@ def page_keys(keys: list[tuple[str, str]], chosen: set[str], cursor: tuple[str, 
     return found
 
 
-def list_page(store: Store, spec: ListSpec, params: Mapping[str, str]) -> dict[str, Any]:
+def list_page(state: WebState, spec: ListSpec, params: Mapping[str, str]) -> dict[str, Any]:
     """One page of a list with its facets; ``params`` are the request's query parameters."""
     filters = _filters(spec, params)
     sort, descending = _sort(spec, params.get("sort"))
@@ -427,7 +323,7 @@ def list_page(store: Store, spec: ListSpec, params: Mapping[str, str]) -> dict[s
         limit = max(1, min(MAX_PAGE_SIZE, int(params.get("limit") or PAGE_SIZE)))
     except ValueError:
         raise BadRequest(f"limit must be a number, got {params.get('limit')!r}") from None
-    index = INDEXES.get(store, spec)
+    index = state.lists.get(spec)
     chosen = index.select(filters)
     tops = {facet.name: index.top(filters, facet.name) for facet in spec.facets}
     cursor = None
@@ -444,37 +340,29 @@ def list_page(store: Store, spec: ListSpec, params: Mapping[str, str]) -> dict[s
         "sorts": list(spec.sorts),
         "columns": [{"name": c.name, "title": c.title, "link": c.link} for c in spec.columns],
         "filters": filters,
-        "facets": _facets(store, spec, tops),
-        "items": _columns(store, spec, [NamedNode(iri) for _, iri in keys]),
+        "facets": _facets(state.store, spec, tops),
+        "items": _columns(state, spec, [NamedNode(iri) for _, iri in keys]),
         "next": {"after": keys[-1][1], "after_key": keys[-1][0]} if more else None,
         "limit": limit,
     }
 
 
-def _columns(store: Store, spec: ListSpec, subjects: list[NamedNode]) -> list[dict[str, Any]]:
+def _columns(state: WebState, spec: ListSpec, subjects: list[NamedNode]) -> list[dict[str, Any]]:
     """Label and columns of the given resources, in the given order (first value per column).
 
     One query over the union of the active graphs: each column is a ``UNION`` branch tagged with its position
     (``?column``; 0 is the label), the page's ``VALUES`` repeated inside each branch because pyoxigraph
-    evaluates a branch before joining an outer binding. As one query per column over the resources' own graphs
-    (one index seek per graph and pattern), the run list's columns took 150 ms at 100k runs instead of 15 ms.
-    Counts (``%VALUES%`` columns) are read apart and kept while the graphs are unchanged: the runs of 50
-    datasets are 190k usages to count at 100k runs, 400 ms.
+    evaluates a branch before joining an outer binding; one query per column over the resources' own graphs
+    (one index seek per graph and pattern) was several times slower. Count columns are read apart and cached
+    by generation: counting the runs of a page of datasets reads every usage of their snapshots.
     """
     if not subjects:
         return []
     found: dict[str, dict[str, Any]] = {s.value: {"iri": s.value, "label": None} for s in subjects}
-    bound = values_block({"s": list(subjects)})
-    patterns = [(0, "?s rdfs:label ?v")] + [(i, c.pattern) for i, c in enumerate(spec.columns, 1)
-                                            if "%VALUES%" not in c.pattern]
-    branches = " UNION ".join(f"{{ {bound} {pattern} BIND({i} AS ?column) }}" for i, pattern in patterns)
-    query = f"SELECT ?column ?s ?v ?vLabel WHERE {{ {branches} }}"
-    tagged = [(int(row["column"].value), row) for row in select(store, query)]
+    tagged = [(int(row["column"].value), row) for row in select(state.store, _COLUMNS[spec.name], s=subjects)]
     for i, column in enumerate(spec.columns, 1):
-        if "%VALUES%" in column.pattern:
-            counts = CACHE.select(store, f"SELECT ?s ?v WHERE {{ {column.pattern.replace('%VALUES%', bound)} }}",
-                                  s=list(subjects))
-            tagged += [(i, row) for row in counts]
+        if column.count:
+            tagged += [(i, row) for row in state.queries.select(_COUNTS[spec.name, column.name], s=subjects)]
     for position, row in tagged:
         item = found[row["s"].value]
         if position == 0:
@@ -485,7 +373,10 @@ def _columns(store: Store, spec: ListSpec, subjects: list[NamedNode]) -> list[di
             item[column.name] = node(row, "v") if column.link else plain(row["v"])
     for item in found.values():
         item["label"] = item["label"] or short(item["iri"])
-    return [found[s.value] for s in subjects]
+    # keys in the spec's column order, not the order the store happened to return the rows in
+    names = [column.name for column in spec.columns]
+    return [{"iri": item["iri"], "label": item["label"], **{n: item[n] for n in names if n in item}}
+            for item in (found[s.value] for s in subjects)]
 
 
 def _facets(store: Store, spec: ListSpec, tops: dict[str, list[tuple[str, int]]]) -> list[dict[str, Any]]:
@@ -493,8 +384,7 @@ def _facets(store: Store, spec: ListSpec, tops: dict[str, list[tuple[str, int]]]
     iris = sorted({v for f in spec.facets if not f.literal for v, _ in tops[f.name]})
     labels: dict[str, str] = {}
     if iris:
-        for row in select(store, "SELECT ?f ?l WHERE { ?f skos:prefLabel|rdfs:label ?l }",
-                          f=[NamedNode(i) for i in iris]):
+        for row in select(store, _LABELS, f=[NamedNode(i) for i in iris]):
             labels.setdefault(row["f"].value, row["l"].value)
     return [{"name": f.name, "title": f.title,
              "values": [{"value": v, "label": v if f.literal else labels.get(v, short(v)), "count": n}

@@ -14,14 +14,18 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from expgraph.formats import RESULTS, by_suffix
 from expgraph.settings import Settings
 from expgraph.sparql.runner import MB, QueryJob, QueryOutcome, outcome_headers
 from expgraph.sparql.saved import SavedQuery, SavedQueryError, load_queries
+from expgraph.store.scope import EVERYTHING, GraphScope
 from expgraph.web.render import href, templates, wants_json
-from expgraph.web.sparql import client_of, query_runner
+from expgraph.web.sparql import client_of, query_runner, scope_of
+from expgraph.web.state import state_of
 
 router = APIRouter()
-_DOWNLOADS = {"csv": "text/csv", "tsv": "text/tab-separated-values", "srj": "application/sparql-results+json"}
+#: ``format=`` values that download the SPARQL results file (by suffix; ``json`` is the page's data instead).
+_DOWNLOADS = ("csv", "tsv", "srj")
 _NUMERIC = {"integer", "decimal", "double", "float", "int", "long"}
 
 
@@ -38,10 +42,10 @@ def queries_page(request: Request) -> Response:
     return templates.TemplateResponse(request, "queries.html", {"data": data})
 
 
-def saved_job(text: str, settings: Settings, download: str | None = None) -> QueryJob:
+def saved_job(text: str, settings: Settings, download: str | None = None, scope: GraphScope = EVERYTHING) -> QueryJob:
     """The job for a bound saved query; the same for the page and the warm-up, so both share cached results."""
     return QueryJob(text, accept=download or "application/sparql-results+json", max_rows=settings.max_rows,
-                    max_bytes=settings.max_result_mb * MB)
+                    max_bytes=settings.max_result_mb * MB, scope=scope)
 
 
 @router.get("/queries/{name}", summary="Run a saved query with its parameters")
@@ -56,16 +60,16 @@ async def query_page(request: Request, name: str) -> Response:
         text = saved.bind(raw)
     except SavedQueryError as error:
         return _fail(request, saved, 400, str(error), raw)
-    settings = request.app.state.settings
-    download = _DOWNLOADS.get(fmt)
-    job = saved_job(text, settings, download)
+    settings = state_of(request).settings
+    chosen = by_suffix(f".{fmt}", RESULTS) if fmt in _DOWNLOADS else None
+    download = chosen.media_type if chosen else None
+    job = saved_job(text, settings, download, scope_of(request))
     outcome = await query_runner(request.app).run_async(job, client=client_of(request))
     if outcome.status != 200:
         return _fail(request, saved, outcome.status, outcome.message, raw, outcome)
-    if download:
-        suffix = {"srj": "json"}.get(fmt, fmt)
+    if chosen:
         return Response(outcome.body, media_type=outcome.media_type, headers={
-            "Content-Disposition": f'attachment; filename="{name}.{suffix}"'})
+            "Content-Disposition": f'attachment; filename="{name}{chosen.suffixes[0]}"'})
     results = json.loads(outcome.body)
     columns = results["head"]["vars"]
     cells = [[row.get(column) for column in columns] for row in results["results"]["bindings"]]

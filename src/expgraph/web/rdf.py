@@ -16,67 +16,49 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pyoxigraph import NamedNode, RdfFormat
 
+from expgraph.formats import RESOURCE_FORMATS, Format, preferred_rdf
 from expgraph.namespaces import PREFIXES, RDF
 from expgraph.store import Store
 from expgraph.web import lineage, resources, run_page
+from expgraph.web.reading import query, select
 from expgraph.web.render import resource_url, respond
-from expgraph.web.views import iri_term, select, values_block
+from expgraph.web.state import state_of
+from expgraph.web.terms import iri_term
 
 router = APIRouter()
 
-FORMATS: dict[str, tuple[str, RdfFormat]] = {
-    "text/turtle": ("text/turtle; charset=utf-8", RdfFormat.TURTLE),
-    "application/ld+json": ("application/ld+json", RdfFormat.JSON_LD),
-    "application/n-triples": ("application/n-triples; charset=utf-8", RdfFormat.N_TRIPLES),
-}
-SUFFIXES = {".ttl": "text/turtle", ".jsonld": "application/ld+json", ".nt": "application/n-triples"}
+#: A resource URL's format suffixes (``.ttl``, ``.jsonld``, ``.nt``) and the formats they pick.
+SUFFIXES: dict[str, Format] = {f.suffixes[0]: f for f in RESOURCE_FORMATS}
 _TEMPLATES = {"run": "run.html", "experiment": "experiment.html", "dataset": "dataset.html",
               "concept": "concept.html"}
 _BUILDERS = {"experiment": resources.experiment, "dataset": resources.dataset,
              "concept": resources.concept}
 
 
-def negotiate(accept: str) -> str | None:
-    """The RDF media type the client prefers to HTML and JSON, if any (q-values honoured, ties to HTML)."""
-    best, best_q, html_q = None, 0.0, 0.0
-    for part in accept.split(","):
-        media, _, params = part.strip().partition(";")
-        q = 1.0
-        for param in params.split(";"):
-            key, _, value = param.strip().partition("=")
-            if key == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        media = media.strip().lower()
-        if media in ("text/html", "application/xhtml+xml", "application/json"):
-            html_q = max(html_q, q)
-        elif media in FORMATS and q > best_q:
-            best, best_q = media, q
-    return best if best and best_q > html_q else None
+_DESCRIBE = query("""SELECT ?x ?p ?o WHERE {
+  { #@s
+    ?s ?p ?o BIND(?s AS ?x) }
+  UNION { #@s
+    ?s ?link ?x . FILTER(isIRI(?x) && STRSTARTS(STR(?x), CONCAT(STR(?s), "/"))) ?x ?p ?o } }""")
 
 
 def describe(store: Store, iri: NamedNode) -> list[pyoxigraph.Triple]:
     """The resource's statements and those of the nodes minted under its IRI."""
-    bound = values_block({"s": iri})
-    rows = select(store, f"""SELECT ?x ?p ?o WHERE {{
-        {{ {bound} ?s ?p ?o BIND(?s AS ?x) }}
-        UNION {{ {bound} ?s ?link ?x . FILTER(isIRI(?x) && STRSTARTS(STR(?x), CONCAT(STR(?s), "/"))) ?x ?p ?o }} }}""")
+    rows = select(store, _DESCRIBE, s=iri)
     triples = {pyoxigraph.Triple(r["x"], r["p"], r["o"]) for r in rows}
     return sorted(triples, key=str)
 
 
-def rdf_response(store: Store, iri: NamedNode, media: str) -> Response:
-    content_type, rdf_format = FORMATS[media]
-    body = pyoxigraph.serialize(describe(store, iri), format=rdf_format,
-                                **({"prefixes": PREFIXES} if rdf_format == RdfFormat.TURTLE else {}))
-    return Response(body, media_type=content_type, headers={"Vary": "Accept"})
+def rdf_response(store: Store, iri: NamedNode, chosen: Format) -> Response:
+    assert chosen.rdf is not None
+    body = pyoxigraph.serialize(describe(store, iri), format=chosen.rdf,
+                                **({"prefixes": PREFIXES} if chosen.rdf == RdfFormat.TURTLE else {}))
+    return Response(body, media_type=chosen.content_type, headers={"Vary": "Accept"})
 
 
-def show(request: Request, iri: NamedNode, media: str | None) -> Response:
-    """The resource as RDF (``media``) or as its page; 404 when the store knows nothing about it."""
-    store: Store = request.app.state.store
+def show(request: Request, iri: NamedNode, media: Format | None) -> Response:
+    """The resource as RDF (in format ``media``) or as its page; 404 when the store knows nothing about it."""
+    store: Store = state_of(request).store
     # The resource's statements once: its types tell the page family, and a run's page is built from them.
     statements = select(store, run_page.STATEMENTS, s=iri)
     types = {row["o"].value for row in statements if row["p"] == RDF.type}
@@ -87,7 +69,7 @@ def show(request: Request, iri: NamedNode, media: str | None) -> Response:
     if media:
         return rdf_response(store, iri, media)
     if kind == "run":
-        data = run_page.run(store, iri, statements)
+        data = run_page.run(store, iri, statements, state_of(request).spec_labels)
     else:
         data = _BUILDERS[kind](store, iri) if kind in _BUILDERS else resources.generic(store, iri)
     if kind in ("run", "experiment", "dataset") or kind == "snapshot":
@@ -99,13 +81,13 @@ def show(request: Request, iri: NamedNode, media: str | None) -> Response:
 def minted(request: Request, path: str) -> Response:
     raw = request.scope.get("raw_path", request.url.path.encode()).decode("ascii", "replace")
     rest = raw.split("/id/", 1)[1] if "/id/" in raw else path
-    base = request.app.state.settings.base_iri
+    base = state_of(request).settings.base_iri
     iri = iri_term(base + rest)
-    media = negotiate(request.headers.get("accept", ""))
+    media = preferred_rdf(request.headers.get("accept", ""))
     for suffix, suffix_media in SUFFIXES.items():
         if rest.endswith(suffix):
             stripped = iri_term(base + rest[: -len(suffix)])
-            store: Store = request.app.state.store
+            store: Store = state_of(request).store
             if not resources.kind_of(store, iri)[1] and resources.kind_of(store, stripped)[1]:
                 return show(request, stripped, suffix_media)
     return show(request, iri, media)
@@ -114,8 +96,8 @@ def minted(request: Request, path: str) -> Response:
 @router.get("/resource", summary="Any resource by IRI (HTML, JSON, Turtle, JSON-LD, N-Triples)")
 def resource(request: Request, iri: str, format: str | None = None) -> Response:
     term = iri_term(iri)
-    url = resource_url(request.app.state.settings.base_iri, term.value)
+    url = resource_url(state_of(request).settings.base_iri, term.value)
     if url.startswith("/id/") and format is None:
         return RedirectResponse(url, status_code=303)
-    media = {"ttl": "text/turtle", "jsonld": "application/ld+json", "nt": "application/n-triples"}.get(format or "")
-    return show(request, term, media or negotiate(request.headers.get("accept", "")))
+    media = SUFFIXES.get(f".{format}") if format else None
+    return show(request, term, media or preferred_rdf(request.headers.get("accept", "")))

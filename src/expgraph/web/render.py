@@ -11,6 +11,9 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from expgraph.formats import RESOURCE_FORMATS
+from expgraph.web.state import state_of
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES))  # autoescape is on for .html templates
 
@@ -44,7 +47,7 @@ def href(request: Request, iri: str | None) -> str | None:
     ``urn:``, ...)."""
     if not iri or not iri.startswith(("http://", "https://")):
         return None
-    return resource_url(request.app.state.settings.base_iri, iri)
+    return resource_url(state_of(request).settings.base_iri, iri)
 
 
 def page_url(request: Request, **changes: Any) -> str:
@@ -57,7 +60,7 @@ def page_url(request: Request, **changes: Any) -> str:
 def respond(request: Request, template: str, data: dict[str, Any], *, status: int = 200) -> Response:
     if wants_json(request):
         return JSONResponse(data, status_code=status)
-    alternates = alternate_links(request.app.state.settings.base_iri, data.get("iri", "")) if status < 400 else []
+    alternates = alternate_links(state_of(request).settings.base_iri, data.get("iri", "")) if status < 400 else []
     context = {"data": data, "alternate_links": alternates,
                "href": lambda iri: href(request, iri),
                "page_url": lambda **kw: page_url(request, **kw)}
@@ -66,7 +69,8 @@ def respond(request: Request, template: str, data: dict[str, Any], *, status: in
     return response
 
 
-_SUFFIXES = {".ttl": "text/turtle", ".jsonld": "application/ld+json", ".nt": "application/n-triples"}
+#: The RDF forms of a resource page by URL suffix, from the one formats registry.
+_SUFFIXES = {f.suffixes[0]: f.media_type for f in RESOURCE_FORMATS}
 
 
 def alternate_links(base: str, iri: str) -> list[tuple[str, str]]:

@@ -12,36 +12,45 @@ from pyoxigraph import NamedNode
 
 from expgraph.namespaces import DCAT, EG, SKOS
 from expgraph.store import Store
-from expgraph.web.views import FAILED, node, own_graphs, plain, select, values_block
+from expgraph.web.reading import FAILED, own_graphs, query, select
+from expgraph.web.terms import node, plain
+
+_TYPES = query("SELECT ?t WHERE {\n#@s\n?s a ?t }")
+_MENTIONED = query("SELECT ?p WHERE {\n#@s\n{ ?s ?p ?o } UNION { ?o ?p ?s } } LIMIT 1")
+_PROPERTIES = query("""SELECT ?p ?pLabel ?o ?oLabel WHERE {
+  #@s
+  ?s ?p ?o OPTIONAL { ?p rdfs:label ?pLabel } OPTIONAL { ?o rdfs:label|skos:prefLabel ?oLabel } } LIMIT 500""")
+_LABEL = query("SELECT ?l WHERE {\n#@s\n?s rdfs:label|skos:prefLabel|dct:title ?l } LIMIT 1")
+_INCOMING = query("""SELECT ?x ?xLabel ?p WHERE {
+  #@s
+  ?x ?p ?s OPTIONAL { ?x rdfs:label ?xLabel } } LIMIT 100""")
 
 
 def kind_of(store: Store, iri: NamedNode, types: set[str] | None = None) -> tuple[str | None, bool]:
     """The page family for a resource and whether the store knows it at all (as subject or object); ``types``
     when the caller has read the resource's types already."""
     if types is None:
-        types = {row["t"].value for row in select(store, "SELECT ?t WHERE { ?s a ?t }", s=iri)}
+        types = {row["t"].value for row in select(store, _TYPES, s=iri)}
     for kind, cls in (("run", EG.Run), ("experiment", EG.Experiment), ("dataset", DCAT.DatasetSeries),
                       ("concept", SKOS.Concept)):
         if cls.value in types:
             return kind, True
     if DCAT.Dataset.value in types:
         return "snapshot", True
-    known = bool(types) or bool(select(store, "SELECT ?p WHERE { { ?s ?p ?o } UNION { ?o ?p ?s } } LIMIT 1", s=iri))
+    known = bool(types) or bool(select(store, _MENTIONED, s=iri))
     return None, known
 
 
 def properties(store: Store, iri: NamedNode) -> list[dict[str, Any]]:
     """Every statement about a resource, for the generic page (and the tail of the specific ones)."""
-    rows = select(store, """SELECT ?p ?pLabel ?o ?oLabel WHERE { ?s ?p ?o
-        OPTIONAL { ?p rdfs:label ?pLabel } OPTIONAL { ?o rdfs:label|skos:prefLabel ?oLabel } } LIMIT 500""", s=iri)
+    rows = select(store, _PROPERTIES, s=iri)
     return [{"property": node(row, "p"), "value": node(row, "o") if isinstance(row["o"], NamedNode) else None,
              "text": None if isinstance(row["o"], NamedNode) else plain(row["o"])} for row in rows]
 
 
 def generic(store: Store, iri: NamedNode) -> dict[str, Any]:
-    label = select(store, "SELECT ?l WHERE { ?s rdfs:label|skos:prefLabel|dct:title ?l } LIMIT 1", s=iri)
-    incoming = select(store, """SELECT ?x ?xLabel ?p WHERE { ?x ?p ?s OPTIONAL { ?x rdfs:label ?xLabel } }
-                                LIMIT 100""", s=iri)
+    label = select(store, _LABEL, s=iri)
+    incoming = select(store, _INCOMING, s=iri)
     return {"kind": "resource", "iri": iri.value, "label": label[0]["l"].value if label else iri.value,
             "properties": properties(store, iri),
             "incoming": [{"subject": node(r, "x"), "property": r["p"].value} for r in incoming]}
@@ -58,7 +67,7 @@ _RESULT_DESCRIPTION = """OPTIONAL { ?x rdfs:label ?xLabel }
 _RESULT_COLUMNS = "?x ?xLabel ?negative ?kind ?kindLabel ?mode ?modeLabel ?cause ?causeLabel ?observed ?lesson ?xError"
 
 def _experiment_results(store: Store, iri: NamedNode, graphs: list[NamedNode] | None) -> list[dict[str, Any]]:
-    found = select(store, _EXPERIMENT_RESULT_IRIS.replace("%S%", values_block({"s": iri})), graphs=graphs)
+    found = select(store, _EXPERIMENT_RESULT_IRIS, graphs=graphs, s=iri)
     results = list(dict.fromkeys(row["x"].value for row in found))[:MAX_RESULTS]
     if not results:
         return []
@@ -79,37 +88,50 @@ def _merge_results(rows: list[dict]) -> list[dict[str, Any]]:
     return list(results.values())
 
 
-_EXPERIMENT = """SELECT ?label ?project ?projectLabel ?description ?question ?method ?hypothesis ?expected ?tracker
-  WHERE { OPTIONAL { ?s rdfs:label ?label }
+_EXPERIMENT = query("""SELECT ?label ?project ?projectLabel ?description ?question ?method ?hypothesis ?expected
+  ?tracker WHERE {
+  #@s
+  OPTIONAL { ?s rdfs:label ?label }
   OPTIONAL { ?s eg:inProject ?project OPTIONAL { ?project rdfs:label ?projectLabel } }
   OPTIONAL { ?s dct:description ?description } OPTIONAL { ?s eg:researchQuestion ?question }
   OPTIONAL { ?s eg:method ?method } OPTIONAL { ?s eg:tracker ?tracker }
-  OPTIONAL { ?s eg:hypothesis ?h . ?h rdfs:label ?hypothesis OPTIONAL { ?h eg:expectedOutcome ?expected } } } LIMIT 1"""
+  OPTIONAL { ?s eg:hypothesis ?h . ?h rdfs:label ?hypothesis OPTIONAL { ?h eg:expectedOutcome ?expected } } }
+  LIMIT 1""")
 
-_EXPERIMENT_RUNS = """SELECT ?run ?runLabel ?status ?started WHERE { ?run eg:inExperiment ?s .
+_EXPERIMENT_RUNS = query("""SELECT ?run ?runLabel ?status ?started WHERE {
+  #@s
+  ?run eg:inExperiment ?s .
   OPTIONAL { ?run rdfs:label ?runLabel } OPTIONAL { ?run eg:status/skos:notation ?status }
-  OPTIONAL { ?run prov:startedAtTime ?started } } ORDER BY ?started STR(?run) LIMIT 500"""
+  OPTIONAL { ?run prov:startedAtTime ?started } } ORDER BY ?started STR(?run) LIMIT 500""")
 
-#: Parameters and metrics of some runs (``%RUNS%``: a VALUES block, repeated inside each branch because
-#: pyoxigraph evaluates a UNION branch before joining an outer binding: 1.2 s instead of 10 ms at 10k runs).
-_VALUES = """SELECT ?run ?kind ?key ?value WHERE {
-  { %RUNS% ?run mls:hasInput ?x . ?x mls:specifiedBy/rdfs:label ?key ; mls:hasValue ?value BIND("param" AS ?kind) }
+#: Parameters and metrics of some runs (``#@run``: a VALUES block, repeated inside each branch because
+#: pyoxigraph evaluates a UNION branch before joining an outer binding, which is many times slower).
+_VALUES = query("""SELECT ?run ?kind ?key ?value WHERE {
+  { #@run
+    ?run mls:hasInput ?x . ?x mls:specifiedBy/rdfs:label ?key ; mls:hasValue ?value BIND("param" AS ?kind) }
   UNION
-  { %RUNS% ?run mls:hasOutput ?x . ?x mls:specifiedBy/rdfs:label ?key ; mls:hasValue ?value BIND("metric" AS ?kind) }
-}"""
+  { #@run
+    ?run mls:hasOutput ?x . ?x mls:specifiedBy/rdfs:label ?key ; mls:hasValue ?value BIND("metric" AS ?kind) }
+}""")
 
 
 def run_values(store: Store, runs: list[NamedNode], graphs: list[NamedNode] | None = None) -> list[dict]:
-    return select(store, _VALUES.replace("%RUNS%", values_block({"run": runs})), graphs=graphs) if runs else []
+    return select(store, _VALUES, graphs=graphs, run=runs) if runs else []
 
 #: Results about an experiment: found first (two index lookups), then described with their IRIs bound. As one
-#: query (a UNION joined with ``?x a eg:Result``) pyoxigraph scanned every result first: 4 s at 10k runs.
-_EXPERIMENT_RESULT_IRIS = """SELECT ?x WHERE { { %S% ?x eg:aboutExperiment ?s }
-  UNION { %S% ?r eg:inExperiment ?s . ?x prov:wasGeneratedBy ?r } }"""
-_RESULT_DETAILS = f"""SELECT {_RESULT_COLUMNS} WHERE {{ ?x a eg:Result . {_RESULT_DESCRIPTION} }}"""
+#: query (a UNION joined with ``?x a eg:Result``) pyoxigraph scanned every result first.
+_EXPERIMENT_RESULT_IRIS = query("""SELECT ?x WHERE { { #@s
+  ?x eg:aboutExperiment ?s }
+  UNION { #@s
+  ?r eg:inExperiment ?s . ?x prov:wasGeneratedBy ?r } }""")
+_RESULT_DETAILS = query(f"""SELECT {_RESULT_COLUMNS} WHERE {{
+  #@x
+  ?x a eg:Result . {_RESULT_DESCRIPTION} }}""")
 MAX_RESULTS = 500
 
-_INFORMED_BY = """SELECT ?x ?xLabel WHERE { ?x eg:informs ?s OPTIONAL { ?x rdfs:label ?xLabel } }"""
+_INFORMED_BY = query("""SELECT ?x ?xLabel WHERE {
+  #@s
+  ?x eg:informs ?s OPTIONAL { ?x rdfs:label ?xLabel } }""")
 
 
 def table(runs: list[dict[str, Any]], cells: list[dict]) -> dict[str, Any]:
@@ -151,17 +173,22 @@ def experiment(store: Store, iri: NamedNode) -> dict[str, Any]:
     }
 
 
-_SNAPSHOTS = """SELECT ?d ?dLabel ?version ?checksum WHERE { ?d dcat:inSeries ?s .
+_SNAPSHOTS = query("""SELECT ?d ?dLabel ?version ?checksum WHERE {
+  #@s
+  ?d dcat:inSeries ?s .
   OPTIONAL { ?d rdfs:label ?dLabel } OPTIONAL { ?d dcat:version ?version }
-  OPTIONAL { ?d spdx:checksum/spdx:checksumValue ?checksum } } ORDER BY ?version ?d"""
-_SNAPSHOT_RUNS = """SELECT ?d ?run ?status WHERE {
-  ?run prov:used ?d OPTIONAL { ?run eg:status/skos:notation ?status } }"""
+  OPTIONAL { ?d spdx:checksum/spdx:checksumValue ?checksum } } ORDER BY ?version ?d""")
+_SNAPSHOT_RUNS = query("""SELECT ?d ?run ?status WHERE {
+  #@d
+  ?run prov:used ?d OPTIONAL { ?run eg:status/skos:notation ?status } }""")
+_PLAIN_LABEL = query("SELECT ?l WHERE {\n#@s\n?s rdfs:label ?l } LIMIT 1")
+_RUN_LABELS = query("SELECT ?r ?l WHERE {\n#@r\n?r rdfs:label ?l }")
 MAX_DATASET_RUNS = 2000
 
 
 def dataset(store: Store, iri: NamedNode) -> dict[str, Any]:
     """Each snapshot of a dataset with its failure rate and the runs that used it (the first 2000 listed)."""
-    label = select(store, "SELECT ?l WHERE { ?s rdfs:label ?l } LIMIT 1", s=iri)
+    label = select(store, _PLAIN_LABEL, s=iri)
     snapshots: dict[str, dict[str, Any]] = {}
     for row in select(store, _SNAPSHOTS, s=iri):
         snapshots.setdefault(row["d"].value, {
@@ -175,8 +202,8 @@ def dataset(store: Store, iri: NamedNode) -> dict[str, Any]:
             snap["failed"] += status in FAILED
             if len(shown) < MAX_DATASET_RUNS:
                 shown.append((row["d"].value, row["run"].value, status))
-    labels = {row["r"].value: row["l"].value for row in select(
-        store, "SELECT ?r ?l WHERE { ?r rdfs:label ?l }", r=[NamedNode(r) for _, r, _ in shown])} if shown else {}
+    labels = {row["r"].value: row["l"].value
+              for row in select(store, _RUN_LABELS, r=[NamedNode(r) for _, r, _ in shown])} if shown else {}
     for d, run_iri, status in sorted(shown, key=lambda item: labels.get(item[1], item[1])):
         snapshots[d]["runs"].append({"run": {"iri": run_iri, "label": labels.get(run_iri, run_iri)},
                                      "status": status})
@@ -189,20 +216,26 @@ def dataset(store: Store, iri: NamedNode) -> dict[str, Any]:
             "failure_rate": failed / total if total else None}
 
 
-_CONCEPT = """SELECT ?label ?notation ?definition ?scheme ?schemeLabel WHERE {
+_CONCEPT = query("""SELECT ?label ?notation ?definition ?scheme ?schemeLabel WHERE {
+  #@s
   OPTIONAL { ?s skos:prefLabel ?label } OPTIONAL { ?s skos:notation ?notation }
   OPTIONAL { ?s skos:definition ?definition }
-  OPTIONAL { ?s skos:inScheme ?scheme OPTIONAL { ?scheme skos:prefLabel|rdfs:label ?schemeLabel } } } LIMIT 1"""
+  OPTIONAL { ?s skos:inScheme ?scheme OPTIONAL { ?scheme skos:prefLabel|rdfs:label ?schemeLabel } } } LIMIT 1""")
 
-_BROADER = """SELECT ?x ?xLabel WHERE { ?s skos:broader+ ?x OPTIONAL { ?x skos:prefLabel ?xLabel } }"""
-_NARROWER = """SELECT ?x ?xLabel ?parent WHERE { ?x skos:broader+ ?s ; skos:broader ?parent
-  OPTIONAL { ?x skos:prefLabel ?xLabel } } ORDER BY ?xLabel"""
-_CONCEPT_RESULTS = """SELECT ?x ?xLabel ?mode ?modeLabel ?project ?projectLabel ?run ?runLabel WHERE {
+_BROADER = query("""SELECT ?x ?xLabel WHERE {
+  #@s
+  ?s skos:broader+ ?x OPTIONAL { ?x skos:prefLabel ?xLabel } }""")
+_NARROWER = query("""SELECT ?x ?xLabel ?parent WHERE {
+  #@s
+  ?x skos:broader+ ?s ; skos:broader ?parent
+  OPTIONAL { ?x skos:prefLabel ?xLabel } } ORDER BY ?xLabel""")
+_CONCEPT_RESULTS = query("""SELECT ?x ?xLabel ?mode ?modeLabel ?project ?projectLabel ?run ?runLabel WHERE {
+  #@s
   ?x eg:failureMode|eg:suspectedCause|eg:resultKind ?mode . ?mode skos:broader* ?s .
   OPTIONAL { ?x rdfs:label ?xLabel } OPTIONAL { ?mode skos:prefLabel ?modeLabel }
   OPTIONAL { ?x prov:wasGeneratedBy ?run OPTIONAL { ?run rdfs:label ?runLabel } }
   OPTIONAL { ?x (eg:aboutExperiment|prov:wasGeneratedBy/eg:inExperiment)/eg:inProject ?project
-             OPTIONAL { ?project rdfs:label ?projectLabel } } } LIMIT 1000"""
+             OPTIONAL { ?project rdfs:label ?projectLabel } } } LIMIT 1000""")
 
 
 def concept(store: Store, iri: NamedNode) -> dict[str, Any]:
@@ -232,12 +265,15 @@ def compare(store: Store, runs: list[NamedNode]) -> dict[str, Any]:
     return {"runs": [h["run"]["iri"] for h in heads], "table": table(heads, run_values(store, runs))}
 
 
+_RUN_SUMMARY = query("""SELECT ?runLabel ?status ?started ?experiment ?experimentLabel WHERE {
+  #@run
+  OPTIONAL { ?run rdfs:label ?runLabel } OPTIONAL { ?run eg:status/skos:notation ?status }
+  OPTIONAL { ?run prov:startedAtTime ?started }
+  OPTIONAL { ?run eg:inExperiment ?experiment OPTIONAL { ?experiment rdfs:label ?experimentLabel } } } LIMIT 1""")
+
+
 def run_summary(store: Store, iri: NamedNode) -> dict[str, Any]:
-    rows = select(store, """SELECT ?runLabel ?status ?started ?experiment ?experimentLabel WHERE {
-        OPTIONAL { ?run rdfs:label ?runLabel } OPTIONAL { ?run eg:status/skos:notation ?status }
-        OPTIONAL { ?run prov:startedAtTime ?started }
-        OPTIONAL { ?run eg:inExperiment ?experiment OPTIONAL { ?experiment rdfs:label ?experimentLabel } } }
-        LIMIT 1""", run=iri)
+    rows = select(store, _RUN_SUMMARY, run=iri)
     row = {**(rows[0] if rows else {}), "run": iri}
     return {"run": node(row, "run"), "status": plain(row.get("status")), "started": plain(row.get("started")),
             "experiment": node(row, "experiment")}

@@ -1,12 +1,11 @@
 """The run page's data from three queries: the run's own statements, its neighbourhood, and the labels of the
 parameters, measures and roles it names.
 
-Why so few: at 100k runs each query over the catalog costs about 0.1 ms before it reads anything (the 47 named
-graphs of the dataset) and a query with many ``OPTIONAL`` patterns as much again to plan, while reading a node's
-statements is one index seek. So the neighbourhood is read as whole nodes (``?x ?p ?o`` for the nodes the run's
-statements name) plus a few fixed paths, in one query of ``UNION`` branches, and shaped here into the rows the
-former one-query-per-section page had (the same values, the same order). Ten queries took 5-6 ms at 100k runs;
-these three take about a third of that.
+Why so few: on a large catalog each query costs a fixed amount before it reads anything (one per named graph)
+and a query with many ``OPTIONAL`` patterns as much again to plan, while reading a node's statements is one index
+seek. So the neighbourhood is read as whole nodes (``?x ?p ?o`` for the nodes the run's statements name) plus a
+few fixed paths, in one query of ``UNION`` branches, and shaped here into the rows the former
+one-query-per-section page had (the same values, the same order). The figures are in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -21,34 +20,15 @@ from pyoxigraph import NamedNode
 
 from expgraph.completeness import LABELS as LACK_LABELS
 from expgraph.namespaces import DCAT, DCT, EG, MLS, PROV, RDF, RDFS, SCHEMA, SKOS, SPDX
+from expgraph.sparql.template import SparqlTemplate, TermList, values
 from expgraph.store import Store
-from expgraph.store.base import Term, sparql_term
-from expgraph.web.views import FAILED, graphs_of, has_quality, node, plain, select, short, values_block
+from expgraph.store.base import Term
+from expgraph.web.reading import FAILED, graphs_of, has_quality, query, select
+from expgraph.web.terms import node, plain, short
 
 #: The run's own statements and in which graphs (its own graphs give the labels of shared nodes, see
 #: :data:`_LABELS`); also what :func:`expgraph.web.rdf.show` tells the page family from.
-STATEMENTS = """SELECT ?g ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } }"""
-
-#: The nodes the run's statements name, whole (``d``); the projects of the linked nodes with their labels (``p``);
-#: the checksums of its inputs (``c``); what it generated with the labels of the concepts those name (``r``); its
-#: child runs (``k``); its completeness score (``q``, when there is a quality graph). ``%S%``, ``%X%``, ``%L%``
-#: and ``%I%`` are VALUES blocks (the run; the named nodes; the linked ones; the inputs), repeated inside each
-#: branch because pyoxigraph evaluates a branch before joining an outer binding. DISTINCT: a node every source
-#: shares (an agent, a code version) comes back once per source otherwise.
-_NEIGHBOURHOOD = """SELECT DISTINCT ?k ?x ?p ?o ?ol WHERE {
-  { %X% ?x ?p ?o FILTER(?p IN (%WANTED%)) BIND("d" AS ?k) }
-  UNION { %L% ?x eg:inProject ?o OPTIONAL { ?o rdfs:label ?ol } BIND("p" AS ?k) }
-  UNION { %I% ?i spdx:checksum ?x . ?x ?p ?o BIND("c" AS ?k) }
-  UNION { %S% ?x prov:wasGeneratedBy ?s . ?x ?p ?o OPTIONAL { ?o skos:prefLabel ?ol } BIND("r" AS ?k) }
-  UNION { %S% ?x eg:parentRun ?s OPTIONAL { ?x rdfs:label ?o } OPTIONAL { ?x eg:status/skos:notation ?ol }
-          BIND("k" AS ?k) }
-  %QUALITY% }"""
-_QUALITY = """UNION { %S% ?x dqv:computedOn ?s ; dqv:isMeasurementOf eg:completeness ; dqv:value ?o
-  BIND("q" AS ?k) }"""
-
-#: Parameters, metrics and roles name nodes every source shares (``parameter/lr``), whose label each source
-#: states again: read over the run's own graphs, so that each comes once (over all graphs, once per source).
-_LABELS = """SELECT ?x ?label WHERE { ?x rdfs:label ?label }"""
+STATEMENTS = query("SELECT ?g ?p ?o WHERE {\n#@s\nGRAPH ?g { ?s ?p ?o } }")
 
 _HEAD = {"label": RDFS.label, "id": DCT.identifier, "started": PROV.startedAtTime, "ended": PROV.endedAtTime,
          "error": EG.errorText, "exit": EG.exitCode, "runtime": EG.runtimeSeconds, "seed": EG.seed,
@@ -67,6 +47,38 @@ _WANTED = (RDF.type, RDFS.label, SKOS.notation, MLS.specifiedBy, MLS.hasValue, E
            SPDX.checksum, EG.commitHash, SCHEMA.codeRepository, EG.pythonVersion, EG.containerImage, EG.location,
            DCAT.byteSize)
 MAX_CHILDREN = 200
+
+#: The nodes the run's statements name, whole (``d``); the projects of the linked nodes with their labels (``p``);
+#: the checksums of its inputs (``c``); what it generated with the labels of the concepts those name (``r``); its
+#: child runs (``k``); its completeness score (``q``, the :data:`_QUALITY` fragment, when there is a quality
+#: graph). The slots are VALUES blocks (``s`` the run; ``named`` the named nodes; ``linked`` the linked ones;
+#: ``inputs`` the inputs), repeated inside each branch because pyoxigraph evaluates a branch before joining an
+#: outer binding. DISTINCT: a node every source shares (an agent, a code version) comes back once per source
+#: otherwise.
+_NEIGHBOURHOOD = query("""SELECT DISTINCT ?k ?x ?p ?o ?ol WHERE {
+  { #@named
+    ?x ?p ?o FILTER(?p IN (#@wanted
+    )) BIND("d" AS ?k) }
+  UNION { #@linked
+    ?x eg:inProject ?o OPTIONAL { ?o rdfs:label ?ol } BIND("p" AS ?k) }
+  UNION { #@inputs
+    ?i spdx:checksum ?x . ?x ?p ?o BIND("c" AS ?k) }
+  UNION { #@s
+    ?x prov:wasGeneratedBy ?s . ?x ?p ?o OPTIONAL { ?o skos:prefLabel ?ol } BIND("r" AS ?k) }
+  UNION { #@s
+    ?x eg:parentRun ?s OPTIONAL { ?x rdfs:label ?o } OPTIONAL { ?x eg:status/skos:notation ?ol }
+          BIND("k" AS ?k) }
+  #@quality
+}""").fill(wanted=TermList.of(_WANTED))
+_QUALITY = SparqlTemplate.parse("""UNION { #@s
+  ?x dqv:computedOn ?s ; dqv:isMeasurementOf eg:completeness ; dqv:value ?o
+  BIND("q" AS ?k) }""")
+#: A branch with nothing to describe is left out rather than given an empty VALUES block.
+_NOTHING = SparqlTemplate.parse("FILTER(false)")
+
+#: Parameters, metrics and roles name nodes every source shares (``parameter/lr``), whose label each source
+#: states again: read over the run's own graphs, so that each comes once (over all graphs, once per source).
+_LABELS = query("SELECT ?x ?label WHERE {\n#@x\n?x rdfs:label ?label }")
 
 
 class Nodes:
@@ -96,10 +108,12 @@ class Nodes:
         return list(self.all(subject, predicate)) or [None]
 
 
-def run(store: Store, iri: NamedNode, statements: list[dict[str, Term]] | None = None) -> dict[str, Any]:
+def run(store: Store, iri: NamedNode, statements: list[dict[str, Term]] | None = None,
+        spec_labels: SpecLabels | None = None) -> dict[str, Any]:
     """Everything the run page shows; completeness findings only when the quality graph exists.
 
-    ``statements`` are the rows of :data:`STATEMENTS` for the run when the caller has read them already.
+    ``statements`` are the rows of :data:`STATEMENTS` for the run when the caller has read them already;
+    ``spec_labels`` the app's cache of labels (see :class:`~expgraph.web.state.WebState`), else a fresh one.
     """
     if statements is None:
         statements = select(store, STATEMENTS, s=iri)
@@ -138,7 +152,8 @@ def run(store: Store, iri: NamedNode, statements: list[dict[str, Term]] | None =
     roles = [{"x": x, "spec": spec} for usage in _unique(own.all(iri, PROV.qualifiedUsage))
              for x, spec in product(around.all(usage, PROV.entity), around.all(usage, PROV.hadRole))]
     specs = list(dict.fromkeys(row["spec"] for row in params + metrics + roles))
-    labels = LABELS.get(store, specs, [statement["g"] for statement in statements]) if specs else {}
+    versions = [statement["g"] for statement in statements]
+    labels = (spec_labels or SpecLabels()).get(store, specs, versions) if specs else {}
     data["params"] = [{"key": r["key"].value, "value": plain(r["value"]), "original": plain(r.get("original"))}
                       for r in _labelled(params, labels, "key")]
     data["metrics"] = [_metric(r) for r in _labelled(metrics, labels, "key")]
@@ -153,8 +168,8 @@ def run(store: Store, iri: NamedNode, statements: list[dict[str, Term]] | None =
 class SpecLabels:
     """The labels of parameters, measures and roles over a run's own graphs, kept by the graphs' versions.
 
-    Why: at 100k runs the labels query costs 0.7 ms a page (one index seek per spec and graph), while a catalog
-    names few specs (14 in the synthetic one), and each source's runs the same ones. A graph's version is minted
+    Why: the labels query costs one index seek per spec and graph on every page, while a catalog names few specs,
+    and each source's runs the same ones. A graph's version is minted
     afresh (a random id) whenever its content changes, so labels read over the same versions stay right.
     """
 
@@ -194,9 +209,6 @@ def _read_labels(store: Store, specs: list[Term], graphs: list[NamedNode] | None
     return labels
 
 
-LABELS = SpecLabels()
-
-
 def _neighbourhood(store: Store, iri: NamedNode, own: Nodes, quality: bool) -> tuple[
         Nodes, Nodes, Nodes, list[dict[str, Term]], list[Term]]:
     """One query for everything around the run: the named nodes, the linked nodes' projects, what the run
@@ -205,16 +217,12 @@ def _neighbourhood(store: Store, iri: NamedNode, own: Nodes, quality: bool) -> t
     named = [o for p in _NAMED for o in own.all(iri, p) if isinstance(o, NamedNode)]
     linked = [o for p in _LINKS.values() for o in own.all(iri, p) if isinstance(o, NamedNode)]
     inputs = [o for o in own.all(iri, PROV.used) if isinstance(o, NamedNode)]
-    query = _NEIGHBOURHOOD.replace("%QUALITY%", _QUALITY if quality else "").replace(
-        "%WANTED%", ", ".join(sparql_term(p) for p in _WANTED))
-    for marker, var, terms in (("%X%", "x", named), ("%L%", "x", linked), ("%I%", "i", inputs)):
-        # a branch with nothing to describe is left out rather than given an empty VALUES block
-        query = query.replace(marker, values_block({var: list(dict.fromkeys(terms))}) if terms else "FILTER(false)")
-    query = query.replace("%S%", values_block({"s": iri}))
+    slots = {slot: values(var, list(dict.fromkeys(terms))) if terms else _NOTHING
+             for slot, var, terms in (("named", "x", named), ("linked", "x", linked), ("inputs", "i", inputs))}
     around, projects, generated = Nodes(), Nodes(), Nodes()
     children: list[dict[str, Term]] = []
     scores: list[Term] = []
-    for row in select(store, query):
+    for row in select(store, _NEIGHBOURHOOD, slots={**slots, "quality": _QUALITY if quality else None}, s=iri):
         kind, x = row["k"].value, row["x"]
         if kind in ("d", "c"):
             around.add(x, row["p"], row["o"])

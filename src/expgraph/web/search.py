@@ -4,10 +4,10 @@ A search looks at labels, titles, descriptions, error texts, lessons learned, ob
 questions, hypotheses and parameter values (a parameter hit finds its run), case-insensitively, at most
 ``FIELD_LIMIT`` texts per field and predicate. Once the store version's :class:`SearchIndex` is built (by the
 server's warm-up, or in the background after the first search), the distinct texts of each field are matched in
-Python and the things holding the matching ones are read by one query with those texts bound in ``VALUES``: tens
-of ms at 100k runs. Until then, each field is scanned with ``CONTAINS(LCASE(STR(?text)), LCASE(?q))`` with the
-search text bound as a literal (``?q``), about 2 s at 100k runs. Either way no user text is ever part of a query
-string, and both give the same hits in the same order.
+Python and the things holding the matching ones are read by one query with those texts bound in ``VALUES``.
+Until then, each field is scanned with ``CONTAINS(LCASE(STR(?text)), LCASE(?q))`` with the search text bound as a
+literal (``?q``), which is slow on a large catalog (figures in docs/architecture.md). Either way no user text is
+ever part of a query string, and both give the same hits in the same order.
 """
 
 from __future__ import annotations
@@ -17,15 +17,20 @@ import logging
 import threading
 from array import array
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from pyoxigraph import Literal, NamedNode
 
 from expgraph.namespaces import DCT, EG, MLS, RDFS
+from expgraph.sparql.template import SparqlTemplate, values
 from expgraph.store import Store
 from expgraph.store.base import Term, sparql_term
-from expgraph.web.lists import IndexCache
-from expgraph.web.views import BadRequest, node, plain, select, short, values_block
+from expgraph.web.reading import query, select
+from expgraph.web.terms import BadRequest, node, plain, short
+
+if TYPE_CHECKING:
+    from expgraph.web.state import WebState
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +39,25 @@ MAX_HITS = 100
 FIELD_LIMIT = 500  # texts read per field and predicate: the first ones in the store's index order
 
 #: (field, predicate): each searched with its own single-pattern scan, which pyoxigraph runs at index speed;
-#: one big UNION with the type checks inside took 37 s at 10k runs.
+#: one big UNION with the type checks inside was orders of magnitude slower.
 _FIELDS = (
     ("label", RDFS.label), ("label", DCT.title), ("description", DCT.description), ("error", EG.errorText),
     ("lesson", EG.lessonLearned), ("outcome", EG.observedOutcome), ("question", EG.researchQuestion),
     ("parameter", MLS.hasValue),
 )
-_SCAN = """SELECT ?s ?text WHERE { ?s ?p ?text FILTER(isLiteral(?text) && CONTAINS(LCASE(STR(?text)), LCASE(?q))) }
-  LIMIT %LIMIT%"""
+_SCAN = query("""SELECT ?s ?text WHERE {
+  #@p
+  #@q
+  ?s ?p ?text FILTER(isLiteral(?text) && CONTAINS(LCASE(STR(?text)), LCASE(?q))) } LIMIT #@limit
+""")
 #: Things that hold a matching text on behalf of another: a parameter setting for its run, a hypothesis for its
 #: experiment or result.
-_OWNERS = """SELECT ?x ?owner WHERE { { %VALUES% ?owner mls:hasInput ?x }
-  UNION { %VALUES% ?owner eg:hypothesis|eg:testsHypothesis ?x } }"""
-_KINDS = """SELECT ?x ?xLabel ?t WHERE { ?x a ?t OPTIONAL { ?x rdfs:label ?xLabel } }"""
+#: ``#@x`` inside each branch: a UNION does not see an outer VALUES early.
+_OWNERS = query("""SELECT ?x ?owner WHERE { { #@x
+  ?owner mls:hasInput ?x }
+  UNION { #@x
+  ?owner eg:hypothesis|eg:testsHypothesis ?x } }""")
+_KINDS = query("SELECT ?x ?xLabel ?t WHERE {\n#@x\n?x a ?t OPTIONAL { ?x rdfs:label ?xLabel } }")
 _ORDER = ["Run", "NegativeResult", "Result", "Experiment", "Project", "DatasetSeries", "Dataset", "Concept"]
 _TYPES = {str(EG): ("Run", "NegativeResult", "Result", "Experiment", "Project"),
           "http://www.w3.org/ns/dcat#": ("DatasetSeries", "Dataset"),
@@ -54,27 +65,27 @@ _TYPES = {str(EG): ("Run", "NegativeResult", "Result", "Experiment", "Project"),
 _WANTED = {ns + name: name for ns, names in _TYPES.items() for name in names}
 
 
-def search(store: Store, q: str) -> dict[str, Any]:
+def search(state: WebState, q: str) -> dict[str, Any]:
     """Resources whose texts contain ``q`` (case-insensitive), one hit per resource with the matching snippets."""
     q = q.strip()
     if len(q) > MAX_QUERY:
         raise BadRequest(f"search text is limited to {MAX_QUERY} characters")
     if not q:
         return {"q": q, "hits": [], "total": 0}
+    store = state.store
     matches: dict[str, list[dict[str, str]]] = {}
-    index = SEARCH_INDEXES.get(store, SEARCH)
+    index = state.search.get(SEARCH)
     rows = index.rows(q) if index.ready else None
     if rows is None:
         rows = scan_rows(store, q)
-        index.build_soon()  # after the scans: a build beside them made the first search 1.5-3x as slow
+        index.build_soon()  # after the scans: a build beside them made the first search slower
     for position, row in rows:
         text = plain(row["text"])
         matches.setdefault(row["s"].value, []).append({"field": _FIELDS[position][0], "text": _snippet(str(text), q)})
     if not matches:
         return {"q": q, "hits": [], "total": 0}
     subjects = [NamedNode(iri) for iri in matches if iri.startswith(("http://", "https://", "urn:"))]
-    bound = values_block({"x": subjects})  # inside each branch: a UNION does not see an outer VALUES early
-    for row in select(store, _OWNERS.replace("%VALUES%", bound)):
+    for row in select(store, _OWNERS, x=subjects):
         matches.setdefault(row["owner"].value, []).extend(matches[row["x"].value])
     kinds: dict[str, tuple[str, str | None]] = {}
     for row in select(store, _KINDS, x=[NamedNode(iri) for iri in matches]):
@@ -94,14 +105,13 @@ def search(store: Store, q: str) -> dict[str, Any]:
 def scan_rows(store: Store, q: str) -> list[tuple[int, dict[str, Term]]]:
     """(field position, row with ``?s`` and ``?text``) of the texts containing ``q``, by one scan per field: what
     a search costs before the index is built."""
-    query = _SCAN.replace("%LIMIT%", str(FIELD_LIMIT))
     return [(position, row) for position, (_, predicate) in enumerate(_FIELDS)
-            for row in select(store, query, p=predicate, q=Literal(q))]
+            for row in select(store, _SCAN, slots={"limit": FIELD_LIMIT}, p=predicate, q=Literal(q))]
 
 
 @dataclass(frozen=True)
 class SearchSpec:
-    """The searched fields, named for the index cache (see :class:`expgraph.web.lists.IndexCache`)."""
+    """The searched fields, named for the index cache (see :class:`expgraph.web.cache.IndexCache`)."""
 
     name: str
     fields: tuple[tuple[str, NamedNode], ...]
@@ -109,7 +119,16 @@ class SearchSpec:
 
 SEARCH = SearchSpec("search", _FIELDS)
 _SEPARATOR = "\0"
-_DISTINCT = "SELECT DISTINCT ?text WHERE { ?s %P% ?text FILTER(isLiteral(?text)) }"
+_DISTINCT = query("SELECT DISTINCT ?text WHERE { ?s #@p\n?text FILTER(isLiteral(?text)) }")
+
+
+@cache
+def _matched_query(fields: tuple[tuple[str, NamedNode], ...], positions: tuple[int, ...]) -> SparqlTemplate:
+    """The holders of the matching texts of the fields at ``positions``, each field's texts bound at its
+    ``#@textN`` slot, at most ``#@limit`` rows per field, tagged with the field's position (``?i``)."""
+    branches = [f"{{ SELECT ?i ?s ?text WHERE {{\n#@text{position}\n?s {sparql_term(fields[position][1])} ?text "
+                f"BIND({position} AS ?i) }} LIMIT #@limit\n}}" for position in positions]
+    return query(f"SELECT ?i ?s ?text WHERE {{ {' UNION '.join(branches)} }}")
 
 
 class _Texts:
@@ -117,8 +136,7 @@ class _Texts:
 
     Lower-cased and joined into one string, so that a search is a few ``str.find`` calls, not a Python loop over
     every text; the original texts joined likewise, with each one's datatype or language as a small number, to
-    make the matching terms again. Why not a list of terms: at 100k runs that took 97 MB of RSS, this 30 MB
-    (18 MB of it kept: the strings and offsets).
+    make the matching terms again. Why not a list of terms: it took about three times the memory.
     """
 
     def __init__(self, terms: list[Literal]) -> None:
@@ -165,8 +183,8 @@ class _Texts:
 class SearchIndex:
     """The distinct texts of every searched field for one store version, read on :meth:`build`.
 
-    Why: the texts repeat (parameter values, error messages): at 100k runs, 1.4M searched literals are 290k
-    distinct texts, 6 MB, matched in Python in milliseconds, where the scans take 2 s. Fetching the subjects of
+    Why: the texts repeat (parameter values, error messages), so the distinct ones are few and small, matched in
+    Python in milliseconds where the scans take seconds on a large catalog. Fetching the subjects of
     the first ``FIELD_LIMIT`` matching terms in the index order gives the scan's rows in the scan's order (the
     first ``FIELD_LIMIT`` of them), since every term has at least one subject.
     """
@@ -185,7 +203,7 @@ class SearchIndex:
         """Read every field's distinct texts (once; a second caller waits for the first)."""
         with self._lock:
             if self._texts is None:
-                self._texts = [_Texts([text for row in select(self.store, _DISTINCT.replace("%P%", sparql_term(p)))
+                self._texts = [_Texts([text for row in select(self.store, _DISTINCT, slots={"p": p})
                                        if isinstance(text := row["text"], Literal)])
                                for _, p in self.spec.fields]
 
@@ -209,20 +227,15 @@ class SearchIndex:
         lowered = q.lower()
         if self._texts is None or _SEPARATOR in lowered:
             return None
-        branches = []
-        for position, ((_, predicate), texts) in enumerate(zip(self.spec.fields, self._texts, strict=True)):
-            terms = texts.matching(lowered, FIELD_LIMIT)
-            if terms:
-                branches.append(f"{{ SELECT ?i ?s ?text WHERE {{ {values_block({'text': terms})} "
-                                f"?s {sparql_term(predicate)} ?text BIND({position} AS ?i) }} LIMIT {FIELD_LIMIT} }}")
-        if not branches:
+        matched = {position: terms for position, texts in enumerate(self._texts)
+                   if (terms := texts.matching(lowered, FIELD_LIMIT))}
+        if not matched:
             return []
-        found = [(int(row["i"].value), row) for row in
-                 select(self.store, f"SELECT ?i ?s ?text WHERE {{ {' UNION '.join(branches)} }}")]
+        template = _matched_query(self.spec.fields, tuple(matched))
+        slots = {f"text{position}": values("text", terms) for position, terms in matched.items()}
+        found = [(int(row["i"].value), row)
+                 for row in select(self.store, template, slots={**slots, "limit": FIELD_LIMIT})]
         return sorted(found, key=lambda pair: pair[0])  # stable: each field's rows keep their order
-
-
-SEARCH_INDEXES: IndexCache[SearchSpec, SearchIndex] = IndexCache(SearchIndex)
 
 
 def _snippet(text: str, q: str, width: int = 80) -> str:
@@ -233,13 +246,15 @@ def _snippet(text: str, q: str, width: int = 80) -> str:
     return ("…" if start else "") + text[start: at + len(q) + width] + ("…" if at + len(q) + width < len(text) else "")
 
 
-_SCHEMES = """SELECT ?scheme ?schemeLabel (COUNT(?c) AS ?n) WHERE { ?scheme a skos:ConceptScheme .
+_SCHEMES = query("""SELECT ?scheme ?schemeLabel (COUNT(?c) AS ?n) WHERE { ?scheme a skos:ConceptScheme .
   OPTIONAL { ?scheme skos:prefLabel|rdfs:label|dct:title ?schemeLabel } OPTIONAL { ?c skos:inScheme ?scheme } }
-  GROUP BY ?scheme ?schemeLabel ORDER BY ?schemeLabel"""
+  GROUP BY ?scheme ?schemeLabel ORDER BY ?schemeLabel""")
 
-_CONCEPTS = """SELECT ?c ?cLabel ?notation ?definition ?broader WHERE { ?c skos:inScheme ?scheme .
+_CONCEPTS = query("""SELECT ?c ?cLabel ?notation ?definition ?broader WHERE {
+  #@scheme
+  ?c skos:inScheme ?scheme .
   OPTIONAL { ?c skos:prefLabel ?cLabel } OPTIONAL { ?c skos:notation ?notation }
-  OPTIONAL { ?c skos:definition ?definition } OPTIONAL { ?c skos:broader ?broader } } ORDER BY ?cLabel"""
+  OPTIONAL { ?c skos:definition ?definition } OPTIONAL { ?c skos:broader ?broader } } ORDER BY ?cLabel""")
 
 
 def vocab(store: Store) -> dict[str, Any]:

@@ -10,7 +10,6 @@ GET ``?query=``, form POST and direct POST (``application/sparql-query``); ``def
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 import pyoxigraph
@@ -19,17 +18,16 @@ from fastapi.responses import Response
 from pyoxigraph import BlankNode, NamedNode, Triple
 from starlette.concurrency import run_in_threadpool
 
+from expgraph.formats import GRAPH, RESULTS, by_media_type, formats, media_types, negotiate
 from expgraph.namespaces import RDF, SD, sparql_prologue
-from expgraph.sparql.formats import GRAPH_TYPES, RESULT_TYPES, negotiate
 from expgraph.sparql.guard import READ_ONLY
-from expgraph.sparql.runner import MB, QueryJob, QueryOutcome, QueryRunner, outcome_headers, runner_for
+from expgraph.sparql.runner import MB, QueryJob, QueryOutcome, QueryRunner, outcome_headers
+from expgraph.store.scope import GraphScope
 from expgraph.web.render import href, templates
+from expgraph.web.state import state_of
 
 router = APIRouter()
-_lock = threading.Lock()
 FORMATS = "http://www.w3.org/ns/formats/"
-_FORMAT_IRIS = ("SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV", "SPARQL_Results_TSV", "Turtle",
-                "N-Triples", "JSON-LD", "RDF_XML")
 EXAMPLE = """SELECT ?project (COUNT(?run) AS ?runs) WHERE {
   ?run a eg:Run ; eg:inExperiment/eg:inProject/rdfs:label ?project .
 } GROUP BY ?project ORDER BY DESC(?runs) LIMIT 20"""
@@ -37,22 +35,12 @@ EXAMPLE = """SELECT ?project (COUNT(?run) AS ?runs) WHERE {
 
 def query_runner(app: FastAPI) -> QueryRunner:
     """The app's runner, started on first use (its workers live as long as the app; see :func:`close_runner`)."""
-    runner = getattr(app.state, "query_runner", None)
-    if runner is None:
-        with _lock:
-            runner = getattr(app.state, "query_runner", None)
-            if runner is None:
-                runner = runner_for(app.state.store, app.state.settings)
-                app.state.query_runner = runner
-    return runner
+    return state_of(app).runner()
 
 
 def close_runner(app: FastAPI) -> None:
     """Stop the app's query workers (tests, shutdown)."""
-    runner = getattr(app.state, "query_runner", None)
-    if runner is not None:
-        runner.close()
-        app.state.query_runner = None
+    state_of(app).close()
 
 
 @router.get("/sparql", include_in_schema=True, summary="SPARQL 1.1 query (GET) or service description")
@@ -105,10 +93,16 @@ async def sparql_post(request: Request) -> Response:
 def client_of(request: Request) -> str:
     """Who is asking, for the fair scheduling of queries: the peer's address, or behind a reverse proxy the
     address it names in the ``client_header`` setting (the last entry: the one the proxy itself added)."""
-    header = request.app.state.settings.client_header
+    header = state_of(request).settings.client_header
     if header and (named := request.headers.get(header, "").split(",")[-1].strip()):
         return named
     return request.client.host if request.client else "unknown"
+
+
+def scope_of(request: Request) -> GraphScope:
+    """The graphs the caller may read: the app state's ``scope`` (the hook for access control; every graph unless
+    set). Every query a route runs for a caller carries it (see :class:`~expgraph.store.GraphScope`)."""
+    return state_of(request).scope
 
 
 def _text(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -130,11 +124,12 @@ def endpoint_iri(request: Request) -> str:
 
 def _wants_html(request: Request) -> bool:
     accept = request.headers.get("accept", "")
-    return negotiate(accept, [*RESULT_TYPES, *GRAPH_TYPES, "text/html"]) == "text/html" and "text/html" in accept
+    offered = [*media_types(RESULTS), *media_types(GRAPH), "text/html"]
+    return negotiate(accept, offered) == "text/html" and "text/html" in accept
 
 
 async def _answer(request: Request, query: str, defaults: list[str], named: list[str]) -> Response:
-    settings = request.app.state.settings
+    settings = state_of(request).settings
     html = _wants_html(request)
     job = QueryJob(
         sparql=query,
@@ -144,6 +139,7 @@ async def _answer(request: Request, query: str, defaults: list[str], named: list
         max_rows=settings.max_rows,
         max_bytes=settings.max_result_mb * MB,
         base=endpoint_iri(request),
+        scope=scope_of(request),
     )
     outcome = await query_runner(request.app).run_async(job, client=client_of(request))
     if html:
@@ -180,13 +176,13 @@ def _page(request: Request, query: str | None, outcome: QueryOutcome | None) -> 
             data["text"] = outcome.body.decode("utf-8", "replace")
         data["truncated"] = outcome.truncated
         data["seconds"] = round(outcome.seconds, 3)
-    data["max_rows"] = request.app.state.settings.max_rows
+    data["max_rows"] = state_of(request).settings.max_rows
     return templates.TemplateResponse(request, "sparql.html", {"data": data}, status_code=status)
 
 
 def _service_description(request: Request) -> Response:
     accept = request.headers.get("accept", "")
-    media_type = negotiate(accept, [*GRAPH_TYPES, "text/html"])
+    media_type = negotiate(accept, [*media_types(GRAPH), "text/html"])
     if media_type == "text/html" and "text/html" in accept:
         return _page(request, None, None)
     if media_type is None or media_type == "text/html":
@@ -203,12 +199,15 @@ def _service_description(request: Request) -> Response:
         Triple(dataset, SD.defaultGraph, default),
         Triple(default, RDF.type, SD.Graph),
     ]
-    triples += [Triple(endpoint, SD.resultFormat, NamedNode(FORMATS + name)) for name in _FORMAT_IRIS]
-    for name in sorted(request.app.state.store.active_graphs()):
+    triples += [Triple(endpoint, SD.resultFormat, NamedNode(FORMATS + f.w3c))
+                for kind in (RESULTS, GRAPH) for f in formats(kind) if f.w3c]
+    for name in sorted(state_of(request).store.visible_graphs(scope_of(request))):
         node = BlankNode()
         triples += [Triple(dataset, SD.namedGraph, node), Triple(node, RDF.type, SD.NamedGraph),
                     Triple(node, SD.name, NamedNode(name))]
-    rdf_format = GRAPH_TYPES[media_type]
+    chosen = by_media_type(media_type, GRAPH)
+    assert chosen is not None and chosen.rdf is not None
+    rdf_format = chosen.rdf
     body = pyoxigraph.serialize(triples, format=rdf_format, prefixes={"sd": str(SD)} if media_type == "text/turtle"
                                 else None)
     return Response(body, media_type=rdf_format.media_type, headers={"Vary": "Accept"})

@@ -1,12 +1,12 @@
 """Warm the server's caches in the background when it starts, so the first visitor does not pay for them.
 
 On a large catalog the list indexes behind the home page and the run, result and dataset lists take seconds to
-build, and saved queries aggregate over every run. Both are cached per store version; this fills those caches
+build, and saved queries aggregate over every run. Both are cached per store generation; this fills those caches
 once, on a background thread whose queries the scheduler runs only when no request waits and a worker stays
-idle beside them (client ``BACKGROUND``), so other requests are served meanwhile:
-first the list members, then the search index (3 s at 100k runs, which turns a 2 s search into tens of
-ms), then the saved queries, then every facet and sort key of the lists and their first pages
-(at 100k runs about half a minute, which the first visitor of a filtered list would otherwise wait for).
+idle beside them (client ``BACKGROUND``), so other requests are served meanwhile: first the list members, then
+the search index (which turns a search's scans into a lookup), then the saved queries, then every facet and sort
+key of the lists and their first pages (which the first visitor of a filtered list would otherwise wait for).
+The times are in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import threading
 from fastapi import FastAPI
 
 from expgraph.sparql.scheduler import BACKGROUND
-from expgraph.web.lists import INDEXES, SPECS, list_page
+from expgraph.web.lists import SPECS, list_page
+from expgraph.web.state import state_of
 
 log = logging.getLogger(__name__)
 
@@ -32,29 +33,28 @@ def warm_up(app: FastAPI, stop: threading.Event | None = None) -> threading.Thre
 
 def _warm(app: FastAPI, stop: threading.Event) -> None:
     from expgraph.web.queries_routes import library, saved_job
-    from expgraph.web.search import SEARCH, SEARCH_INDEXES
-    from expgraph.web.sparql import query_runner
+    from expgraph.web.search import SEARCH
 
-    store = app.state.store
+    state = state_of(app)
     try:
         for spec in SPECS.values():
             if stop.is_set():
                 return
-            INDEXES.get(store, spec)
+            state.lists.get(spec)
         if not stop.is_set():
-            SEARCH_INDEXES.get(store, SEARCH).build()
-        runner = query_runner(app)
+            state.search.get(SEARCH).build()
+        runner = state.runner()
         for saved in library().values():
             if stop.is_set():
                 return
             if all(parameter.default is not None or not parameter.required for parameter in saved.parameters):
-                runner.run(saved_job(saved.bind({}), app.state.settings), client=BACKGROUND)
+                runner.run(saved_job(saved.bind({}), state.settings), client=BACKGROUND)
         for spec in SPECS.values():
             if stop.is_set():
                 return
-            INDEXES.get(store, spec).warm(stop)
+            state.lists.get(spec).warm(stop)
             if not stop.is_set():
-                list_page(store, spec, {})  # its first page: the counts in its columns are cached too
+                list_page(state, spec, {})  # its first page: the counts in its columns are cached too
     except Exception:  # a warm-up failure must not take the server down; the request path reports errors
         if not stop.is_set():
             log.exception("cache warm-up stopped")

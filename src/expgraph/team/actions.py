@@ -1,0 +1,101 @@
+"""Writes that are not imports: retire and restore a thing (an IRI; curators), purge a graph and back up the store
+(admins).
+
+A retired thing keeps its IRI and its statements; the graph of retirements (``graphs/retired``) states
+``<thing> eg:retired <activity>``, the audit entry of the retirement, which says why, by whom and when. Restore
+removes that statement (its own audit entry says who restored it). Both are one stage-and-swap of the
+retirements graph with the audit entry in the same transaction, the same way the server applies an upload, here
+or in the server (whichever holds the store).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+from pyoxigraph import NamedNode, QueryBoolean, Triple
+
+from expgraph.namespaces import EG, GRAPHS
+from expgraph.store import Store, StoreError
+from expgraph.store.base import sparql_term
+from expgraph.team import audit
+from expgraph.team.tokens import FILE_NAME as TOKENS_FILE
+
+RETIRED = NamedNode(GRAPHS + "retired")
+
+
+class NotFound(StoreError):
+    """The thing to retire or restore is not in the catalog (or not retired)."""
+
+
+def _digest(triples: list[Triple]) -> str:
+    content = hashlib.sha256()
+    for triple in triples:
+        content.update(f"{triple}\n".encode())
+    return content.hexdigest()
+
+
+def retire(store: Store, thing: NamedNode, reason: str, *, agent: str, client: str, base: str) -> bool:
+    """Mark ``thing`` retired; False when it is retired already. Call under the store's write lock."""
+    if not reason.strip():
+        raise ValueError("give a reason for retiring it (--reason TEXT)")
+    known = store.query(f"ASK {{ {sparql_term(thing)} ?p ?o }}")
+    if not (isinstance(known, QueryBoolean) and bool(known)):
+        raise NotFound(f"<{thing.value}> is not in the catalog")
+    current = list(store.triples(RETIRED))
+    if any(t.subject == thing and t.predicate == EG.retired for t in current):
+        return False
+    before = store.active_graphs().get(RETIRED.value)
+    index, _ = audit.chain_head(store)
+    activity = audit.entry_node(base, index)
+    new = [*current, Triple(thing, EG.retired, activity)]
+    change = audit.Change("retire", RETIRED, before, _digest(new), len(new), reason=reason, subject=thing)
+    trail = audit.entry(store, change, agent=agent, client=client, base=base)
+    return store.replace_graph(RETIRED, new, audit=trail)
+
+
+def restore(store: Store, thing: NamedNode, *, agent: str, client: str, base: str) -> bool:
+    """Undo a retirement; NotFound when ``thing`` is not retired. Call under the store's write lock."""
+    current = list(store.triples(RETIRED))
+    kept = [t for t in current if not (t.subject == thing and t.predicate == EG.retired)]
+    if len(kept) == len(current):
+        raise NotFound(f"<{thing.value}> is not retired")
+    before = store.active_graphs().get(RETIRED.value)
+    change = audit.Change("restore", RETIRED, before, _digest(kept), len(kept), subject=thing)
+    trail = audit.entry(store, change, agent=agent, client=client, base=base)
+    return store.replace_graph(RETIRED, kept, audit=trail)
+
+
+def purge(store: Store, graph: NamedNode, reason: str, *, agent: str, client: str, base: str) -> None:
+    """Remove a graph from the catalog for good (admins only: retiring is the usual way). Its content is first
+    replaced by nothing, with the audit entry in that swap's transaction, then the empty graph is forgotten: a crash
+    between the two leaves an empty graph, never a removal without its entry. Call under the store's write lock."""
+    if not reason.strip():
+        raise ValueError("give a reason for purging it (--reason TEXT)")
+    before = store.active_graphs().get(graph.value)
+    if before is None:
+        raise NotFound(f"<{graph.value}> is not a graph of the catalog")
+    change = audit.Change("purge", graph, before, _digest([]), 0, reason=reason)
+    store.replace_graph(graph, [], audit=audit.entry(store, change, agent=agent, client=client, base=base))
+    store.drop(graph)
+
+
+def backup(store: Store, target: Path) -> None:
+    """pyoxigraph's online backup of an on-disk store into ``target`` (a new directory; hard links where the file
+    system allows), with the token table beside it; the backup opens as a store of its own (``--store TARGET``)."""
+    path = getattr(store, "path", None)
+    if path is None or not hasattr(store, "ox"):
+        raise StoreError("only an embedded on-disk store can be backed up this way")
+    if target.exists():
+        raise StoreError(f"{target} exists already: give a new directory")
+    store.ox.backup(str(target))
+    tokens = Path(path) / TOKENS_FILE
+    if tokens.is_file():
+        source = sqlite3.connect(tokens)
+        copy = sqlite3.connect(target / TOKENS_FILE)
+        try:
+            source.backup(copy)
+        finally:
+            source.close()
+            copy.close()
