@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-RENOVATION_LANDED = False
+RENOVATION_LANDED = True
 renovation = pytest.mark.xfail(not RENOVATION_LANDED, reason="issue #14: holds once the renovation lands",
                                strict=False)
 

@@ -19,9 +19,9 @@ from expgraph.records import ImportBatch, Result, RunStatus
 from expgraph.store import Store
 from expgraph.validation import Shapes, reference_validate, summarise_import, validate, validate_catalog
 from expgraph.validation.compiler import Unsupported, _Compiler, compile_shapes, path_key
-from expgraph.validation.engine import read_report
+from expgraph.validation.engine import FURNITURE_PREFIXES, read_report
 from expgraph.validation.report import render
-from expgraph.validation.scores import QUALITY_GRAPH
+from expgraph.validation.scores import QUALITY_GRAPH, Tally, measurement_statements, write_scores
 from synthetic import make_batch
 from test_shapes import complete_batch, complete_run
 
@@ -104,6 +104,20 @@ def test_parity_on_fixture_data_with_defects(defects: Store) -> None:
     assert expected <= found
     assert ("r1", None, "Warning", "Or") not in found  # a finished run with an end time
     assert not [k for k in found if k[0] == "r3" and k[2] == "Violation"]  # a queued run needs no start time
+
+
+def test_import_validation_is_the_whole_catalog_validation_of_its_focus_nodes(defects: Store) -> None:
+    """Validating one graph's focus nodes (the focus-first queries an import runs) finds exactly what the
+    whole-catalog validation (anti-joins, whole-predicate scans) finds about those nodes, for every shipped shape."""
+    whole = validate(defects).results
+    graphs = [NamedNode(name) for name in defects.active_graphs() if not name.startswith(FURNITURE_PREFIXES)]
+    checked = 0
+    for graph in graphs:
+        subjects = {row["s"].value for row in defects.query("SELECT DISTINCT ?s WHERE { ?s ?p ?o }", graphs=[graph])}
+        expected = sorted(repr(r) for r in whole if r.focus in subjects)
+        assert sorted(repr(r) for r in validate(defects, focus_graph=graph).results) == expected
+        checked += bool(expected)
+    assert checked == 2  # the imported batch and the hand-loaded file with defects
 
 
 def test_parity_on_a_synthetic_catalog(memory_store: Store) -> None:
@@ -193,6 +207,21 @@ def test_scores_are_stored_as_dqv_measurements_and_refreshed(defects: Store) -> 
     validate_catalog(defects)
     assert stored_score(defects, MINT.run("r-bare")) is None
     assert stored_score(defects, MINT.experiment("exp-1")) > experiment
+
+
+def test_unchanged_scores_are_not_written_again(defects: Store) -> None:
+    """The second validation of an unchanged catalog recognises its scores by their digest: the quality graph
+    keeps its version (no staged copy), and changed scores replace it."""
+    _, scores = validate_catalog(defects)
+    first = defects.active_graphs()[QUALITY_GRAPH.value]
+    assert first.source_digest is not None and first.triples == sum(1 for _ in measurement_statements(scores))
+    assert write_scores(defects, scores) is False
+    assert defects.active_graphs()[QUALITY_GRAPH.value].version == first.version
+    run = MINT.run("r-bare").value
+    scores.runs[run] = Tally(scores.runs[run].applicable, scores.runs[run].applicable)
+    assert write_scores(defects, scores) is True
+    assert defects.active_graphs()[QUALITY_GRAPH.value].version != first.version
+    assert stored_score(defects, MINT.run("r-bare")) == 1.0
 
 
 def test_summarise_import_reports_what_one_import_brought(memory_store: Store) -> None:

@@ -1,5 +1,6 @@
 """expgraph: a knowledge-graph catalog of experiments, runs, datasets and negative results."""
 
+from expgraph._version import __version__
 from expgraph.records import (
     Agent,
     Artifact,
@@ -19,8 +20,6 @@ from expgraph.records import (
     RunStatus,
 )
 from expgraph.store import Store, open_store
-
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:

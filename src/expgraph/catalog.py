@@ -146,7 +146,7 @@ def store_batch(store: Store, batch: ImportBatch, *, location: str, base: str = 
                 source_digest: str | None = None) -> ImportOutcome:
     """Write one import source atomically into its graph, with its audit record; unchanged content is a no-op.
     ``source_digest`` (see ``expgraph.source_digest``) is kept with the graph for the next import."""
-    from expgraph import __version__
+    from expgraph._version import __version__
 
     started = datetime.now(UTC)
     graph = source_graph(batch.tracker, batch.source if batch.part is None else f"{batch.source}#{batch.part}", base)

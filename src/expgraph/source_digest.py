@@ -47,7 +47,7 @@ def code_digest() -> str:
     every module at the top of the package (records, lexical forms, completeness, failure rules, ...), the mapper's
     and the importers' packages. Generous on purpose: a change there costs one re-read, a missed one a stale
     catalog."""
-    from expgraph import __version__
+    from expgraph._version import __version__
 
     package = Path(__file__).resolve().parent
     code = [*package.glob("*.py"), *(package / "importers").rglob("*.py"), *(package / "mapping").rglob("*.py")]

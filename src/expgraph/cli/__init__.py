@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from expgraph import __version__
+from expgraph._version import __version__
 from expgraph.cli import data, demo, imports, query, record, records, serve, team, validate
 from expgraph.cli.common import CliError, State, err
 from expgraph.settings import SettingsError, load_settings

@@ -14,7 +14,6 @@ import re
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import BinaryIO, Protocol
 
@@ -34,7 +33,7 @@ from pyoxigraph import (
 from expgraph.formats import DATASET, GRAPH, by_name, formats
 from expgraph.namespaces import GRAPHS, PREFIXES, XSD, Namespace
 from expgraph.sparql.lexer import keep_backslash_u
-from expgraph.store.scope import EVERYTHING, GraphScope, logical_to_versions, physical_graphs
+from expgraph.store.scope import EVERYTHING, GraphInfo, GraphScope, logical_to_versions, physical_graphs
 from expgraph.store.text import CHUNK, ChunkReader, ContentDigest
 
 __all__ = ["CHUNK", "ChunkReader", "ContentDigest", "GraphScope", "Snapshot", "Store", "StoreError",
@@ -59,20 +58,6 @@ class StoreError(Exception):
 
 class StoreBusyError(StoreError):
     """Another process holds the on-disk store for writing."""
-
-
-@dataclass(frozen=True)
-class GraphInfo:
-    """One logical graph as the registry knows it."""
-
-    name: NamedNode
-    version: NamedNode
-    digest: str
-    triples: int
-    modified: str
-    #: What the content was made from (an import's source fingerprint), when the writer said: see
-    #: :meth:`Store.replace_statements`.
-    source_digest: str | None = None
 
 
 def sparql_term(term: Term) -> str:

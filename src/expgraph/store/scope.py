@@ -12,14 +12,24 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from pyoxigraph import NamedNode
 
 from expgraph.sparql.lexer import LexError, original_offsets, tokens, unescape_codepoints
 
-if TYPE_CHECKING:
-    from expgraph.store.base import GraphInfo
+
+@dataclass(frozen=True)
+class GraphInfo:
+    """One logical graph as the registry knows it."""
+
+    name: NamedNode
+    version: NamedNode
+    digest: str
+    triples: int
+    modified: str
+    #: What the content was made from (an import's source fingerprint), when the writer said: see
+    #: :meth:`Store.replace_statements`.
+    source_digest: str | None = None
 
 
 @dataclass(frozen=True)

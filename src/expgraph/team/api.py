@@ -17,7 +17,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from pydantic import BaseModel
 from pyoxigraph import NamedNode, RdfFormat, Triple
 
-from expgraph import __version__
+from expgraph._version import __version__
 from expgraph.mapping import segment
 from expgraph.namespaces import EG, GRAPHS
 from expgraph.store import GraphInfo, Store, StoreError

@@ -38,14 +38,21 @@ def _short(iri: str) -> str:
 def report_data(report: ValidationReport, scores: Scores, *, fail_on: str = "violation") -> dict[str, Any]:
     """Everything any format shows, as plain data."""
     describe = report.shapes.describe
+    # A catalog's results repeat a few shapes, components and project sets many times: each is worked out once.
+    shorts = {c: _short(c) for c in {r.component for r in report.results}}
+    names = {s: severity_name(s) for s in {r.severity for r in report.results}}
+    projects_of: dict[str, list[str]] = {}
     results = []
     for r in sorted(report.results, key=lambda r: (-RANK.get(r.severity, 3), r.focus, r.shape, r.component)):
         info = describe(r.shape)
+        projects = projects_of.get(r.focus)
+        if projects is None:
+            projects = projects_of[r.focus] = sorted(
+                scores.project_names.get(p, p) for p in scores.project_of.get(r.focus, ()))
         results.append({
-            "focus": r.focus, "path": r.path, "severity": severity_name(r.severity),
-            "component": _short(r.component), "shape": r.shape, "shape_name": info.name,
-            "message": info.message, "group": info.group, "value": r.value,
-            "projects": sorted(scores.project_names.get(p, p) for p in scores.project_of.get(r.focus, ())),
+            "focus": r.focus, "path": r.path, "severity": names[r.severity],
+            "component": shorts[r.component], "shape": r.shape, "shape_name": info.name,
+            "message": info.message, "group": info.group, "value": r.value, "projects": projects,
         })
     missing = Counter((r.shape, r.component, r.severity) for r in report.results)
     overall = scores.overall()

@@ -34,14 +34,19 @@ SELECT ?node ?kind ?experiment ?project WHERE {
   UNION { ?node a eg:Experiment . BIND("experiment" AS ?kind) BIND(?node AS ?experiment)
           OPTIONAL { ?node eg:inProject ?project } }
   UNION { ?node a eg:Project . BIND("project" AS ?kind) BIND(?node AS ?project) }
-  UNION { ?node a eg:Result . BIND("result" AS ?kind)
-          { ?node eg:aboutExperiment ?experiment } UNION { ?node prov:wasGeneratedBy/eg:inExperiment ?experiment } }
-  UNION { { SELECT ?run ?experiment WHERE { ?run eg:inExperiment ?experiment } }
-          { SELECT ?run ?node WHERE { ?run prov:used ?node } } BIND("input" AS ?kind) }
+  UNION { { SELECT ?node WHERE { ?node a eg:Result } } BIND("result" AS ?kind)
+          { { SELECT ?node ?experiment WHERE { ?node eg:aboutExperiment ?experiment } }
+            UNION { { SELECT ?node ?run WHERE { ?node prov:wasGeneratedBy ?run } }
+                    { SELECT ?run ?experiment WHERE { ?run eg:inExperiment ?experiment } } } } }
+  UNION { { SELECT DISTINCT ?node ?experiment WHERE {
+              { SELECT ?run ?experiment WHERE { ?run eg:inExperiment ?experiment } }
+              { SELECT ?run ?node WHERE { ?run prov:used ?node } } } }
+          BIND("input" AS ?kind) }
 }
 """
-#: Each run's experiment and each input's run are read in one pass and joined by hash (sub-SELECTs), which at 100k
-#: runs is about twice as fast as one lookup per run; rows are read by position (by name costs 3-5x per value).
+#: Each pair of links (a run's experiment, a result's run, an input's run) is read in one pass and joined by hash
+#: (sub-SELECTs), about twice as fast at 100k runs as one lookup per row; an input used by many runs of one
+#: experiment comes once (DISTINCT). Rows are read by position (by name costs 3-5x per value).
 
 
 @dataclass(frozen=True)
@@ -141,23 +146,37 @@ def measurement(node: str) -> NamedNode:
     return NamedNode(_MEASUREMENT_BASE + hashlib.sha256(node.encode()).hexdigest()[:32])
 
 
-def measurement_triples(scores: Scores) -> Iterator[Triple]:
-    """The DQV description of every run, experiment and project score (deterministic, so unchanged is free)."""
-    yield Triple(COMPLETENESS, RDF.type, DQV.Metric)
-    yield Triple(COMPLETENESS, RDFS.label, Literal("completeness", language="en"))
-    yield Triple(COMPLETENESS, RDFS.comment, Literal(
-        "Share of the should-constraints (sh:Warning shapes) a record meets, from 0 to 1.", language="en"))
+def measurement_statements(scores: Scores) -> Iterator[str]:
+    """The DQV description of every run, experiment and project score as N-Triples statements (without the final
+    `` .``, as ``str(Triple)`` prints them): the store loads text without a term object per triple. Deterministic,
+    so unchanged scores are recognised (see :func:`write_scores`)."""
+    for triple in (Triple(COMPLETENESS, RDF.type, DQV.Metric),
+                   Triple(COMPLETENESS, RDFS.label, Literal("completeness", language="en")),
+                   Triple(COMPLETENESS, RDFS.comment, Literal("Share of the should-constraints (sh:Warning shapes) "
+                                                              "a record meets, from 0 to 1.", language="en"))):
+        yield str(triple)
+    a, kind, computed_on = str(RDF.type), str(DQV.QualityMeasurement), str(DQV.computedOn)
+    of, metric, value = str(DQV.isMeasurementOf), str(COMPLETENESS), str(DQV.value)
     for group in (scores.runs, scores.experiments, scores.projects):
         for node, tally in sorted(group.items()):
             if tally.score is None:
                 continue
-            m = measurement(node)
-            yield Triple(m, RDF.type, DQV.QualityMeasurement)
-            yield Triple(m, DQV.computedOn, NamedNode(node))
-            yield Triple(m, DQV.isMeasurementOf, COMPLETENESS)
-            yield Triple(m, DQV.value, double(round(tally.score, 6)))
+            m = str(measurement(node))
+            yield f"{m} {a} {kind}"
+            yield f"{m} {computed_on} {NamedNode(node)}"
+            yield f"{m} {of} {metric}"
+            yield f"{m} {value} {double(round(tally.score, 6))}"
 
 
 def write_scores(store: Store, scores: Scores) -> bool:
-    """Replace the quality graph with these scores; False when nothing changed."""
-    return store.replace_graph(QUALITY_GRAPH, measurement_triples(scores))
+    """Replace the quality graph with these scores; False when nothing changed.
+
+    The statements' digest is kept as the graph's source digest, so that unchanged scores (a second ``validate``
+    of an unchanged catalog) cost no write: the store would otherwise stage a full copy to find it unchanged.
+    """
+    statements = list(measurement_statements(scores))
+    digest = hashlib.sha256(("\n".join(statements) + "\n").encode()).hexdigest()
+    current = store.active_graphs().get(QUALITY_GRAPH.value)
+    if current is not None and current.source_digest == digest:
+        return False
+    return store.replace_statements(QUALITY_GRAPH, statements, checked=True, source_digest=digest)

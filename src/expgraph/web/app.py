@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from expgraph import __version__
+from expgraph._version import __version__
 from expgraph.settings import Settings, load_settings
 from expgraph.store import Store
 

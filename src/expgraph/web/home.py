@@ -13,7 +13,7 @@ from pyoxigraph import NamedNode
 
 from expgraph.namespaces import DCAT, EG, RUN_STATUS
 from expgraph.store import Store
-from expgraph.web.lists import SPECS, page_keys
+from expgraph.web.list_pages import SPECS, page_keys
 from expgraph.web.reading import FAILED, has_quality, query, select
 from expgraph.web.terms import node, plain
 

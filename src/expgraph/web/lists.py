@@ -1,4 +1,5 @@
-"""The list pages (projects, experiments, runs, datasets, results): one spec each, one builder for all.
+"""The lists' in-memory indexes (projects, experiments, runs, datasets, results); the pages built on them are in
+:mod:`expgraph.web.list_pages`.
 
 Facets, counts, sorting and keyset pagination work on a small in-memory index per list: for every member, its
 facet values and sort keys. The index is built from single-pattern queries (``?a <p> ?b``), which pyoxigraph
@@ -8,19 +9,18 @@ key is built (the server's warm-up builds them all), a filtered page that matche
 query from the chosen values and reads their facets and keys alone, with the members bound in ``VALUES`` (user
 values reach SPARQL only through template slots): the same counts and rows, without waiting for a whole facet. A
 page's columns are then read with the page's IRIs bound in a ``VALUES`` block. Pagination is by keyset (the last
-row's sort key and IRI), so a page is stable while imports add rows, and costs a binary search, not an
-``OFFSET`` scan. The measurements behind these choices are in docs/architecture.md ("The list pages").
+row's sort key and IRI, :func:`expgraph.web.list_pages.page_keys`), so a page is stable while imports add rows,
+and costs a binary search, not an ``OFFSET`` scan. The measurements behind these choices are in
+docs/architecture.md ("The list pages").
 """
 
 from __future__ import annotations
 
-import bisect
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Any
 
 from pyoxigraph import Literal, NamedNode
 
@@ -28,14 +28,8 @@ from expgraph.sparql.template import SparqlTemplate, values, values_block
 from expgraph.store import Store
 from expgraph.store.base import Term, sparql_term
 from expgraph.web.list_specs import SPECS, Facet, ListSpec, Step
-from expgraph.web.reading import FAILED_TERMS, query, select
-from expgraph.web.terms import BadRequest, iri_term, node, plain, short
+from expgraph.web.reading import query, select
 
-if TYPE_CHECKING:
-    from expgraph.web.state import WebState
-
-PAGE_SIZE = 50
-MAX_PAGE_SIZE = 200
 FACET_LIMIT = 15
 SELECTION_CACHE = 64
 RESTRICT_LIMIT = 2000  # at most this many nodes in a VALUES block restricting a facet hop
@@ -60,15 +54,7 @@ _MEMBERS = query("SELECT ?s WHERE {\n#@t\n?s a ?t }")
 #: The predicate is written into the query as a term (a constant of the spec): bound by ``VALUES`` instead,
 #: pyoxigraph took longer, and with ``?b`` bound too it scanned the whole predicate.
 _HOP = query("SELECT ?a ?b WHERE {\n#@a\n#@b\n?a #@p\n?b }")
-_LABELS = query("SELECT ?f ?l WHERE {\n#@f\n?f skos:prefLabel|rdfs:label ?l }")
-#: Constant terms some column patterns name.
-_CONSTANTS = {"failed": FAILED_TERMS}
 
-
-def _constant(text: str) -> SparqlTemplate:
-    """A query of the page with the constants it names filled in and its other slots left open."""
-    template = query(text)
-    return template.fill(**{name: term for name, term in _CONSTANTS.items() if name in template.slots})
 
 
 @cache
@@ -88,17 +74,6 @@ def _matching_query(list_name: str, facets: tuple[tuple[str, bool], ...]) -> Spa
         patterns.append(f"{path} FILTER(STR(?f{i}) = #@f{i}\n)" if literal else f"#@f{i}\n{path}")
     return query(f"SELECT DISTINCT ?s WHERE {{ {' '.join(patterns)} ?s a {sparql_term(spec.type)} }}")
 
-
-def _columns_query(spec: ListSpec) -> SparqlTemplate:
-    """Label and plain columns of the members bound at ``#@s``, each a ``UNION`` branch tagged ``?column``."""
-    patterns = [(0, "?s rdfs:label ?v")] + [(i, c.pattern) for i, c in enumerate(spec.columns, 1) if not c.count]
-    branches = " UNION ".join(f"{{\n#@s\n{pattern} BIND({i} AS ?column) }}" for i, pattern in patterns)
-    return _constant(f"SELECT ?column ?s ?v ?vLabel WHERE {{ {branches} }}")
-
-
-_COLUMNS = {name: _columns_query(spec) for name, spec in SPECS.items()}
-_COUNTS = {(name, c.name): _constant(f"SELECT ?s ?v WHERE {{\n#@s\n{c.pattern} }}")
-           for name, spec in SPECS.items() for c in spec.columns if c.count}
 
 
 @dataclass
@@ -278,114 +253,3 @@ class ListIndex:
             return self._keys[name]
 
 
-def _filters(spec: ListSpec, params: Mapping[str, str]) -> dict[str, str]:
-    """The facet values the request selects (``?project=IRI`` ...); IRIs must look like IRIs."""
-    chosen = {}
-    for facet in spec.facets:
-        raw = params.get(facet.name)
-        if raw:
-            chosen[facet.name] = raw if facet.literal else iri_term(raw, facet.name).value
-    return chosen
-
-
-def _sort(spec: ListSpec, raw: str | None) -> tuple[str, bool]:
-    raw = raw or spec.default_sort
-    descending = raw.startswith("-")
-    name = raw.lstrip("-")
-    if name not in spec.sorts:
-        raise BadRequest(f"unknown sort {name!r} for {spec.name} (known: {', '.join(spec.sorts)})")
-    return name, descending
-
-
-def page_keys(keys: list[tuple[str, str]], chosen: set[str], cursor: tuple[str, str] | None, descending: bool,
-          limit: int) -> list[tuple[str, str]]:
-    """Up to ``limit`` keys after the cursor, in order, among the chosen members."""
-    if descending:
-        end = bisect.bisect_left(keys, cursor) if cursor else len(keys)
-        candidates = (keys[i] for i in range(end - 1, -1, -1))
-    else:
-        start = bisect.bisect_right(keys, cursor) if cursor else 0
-        candidates = (keys[i] for i in range(start, len(keys)))
-    found = []
-    for key in candidates:
-        if key[1] in chosen:
-            found.append(key)
-            if len(found) == limit:
-                break
-    return found
-
-
-def list_page(state: WebState, spec: ListSpec, params: Mapping[str, str]) -> dict[str, Any]:
-    """One page of a list with its facets; ``params`` are the request's query parameters."""
-    filters = _filters(spec, params)
-    sort, descending = _sort(spec, params.get("sort"))
-    try:
-        limit = max(1, min(MAX_PAGE_SIZE, int(params.get("limit") or PAGE_SIZE)))
-    except ValueError:
-        raise BadRequest(f"limit must be a number, got {params.get('limit')!r}") from None
-    index = state.lists.get(spec)
-    chosen = index.select(filters)
-    tops = {facet.name: index.top(filters, facet.name) for facet in spec.facets}
-    cursor = None
-    if params.get("after") is not None and params.get("after_key") is not None:
-        cursor = (params["after_key"], params["after"])
-    keys = page_keys(index.ordered(filters, sort), chosen, cursor, descending, limit + 1)
-    more = len(keys) > limit
-    keys = keys[:limit]
-    return {
-        "list": spec.name,
-        "title": spec.title,
-        "total": len(chosen),
-        "sort": ("-" if descending else "") + sort,
-        "sorts": list(spec.sorts),
-        "columns": [{"name": c.name, "title": c.title, "link": c.link} for c in spec.columns],
-        "filters": filters,
-        "facets": _facets(state.store, spec, tops),
-        "items": _columns(state, spec, [NamedNode(iri) for _, iri in keys]),
-        "next": {"after": keys[-1][1], "after_key": keys[-1][0]} if more else None,
-        "limit": limit,
-    }
-
-
-def _columns(state: WebState, spec: ListSpec, subjects: list[NamedNode]) -> list[dict[str, Any]]:
-    """Label and columns of the given resources, in the given order (first value per column).
-
-    One query over the union of the active graphs: each column is a ``UNION`` branch tagged with its position
-    (``?column``; 0 is the label), the page's ``VALUES`` repeated inside each branch because pyoxigraph
-    evaluates a branch before joining an outer binding; one query per column over the resources' own graphs
-    (one index seek per graph and pattern) was several times slower. Count columns are read apart and cached
-    by generation: counting the runs of a page of datasets reads every usage of their snapshots.
-    """
-    if not subjects:
-        return []
-    found: dict[str, dict[str, Any]] = {s.value: {"iri": s.value, "label": None} for s in subjects}
-    tagged = [(int(row["column"].value), row) for row in select(state.store, _COLUMNS[spec.name], s=subjects)]
-    for i, column in enumerate(spec.columns, 1):
-        if column.count:
-            tagged += [(i, row) for row in state.queries.select(_COUNTS[spec.name, column.name], s=subjects)]
-    for position, row in tagged:
-        item = found[row["s"].value]
-        if position == 0:
-            item["label"] = item["label"] or row["v"].value
-            continue
-        column = spec.columns[position - 1]
-        if item.get(column.name) is None:
-            item[column.name] = node(row, "v") if column.link else plain(row["v"])
-    for item in found.values():
-        item["label"] = item["label"] or short(item["iri"])
-    # keys in the spec's column order, not the order the store happened to return the rows in
-    names = [column.name for column in spec.columns]
-    return [{"iri": item["iri"], "label": item["label"], **{n: item[n] for n in names if n in item}}
-            for item in (found[s.value] for s in subjects)]
-
-
-def _facets(store: Store, spec: ListSpec, tops: dict[str, list[tuple[str, int]]]) -> list[dict[str, Any]]:
-    """Each facet's most frequent values with their labels."""
-    iris = sorted({v for f in spec.facets if not f.literal for v, _ in tops[f.name]})
-    labels: dict[str, str] = {}
-    if iris:
-        for row in select(store, _LABELS, f=[NamedNode(i) for i in iris]):
-            labels.setdefault(row["f"].value, row["l"].value)
-    return [{"name": f.name, "title": f.title,
-             "values": [{"value": v, "label": v if f.literal else labels.get(v, short(v)), "count": n}
-                        for v, n in tops[f.name]]} for f in spec.facets]

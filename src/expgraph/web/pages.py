@@ -15,7 +15,7 @@ from expgraph.web import compare as compare_view
 from expgraph.web import home as home_view
 from expgraph.web import lineage as lineage_view
 from expgraph.web import search as search_view
-from expgraph.web.lists import SPECS, list_page
+from expgraph.web.list_pages import SPECS, list_page
 from expgraph.web.render import respond, templates
 from expgraph.web.state import state_of
 from expgraph.web.terms import BadRequest, iri_term
@@ -46,7 +46,7 @@ for _name in SPECS:
 @router.get("/search", summary="Full-text search")
 def search(request: Request, q: str = "") -> Response:
     """Labels, descriptions, error texts, lessons learned and parameter values containing ``q``."""
-    return respond(request, "search.html", search_view.search(state_of(request), q))
+    return respond(request, "search.html", search_view.search(state_of(request).store, state_of(request).search, q))
 
 
 @router.get("/compare", summary="Compare runs")

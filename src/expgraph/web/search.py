@@ -30,7 +30,7 @@ from expgraph.web.reading import query, select
 from expgraph.web.terms import BadRequest, node, plain, short
 
 if TYPE_CHECKING:
-    from expgraph.web.state import WebState
+    from expgraph.web.cache import IndexCache
 
 log = logging.getLogger(__name__)
 
@@ -65,16 +65,16 @@ _TYPES = {str(EG): ("Run", "NegativeResult", "Result", "Experiment", "Project"),
 _WANTED = {ns + name: name for ns, names in _TYPES.items() for name in names}
 
 
-def search(state: WebState, q: str) -> dict[str, Any]:
-    """Resources whose texts contain ``q`` (case-insensitive), one hit per resource with the matching snippets."""
+def search(store: Store, indexes: IndexCache[SearchSpec, SearchIndex], q: str) -> dict[str, Any]:
+    """Resources whose texts contain ``q`` (case-insensitive), one hit per resource with the matching snippets;
+    through the app's search index (in ``indexes``) once it is built."""
     q = q.strip()
     if len(q) > MAX_QUERY:
         raise BadRequest(f"search text is limited to {MAX_QUERY} characters")
     if not q:
         return {"q": q, "hits": [], "total": 0}
-    store = state.store
     matches: dict[str, list[dict[str, str]]] = {}
-    index = state.search.get(SEARCH)
+    index = indexes.get(SEARCH)
     rows = index.rows(q) if index.ready else None
     if rows is None:
         rows = scan_rows(store, q)

@@ -17,7 +17,7 @@ import threading
 from fastapi import FastAPI
 
 from expgraph.sparql.scheduler import BACKGROUND
-from expgraph.web.lists import SPECS, list_page
+from expgraph.web.list_pages import SPECS, list_page
 from expgraph.web.state import state_of
 
 log = logging.getLogger(__name__)

@@ -10,23 +10,34 @@ import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from expgraph.importers.base import SourceError
 from expgraph.importers.mlflow.convert import RunData
 from expgraph.importers.series import Point
 from expgraph.records import Artifact
 
-if TYPE_CHECKING:
-    from expgraph.importers.mlflow.importer import MlflowImporter
-
 _PAGE = 50_000  # MLflow's maximum: its file store re-reads every run for each page, so fewer pages is faster
+
+
+class StoreSource(Protocol):
+    """What a reader needs of its importer (the MLflow importer is one): the store's URI, its local directory
+    (None for a server) and how long to wait for it."""
+
+    @property
+    def uri(self) -> str: ...
+
+    @property
+    def root(self) -> Path | None: ...
+
+    @property
+    def timeout(self) -> float | None: ...
 
 
 class ClientReader:
     """A store read through ``MlflowClient``'s public calls; one reader per import."""
 
-    def __init__(self, importer: MlflowImporter) -> None:
+    def __init__(self, importer: StoreSource) -> None:
         self.importer = importer
 
     def environment(self) -> dict[str, str]:
