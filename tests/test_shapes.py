@@ -33,7 +33,8 @@ from expgraph.records import (
     RunStatus,
 )
 from expgraph.resources import ontology_files, shape_files
-from expgraph.validation.compiler import CONSTRAINT_PARAMETERS, component_iri, extract_shapes, node_shapes
+from expgraph.validation.compiler import CONSTRAINT_PARAMETERS, component_iri
+from expgraph.validation.shapes_graph import extract_shapes, node_shapes
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 SEVERITY_BY_FILE = {"must": SH.Violation, "ranges": SH.Violation, "vocabularies": SH.Violation,

@@ -18,10 +18,11 @@ from expgraph.namespaces import sparql_prologue
 from expgraph.records import ImportBatch, Result, RunStatus
 from expgraph.store import Store
 from expgraph.validation import Shapes, reference_validate, summarise_import, validate, validate_catalog
-from expgraph.validation.compiler import Unsupported, _Compiler, compile_shapes, path_key
+from expgraph.validation.compiler import _Compiler, compile_shapes
 from expgraph.validation.engine import FURNITURE_PREFIXES, read_report
 from expgraph.validation.report import render
 from expgraph.validation.scores import QUALITY_GRAPH, Tally, measurement_statements, write_scores
+from expgraph.validation.shapes_graph import Unsupported, path_key
 from synthetic import make_batch
 from test_shapes import complete_batch, complete_run
 

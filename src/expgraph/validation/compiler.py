@@ -34,7 +34,8 @@ from rdflib.collection import Collection
 from rdflib.namespace import RDF, RDFS, SH, XSD
 from rdflib.term import Node
 
-SHAPE_TARGETS = (SH.targetClass, SH.targetNode, SH.targetSubjectsOf, SH.targetObjectsOf)
+from expgraph.validation.shapes_graph import SHAPE_TARGETS, Unsupported, is_class, node_shapes, path_key, shape_key
+
 #: Predicates of a shape that do not constrain anything.
 _NON_VALIDATING = {
     RDF.type, RDFS.label, RDFS.comment, RDFS.isDefinedBy, SH.name, SH.description, SH.message, SH.severity,
@@ -63,21 +64,6 @@ _REWRITTEN = {XSD.byte, XSD.short, XSD.int, XSD.long, XSD.unsignedByte, XSD.unsi
               XSD.nonPositiveInteger, XSD.dateTimeStamp}
 
 
-def shape_key(node: Node) -> str:
-    """How results name a shape: its IRI, or ``_:label`` for a blank node of the shapes graph."""
-    return f"_:{node}" if isinstance(node, BNode) else str(node)
-
-
-def is_class(graph: Graph, node: Node) -> bool:
-    """Whether the shapes graph says ``node`` is an rdfs:Class (what makes a shape target its own instances)."""
-    classes = set(graph.transitive_subjects(RDFS.subClassOf, RDFS.Class))
-    return any(t in classes for t in graph.objects(node, RDF.type))
-
-
-class Unsupported(Exception):
-    """A shape feature outside the compiled subset; the shape goes to pySHACL."""
-
-
 @dataclass(frozen=True)
 class Check:
     """One compiled constraint: ``sparql`` selects ``?this`` (and ``?value``) for every violation."""
@@ -99,23 +85,6 @@ class CompiledShapes:
     targets: dict[str, str] = field(default_factory=dict)
     #: node shapes left to pySHACL, with the reason.
     fallback: dict[str, str] = field(default_factory=dict)
-
-
-def path_key(graph: Graph, path: Node) -> str:
-    """A SHACL path in SPARQL property-path syntax: how results name their path, on both sides of the parity."""
-    if isinstance(path, URIRef):
-        return f"<{path}>"
-    if (path, RDF.first, None) in graph:
-        return "(" + "/".join(path_key(graph, p) for p in Collection(graph, path)) + ")"
-    for predicate, template in ((SH.inversePath, "^{}"), (SH.zeroOrMorePath, "{}*"), (SH.oneOrMorePath, "{}+"),
-                                (SH.zeroOrOnePath, "{}?")):
-        inner = graph.value(path, predicate)
-        if inner is not None:
-            return "(" + template.format(path_key(graph, inner)) + ")"
-    alternatives = graph.value(path, SH.alternativePath)
-    if alternatives is not None:
-        return "(" + "|".join(path_key(graph, p) for p in Collection(graph, alternatives)) + ")"
-    raise Unsupported(f"unknown path {path!r}")
 
 
 def _term(node: Node, *, exact: bool = True) -> str:
@@ -458,15 +427,6 @@ def component_iri(predicate: URIRef) -> str:
     return f"{SH}{local}ConstraintComponent"
 
 
-def node_shapes(graph: Graph) -> list[URIRef | BNode]:
-    """The shapes validation starts from: those with a target (explicit, or implicit: a shape that is also an
-    rdfs:Class), node shapes or property shapes alike, in a stable order."""
-    shapes = {s for target in SHAPE_TARGETS for s in graph.subjects(target, None)}
-    for kind in (SH.NodeShape, SH.PropertyShape):
-        shapes |= {s for s in graph.subjects(RDF.type, kind) if isinstance(s, URIRef) and is_class(graph, s)}
-    return sorted(shapes, key=shape_key)
-
-
 def compile_shapes(graph: Graph, subclasses: Callable[[str], list[str]], within: str | None = None
                    ) -> CompiledShapes:
     """Compile every targeted shape of ``graph``; ``subclasses(C)`` lists C and its subclasses in the data.
@@ -486,24 +446,3 @@ def compile_shapes(graph: Graph, subclasses: Callable[[str], list[str]], within:
         compiled.targets[shape_key(shape)] = target
         compiled.checks += checks
     return compiled
-
-
-def extract_shapes(graph: Graph, roots: Iterable[Node]) -> Graph:
-    """The part of a shapes graph that ``roots`` need (their property shapes, lists, nested shapes).
-
-    Used to hand pySHACL just the shapes it must check: its own ``use_shapes`` option proved unreliable here
-    (pySHACL 0.40 reported nothing for property shapes of a selected node shape).
-    """
-    out = Graph()
-    seen: set[Node] = set()
-    todo = list(roots)
-    while todo:
-        node = todo.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        for predicate, obj in graph.predicate_objects(node):
-            out.add((node, predicate, obj))
-            if (obj, None, None) in graph:
-                todo.append(obj)
-    return out

@@ -26,16 +26,8 @@ from rdflib.util import guess_format
 from expgraph.namespaces import GRAPHS
 from expgraph.resources import SHIPPED_PREFIXES, shape_files
 from expgraph.store import Store
-from expgraph.validation.compiler import (
-    CONSTRAINT_PARAMETERS,
-    Check,
-    compile_shapes,
-    component_iri,
-    extract_shapes,
-    node_shapes,
-    path_key,
-    shape_key,
-)
+from expgraph.validation.compiler import CONSTRAINT_PARAMETERS, Check, compile_shapes, component_iri
+from expgraph.validation.shapes_graph import extract_shapes, node_shapes, path_key, shape_key
 
 SEVERITIES = {"violation": str(SH.Violation), "warning": str(SH.Warning), "info": str(SH.Info)}
 RANK = {str(SH.Violation): 3, str(SH.Warning): 2, str(SH.Info): 1}

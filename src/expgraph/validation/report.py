@@ -21,9 +21,9 @@ from rich.console import Console
 from rich.table import Table
 
 from expgraph.namespaces import PREFIXES, RDF, SH, XSD
-from expgraph.validation.compiler import path_key
 from expgraph.validation.engine import RANK, ValidationReport, ValidationResult, ntriples, severity_name
 from expgraph.validation.scores import Scores
+from expgraph.validation.shapes_graph import path_key
 
 TOP = 20
 
