@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import expgraph
+import expgraph._version
 from expgraph import source_digest as digests
 from expgraph.catalog import load_file, run_import
 from expgraph.failures import FailureClassifier
@@ -112,7 +113,7 @@ def test_a_new_expgraph_version_is_noticed(sacred: Path, memory_store: Store,
     classifier = FailureClassifier.from_store(memory_store)
     before = digests.source_digest(importer, classifier, DEFAULT_BASE)
     digests.code_digest.cache_clear()
-    monkeypatch.setattr(expgraph, "__version__", expgraph.__version__ + ".post1")
+    monkeypatch.setattr(expgraph._version, "__version__", expgraph.__version__ + ".post1")
     try:
         assert digests.source_digest(importer, classifier, DEFAULT_BASE) != before
     finally:
