@@ -28,8 +28,9 @@ from urllib.parse import parse_qsl, urljoin
 
 import httpx
 import pyoxigraph
-from pyoxigraph import BlankNode, NamedNode, QueryResultsFormat, RdfFormat, Triple
+from pyoxigraph import BlankNode, NamedNode, RdfFormat, Triple
 
+from expgraph.formats import GRAPH, RESULTS, by_media_type
 from expgraph.namespaces import GRAPHS
 from expgraph.store import servers
 from expgraph.store.base import QueryResult, Store, StoreError, Term, sparql_term
@@ -39,21 +40,8 @@ from expgraph.store.servers import ServerProfile
 _NO_GRAPH = GRAPHS + "none"
 _PATHS = ("query", "update", "store")
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_ACCEPT = "application/sparql-results+json, application/n-triples;q=0.9, text/turtle;q=0.8"
-_RESULT_FORMATS = {
-    "application/sparql-results+json": QueryResultsFormat.JSON,
-    "application/json": QueryResultsFormat.JSON,
-    "application/sparql-results+xml": QueryResultsFormat.XML,
-    "text/csv": QueryResultsFormat.CSV,
-    "text/tab-separated-values": QueryResultsFormat.TSV,
-}
-_GRAPH_FORMATS = {
-    "application/n-triples": RdfFormat.N_TRIPLES,
-    "text/plain": RdfFormat.N_TRIPLES,
-    "text/turtle": RdfFormat.TURTLE,
-    "application/rdf+xml": RdfFormat.RDF_XML,
-    "application/ld+json": RdfFormat.JSON_LD,
-}
+#: What the stores ask a SPARQL server for: results as JSON, graphs as N-Triples (or Turtle).
+ACCEPT = "application/sparql-results+json, application/n-triples;q=0.9, text/turtle;q=0.8"
 #: Bytes of N-Triples gathered before each chunk of a streamed upload.
 _CHUNK = 1 << 18
 
@@ -149,6 +137,22 @@ def _top_level_groups(sparql: str) -> Iterator[tuple[int, tuple[str, str]]]:
             words = ("", "")
 
 
+
+def parse_answer(response: httpx.Response, where: str) -> QueryResult:
+    """A SPARQL server's answer as the query result pyoxigraph would give, by its content type (the formats
+    registry); ``where`` names the server in the error when the type is not a results or graph format."""
+    media_type = response.headers.get("content-type", "")
+    found = by_media_type(media_type, RESULTS) or by_media_type(media_type, GRAPH)
+    if found is not None and found.results is not None:
+        return pyoxigraph.parse_query_results(response.content, found.results)
+    if found is not None and found.rdf is not None:
+        # pyoxigraph has no public constructor for graph results: re-query a scratch store to get the same type.
+        scratch = pyoxigraph.Store()
+        scratch.load(response.content, found.rdf)
+        return scratch.query("CONSTRUCT WHERE { ?s ?p ?o }")
+    shown = media_type.split(";")[0].strip().lower() or "(none)"
+    raise StoreError(f"{where} answered with unexpected content type {shown!r}")
+
 class RemoteStore(Store):
     """A SPARQL 1.1 server holding the catalog's graphs (see the module doc for the endpoint syntax).
 
@@ -199,7 +203,7 @@ class RemoteStore(Store):
         """Any answer to ``ASK {}`` within ``connect_timeout`` (its status does not matter: the real request that
         follows reports refusals in its own words)."""
         try:
-            response = client.post(self.query_url, data={"query": "ASK {}"}, headers={"Accept": _ACCEPT},
+            response = client.post(self.query_url, data={"query": "ASK {}"}, headers={"Accept": ACCEPT},
                                    timeout=self.connect_timeout)
         except httpx.TimeoutException:
             raise StoreError(f"the SPARQL server at {_public(self.query_url)} did not answer within "
@@ -237,7 +241,7 @@ class RemoteStore(Store):
             # None given means none, not (as Virtuoso takes it) every graph on the server, its own system graphs too
             "named-graph-uri": [g.value for g in named_graphs] or [_NO_GRAPH],
         }
-        accept = _ACCEPT
+        accept = ACCEPT
         if self.profile.accept_by_form:
             graph_form = servers.query_form(sparql) in ("CONSTRUCT", "DESCRIBE")
             accept = "application/n-triples" if graph_form else "application/sparql-results+json"
@@ -246,16 +250,8 @@ class RemoteStore(Store):
         why = servers.incomplete(response)
         if why is not None:
             raise StoreError(f"incomplete answer from {_public(self.query_url)}: {why}")
-        media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type in _RESULT_FORMATS:
-            result = pyoxigraph.parse_query_results(response.content, _RESULT_FORMATS[media_type])
-            return servers.as_boolean(result) if ask else result
-        if media_type in _GRAPH_FORMATS:
-            # pyoxigraph has no public constructor for graph results: re-query a scratch store to get the same type.
-            scratch = pyoxigraph.Store()
-            scratch.load(response.content, _GRAPH_FORMATS[media_type])
-            return scratch.query("CONSTRUCT WHERE { ?s ?p ?o }")
-        raise StoreError(f"{_public(self.query_url)} answered with unexpected content type {media_type or '(none)'!r}")
+        result = parse_answer(response, _public(self.query_url))
+        return servers.as_boolean(result) if ask else result
 
     def _update(self, sparql: str) -> None:
         self._send("POST", self.update_url, data={"update": sparql})

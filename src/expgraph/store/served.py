@@ -15,11 +15,10 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 
 import httpx
-import pyoxigraph
 from pyoxigraph import NamedNode, Triple
 
 from expgraph.store.base import AUDIT, GraphInfo, QueryResult, Store, StoreError, Term, sparql_term
-from expgraph.store.remote import _ACCEPT, _GRAPH_FORMATS, _RESULT_FORMATS, bind_values
+from expgraph.store.remote import ACCEPT, bind_values, parse_answer
 from expgraph.store.scope import EVERYTHING, GraphScope
 
 _CHUNK = 1 << 18
@@ -70,18 +69,11 @@ class ServedStore(Store):
         if default_graphs is not None or named_graphs is not None:
             form["default-graph-uri"] = [g.value for g in default_graphs or ()]
             form["named-graph-uri"] = [g.value for g in named_graphs or ()]
-        response = self._send("POST", "/sparql", data=form, headers={"Accept": _ACCEPT})
+        response = self._send("POST", "/sparql", data=form, headers={"Accept": ACCEPT})
         if "x-expgraph-truncated" in response.headers:
             print(f"warning: {self.url}: {response.headers['x-expgraph-truncated']} (the server's limit)",
                   file=sys.stderr)
-        media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type in _RESULT_FORMATS:
-            return pyoxigraph.parse_query_results(response.content, _RESULT_FORMATS[media_type])
-        if media_type in _GRAPH_FORMATS:
-            scratch = pyoxigraph.Store()
-            scratch.load(response.content, _GRAPH_FORMATS[media_type])
-            return scratch.query("CONSTRUCT WHERE { ?s ?p ?o }")
-        raise StoreError(f"{self.url}/sparql answered with unexpected content type {media_type or '(none)'!r}")
+        return parse_answer(response, f"{self.url}/sparql")
 
     def _triples(self, graph: NamedNode) -> Iterator[Triple]:
         result = self._sparql(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {sparql_term(graph)} {{ ?s ?p ?o }} }}",
