@@ -17,7 +17,7 @@ from expgraph.web import lineage as lineage_view
 from expgraph.web import search as search_view
 from expgraph.web.list_pages import SPECS, list_page
 from expgraph.web.render import respond, templates
-from expgraph.web.state import state_of
+from expgraph.web.state import reader_of, state_of
 from expgraph.web.terms import BadRequest, iri_term
 
 router = APIRouter()
@@ -26,12 +26,12 @@ MAX_COMPARE = 50
 
 @router.get("/", include_in_schema=False)
 def home(request: Request) -> Response:
-    return respond(request, "home.html", home_view.home(state_of(request)))
+    return respond(request, "home.html", home_view.home(reader_of(request)))
 
 
 def _list_route(name: str):
     def route(request: Request) -> Response:
-        data = list_page(state_of(request), SPECS[name], dict(request.query_params))
+        data = list_page(reader_of(request), SPECS[name], dict(request.query_params))
         return respond(request, "list.html", data)
 
     route.__name__ = f"list_{name}"
@@ -46,7 +46,8 @@ for _name in SPECS:
 @router.get("/search", summary="Full-text search")
 def search(request: Request, q: str = "") -> Response:
     """Labels, descriptions, error texts, lessons learned and parameter values containing ``q``."""
-    return respond(request, "search.html", search_view.search(state_of(request).store, state_of(request).search, q))
+    reader = reader_of(request)
+    return respond(request, "search.html", search_view.search(reader.store, reader.search, q))
 
 
 @router.get("/compare", summary="Compare runs")
@@ -55,17 +56,17 @@ def compare(request: Request, run: list[str] = Query(default=[])) -> Response:
     if len(run) > MAX_COMPARE:
         raise BadRequest(f"compare at most {MAX_COMPARE} runs at once")
     terms = [iri_term(r, "run") for r in dict.fromkeys(run)]
-    return respond(request, "compare.html", compare_view.compare(state_of(request).store, terms))
+    return respond(request, "compare.html", compare_view.compare(reader_of(request).store, terms))
 
 
 @router.get("/lineage", summary="Provenance neighbourhood")
 def lineage(request: Request, iri: str) -> Response:
-    return respond(request, "lineage.html", lineage_view.lineage(state_of(request).store, iri_term(iri)))
+    return respond(request, "lineage.html", lineage_view.lineage(reader_of(request).store, iri_term(iri)))
 
 
 @router.get("/vocab", summary="SKOS vocabularies")
 def vocab(request: Request) -> Response:
-    return respond(request, "vocab.html", search_view.vocab(state_of(request).store))
+    return respond(request, "vocab.html", search_view.vocab(reader_of(request).store))
 
 
 @router.get("/docs", include_in_schema=False)
