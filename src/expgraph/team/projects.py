@@ -26,6 +26,7 @@ from pyoxigraph import NamedNode, Triple
 
 from expgraph.mapping import segment
 from expgraph.namespaces import EG, GRAPHS
+from expgraph.sparql.template import SparqlTemplate, values
 from expgraph.store import GraphScope, Store
 from expgraph.store.base import AUDIT
 from expgraph.team import audit
@@ -36,7 +37,9 @@ RESTRICTED = NamedNode(GRAPHS + "restricted")
 #: Graphs the catalog keeps over every source (besides those below ``graphs/audit/``, the link audits).
 GATHERING = (AUDIT.value, GRAPHS + "quality", RETIRED.value, RESTRICTED.value)
 _LINK_AUDITS = GRAPHS + "audit/"
-_HOLDING = f"SELECT DISTINCT ?g WHERE {{ GRAPH ?g {{ ?x {EG.inProject} ?project }} }}"
+#: The graphs stating that something is in one of the projects bound at the slot.
+_HOLDING = SparqlTemplate.parse(f"SELECT DISTINCT ?g ?project WHERE {{ #@projects\n"
+                                f"GRAPH ?g {{ ?x {EG.inProject} ?project }} }}")
 
 
 def project_iri(name: str, base: str) -> NamedNode:
@@ -99,10 +102,12 @@ class Restrictions:
             return cls()
         active = store.active_graphs()
         names = {info.version.value: name for name, info in active.items()}
-        holding = {project.value: frozenset(names[row["g"].value] for row in store.select(_HOLDING, project=project)
-                                            if row["g"].value in names) for project in projects}
+        holding: dict[str, set[str]] = {project.value: set() for project in projects}
+        for row in store.select(_HOLDING.bind(projects=values("project", projects))):
+            if row["g"].value in names:
+                holding[row["project"].value].add(names[row["g"].value])
         gathering = frozenset(name for name in active if name in GATHERING or name.startswith(_LINK_AUDITS))
-        return cls(holding, gathering)
+        return cls({project: frozenset(graphs) for project, graphs in holding.items()}, gathering)
 
     def hidden_from(self, allowed: frozenset[str] | None) -> frozenset[str]:
         """The graphs a caller may not read, who may see the restricted projects in ``allowed`` (IRIs; None: all)."""
