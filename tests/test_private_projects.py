@@ -267,3 +267,104 @@ def test_relative_graph_names_are_resolved_against_base() -> None:
         assert "<https://example.org/graph/a/version/1>" in logical_to_versions(query, versions)
     unresolved = "SELECT * { GRAPH <a> { ?s ?p ?o } }"  # no BASE: relative to the endpoint, not a graph name
     assert logical_to_versions(unresolved, versions) == unresolved
+
+
+# -- the rules, on a small in-memory store ----------------------------------------------------------------------------
+
+
+def _tiny_store():
+    """Three sources: one per project, and one holding both; plus the audit trail (written by the restriction)."""
+    from pyoxigraph import Literal, NamedNode, Triple
+
+    from expgraph.namespaces import EG, RDFS
+    from expgraph.store import EmbeddedStore
+
+    store = EmbeddedStore()
+    for source, projects in (("a", ["secret"]), ("b", ["open"]), ("c", ["secret", "open"])):
+        store.replace_graph(NamedNode(f"{BASE}graph/records/{source}"), [
+            Triple(NamedNode(f"{BASE}records/{source}/experiment/{p}"), EG.inProject, NamedNode(f"{BASE}project/{p}"))
+            for p in projects] + [Triple(NamedNode(f"{BASE}records/{source}/x"), RDFS.label, Literal(source))])
+    return store
+
+
+def test_what_a_restriction_hides_from_whom() -> None:
+    from expgraph.store.base import AUDIT
+    from expgraph.team import projects
+    from expgraph.team.tokens import Token
+
+    store = _tiny_store()
+    where = {"agent": "ops", "client": "local", "base": BASE}
+    assert projects.Restrictions.read(store).hidden_from(frozenset()) == frozenset()  # nothing restricted
+    assert projects.restrict(store, projects.project_iri("secret", BASE), **where)
+    assert not projects.restrict(store, projects.project_iri(SECRET_PROJECT, BASE), **where)  # by IRI: the same
+    rules = projects.Restrictions.read(store)
+    hidden = rules.hidden_from(projects.allowed_projects(None, BASE))
+    assert hidden == {f"{BASE}graph/records/a", f"{BASE}graph/records/c", AUDIT.value, projects.RESTRICTED.value}
+    reader = Token("r", "reader", ("open",), "")
+    assert rules.hidden_from(projects.allowed_projects(reader, BASE)) == hidden
+    for allowed in (Token("i", "reader", ("secret",), ""), Token("a", "admin", (), "")):
+        assert rules.hidden_from(projects.allowed_projects(allowed, BASE)) == frozenset()
+    assert projects.listing(store) == [{"project": SECRET_PROJECT, "graphs": [f"{BASE}graph/records/a",
+                                                                              f"{BASE}graph/records/c"]}]
+    assert projects.unrestrict(store, projects.project_iri("secret", BASE), **where)
+    assert projects.Restrictions.read(store).hidden_from(frozenset()) == frozenset()
+    with pytest.raises(projects.NotFound):
+        projects.unrestrict(store, projects.project_iri("secret", BASE), **where)
+    from expgraph.team.audit import recent, verify
+
+    assert [(e["action"], e["thing"]) for e in recent(store)] == [("unrestrict", SECRET_PROJECT),
+                                                                  ("restrict", SECRET_PROJECT)]
+    assert verify(store).ok
+
+
+def test_a_project_restricted_before_its_first_import_is_private_from_the_start() -> None:
+    from pyoxigraph import NamedNode, Triple
+
+    from expgraph.namespaces import EG
+    from expgraph.team import projects
+
+    store = _tiny_store()
+    projects.restrict(store, projects.project_iri("later", BASE), agent="ops", client="local", base=BASE)
+    assert projects.Restrictions.read(store).holding == {BASE + "project/later": frozenset()}
+    source = NamedNode(f"{BASE}graph/records/d")
+    later = NamedNode(BASE + "project/later")
+    store.replace_graph(source, [Triple(NamedNode(f"{BASE}records/d/e"), EG.inProject, later)])
+    assert source.value in projects.Restrictions.read(store).hidden_from(frozenset())
+
+
+def test_page_state_per_scope_and_a_read_only_view() -> None:
+    from pyoxigraph import NamedNode, Triple
+
+    from expgraph.settings import Settings
+    from expgraph.store import GraphScope, StoreError
+    from expgraph.store.view import ScopedView
+    from expgraph.web.state import WebState
+
+    store = _tiny_store()
+    state = WebState(store, Settings({}))
+    hide = GraphScope(frozenset({f"{BASE}graph/records/a"}))
+    assert state.within(state.scope) is state
+    child = state.within(hide)
+    assert child is state.within(hide) and isinstance(child.store, ScopedView)
+    assert child.store.generation() != store.generation()  # so every cache kept by generation keeps them apart
+    assert f"{BASE}graph/records/a" not in child.store.active_graphs()
+    query = "SELECT ?l WHERE { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?l }"
+    labels = {row["l"].value for row in child.store.select(query)}
+    assert labels == {"b", "c"}
+    assert list(child.store.triples(NamedNode(f"{BASE}graph/records/a"))) == []
+    with pytest.raises(StoreError):
+        child.store.replace_graph(NamedNode(f"{BASE}graph/records/z"), [Triple(NamedNode(BASE + "s"),
+                                                                              NamedNode(BASE + "p"),
+                                                                              NamedNode(BASE + "o"))])
+
+
+def test_page_routes_read_through_the_callers_state() -> None:
+    """No route of the catalog reads the app's own store or caches: pages go through ``reader_of(request)``, so a
+    new page cannot forget the caller's scope. (The endpoint and saved queries pass the scope in their jobs.)"""
+    offenders = []
+    for path in sorted((ROOT / "src" / "expgraph" / "web").glob("*.py")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if re.search(r"state_of\(request\)\.(store|queries|lists|search|spec_labels)", line) \
+                    and path.name != "sparql.py":
+                offenders.append(f"{path.name}:{number}: {line.strip()}")
+    assert offenders == []
