@@ -368,3 +368,16 @@ def test_page_routes_read_through_the_callers_state() -> None:
                     and path.name != "sparql.py":
                 offenders.append(f"{path.name}:{number}: {line.strip()}")
     assert offenders == []
+
+
+def test_project_commands_on_a_local_store(cli) -> None:
+    import json
+
+    code, out, err = cli("project", "restrict", "secret")
+    assert code == 0 and f"restricted <{SECRET_PROJECT}>" in out, err
+    code, out, _ = cli("project", "list", "--json")
+    assert code == 0 and json.loads(out) == [{"project": SECRET_PROJECT, "graphs": []}]
+    code, out, _ = cli("audit-log", "show", "--json")
+    assert [(e["action"], e["agent"].startswith("local:")) for e in json.loads(out)] == [("restrict", True)]
+    assert cli("project", "unrestrict", "secret")[0] == 0
+    assert cli("project", "unrestrict", "secret")[0] != 0  # NotFound, as a CliError (its wording: tested above)
