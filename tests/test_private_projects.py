@@ -61,7 +61,7 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     tokens = TokenStore.beside(store)
     secrets = {name: tokens.create(name, role, projects) for name, role, projects in (
         ("admin", "admin", ()), ("reader", "reader", ()), ("insider", "reader", ("secret",)),
-        ("outsider", "curator", ("open",)))}
+        ("outsider", "curator", ("open",)), ("writer", "contributor", ()))}
     return {"store": store, **secrets}
 
 
@@ -122,6 +122,21 @@ def test_unrestrict_needs_a_restricted_project(catalog: dict, server: str) -> No
     answer = httpx.post(server + "/api/v1/projects/unrestrict", json={"project": "open"}, timeout=60,
                         headers={"Authorization": f"Bearer {catalog['admin']}"})
     assert answer.status_code == 404 and "not restricted" in answer.json()["detail"]
+
+
+def test_only_tokens_naming_a_restricted_project_write_into_it(catalog: dict, server: str) -> None:
+    """A contributor whose token names no project may write into any project, but not into a restricted one:
+    neither replacing a graph that holds it nor uploading records into it."""
+    before = graph_names(server, catalog["admin"])
+    hidden = next(name for name in before if "/graph/sacred/" in name)
+    plain = b'<https://example.org/s> <https://example.org/p> "x" .\n'
+    into = f"<{BASE}records/x/experiment/e> <https://w3id.org/expgraph#inProject> <{SECRET_PROJECT}> .\n".encode()
+    for target, body in ((hidden, plain), (BASE + "graph/records/0000000000000777", into)):
+        answer = httpx.put(server + "/api/v1/graphs", params={"graph": target}, content=body, timeout=120,
+                           headers={"Content-Type": "application/n-triples",
+                                    "Authorization": f"Bearer {catalog['writer']}"})
+        assert answer.status_code == 403 and "restricted" in answer.json()["detail"]
+    assert graph_names(server, catalog["admin"]) == before
 
 
 # -- pages ------------------------------------------------------------------------------------------------------------

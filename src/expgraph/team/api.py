@@ -184,7 +184,10 @@ def replace(request: Request, graph: str = Query(description="IRI of the graph t
     source_digest = request.headers.get(SOURCE_DIGEST_HEADER) or None
     # one write at a time; readers see the old version until the swap
     with _turn(request, token, "replace", name.value, request.headers.get(WRITE_ID_HEADER)):
-        _check_target(name, token, upload, settings.base_iri, _projects_of(store, name))
+        current = _projects_of(store, name)
+        _check_target(name, token, upload, settings.base_iri, current)
+        if not projects.may_write(store, token, settings.base_iri, upload.projects | current):
+            raise HTTPException(403, f"token {token.name!r} may not write into a restricted project it does not name")
         before = store.active_graphs().get(name.value)
         change = audit.Change("replace", name, before, digest_hint or upload.digest, upload.triples, source_digest)
         trail = upload.client_audit + audit.entry(store, change, agent=token.name, client=request.state.client,

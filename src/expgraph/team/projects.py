@@ -125,6 +125,13 @@ def allowed_projects(token: Token | None, base: str) -> frozenset[str] | None:
     return frozenset(project_iri(name, base).value for name in (token.projects if token is not None else ()))
 
 
+def may_write(store: Store, token: Token, base: str, touched: set[str]) -> bool:
+    """Whether ``token`` may write content that holds (or replaces content holding) the projects ``touched``
+    (IRIs): a restricted project is written only by admins and tokens naming it, whatever their role."""
+    allowed = allowed_projects(token, base)
+    return allowed is None or not any(p.value in touched and p.value not in allowed for p in restricted(store))
+
+
 class RestrictionCache:
     """:class:`Restrictions` read once per store generation (a restriction, like an import, makes a new one)."""
 
