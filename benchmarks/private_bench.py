@@ -4,7 +4,8 @@ Restricts one project of a synthetic catalog, then times the same pages (through
 TestClient, the team gate included) for an admin, who reads every graph (the store's fast path over the union of
 all graphs), and for a reader, whose scope hides the project's graphs (the visible versions listed as the
 query's dataset, and page caches of its own). Cold is the first request of each caller (its caches empty), warm
-the median of ``--repeat`` more. The store directory is reused when it holds a catalog.
+the median of ``--repeat`` more. The catalog is written as one import source per project (so the restricted
+project hides its own graph only); the store directory is reused when it holds a catalog.
 """
 
 from __future__ import annotations
@@ -42,11 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     from expgraph.team.tokens import TokenStore
     from expgraph.web.app import create_app
 
-    if not (args.store.exists() and any(args.store.iterdir())):
-        from synthetic import build_store
-
-        build_store(args.runs, args.store).close()
+    fresh = not (args.store.exists() and any(args.store.iterdir()))
     store = prepare(EmbeddedStore(args.store))
+    if fresh:  # one source per project at any size, so that a restricted project hides its own graph only
+        from synthetic import make_batch, split_by_project, write_sources
+
+        write_sources(store, list(split_by_project(make_batch(args.runs, 0))))
     settings = load_settings(environ={})
     base = settings.base_iri
     tokens = TokenStore.beside(args.store)
