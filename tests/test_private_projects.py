@@ -156,6 +156,8 @@ def test_pages_show_nothing_of_a_restricted_project(catalog: dict, server: str, 
             assert leaked(answer.text) == [], (caller, page, fmt)
     runs = get(server, "/runs", secret, format="json").json()
     assert runs["total"] == 5  # the open project's TensorBoard runs only
+    counts = get(server, "/", secret, format="json").json()["counts"]
+    assert (counts["runs"], counts["projects"], counts["experiments"]) == (5, 1, 2)
     assert "Public baseline holds" not in get(server, "/results", secret, format="json").text  # shared graph
 
 
@@ -181,6 +183,8 @@ def test_a_token_naming_the_project_and_an_admin_see_it(catalog: dict, server: s
     for caller in ("insider", "admin"):
         runs = get(server, "/runs", catalog[caller], format="json").json()
         assert runs["total"] == 13
+        counts = get(server, "/", catalog[caller], format="json").json()["counts"]
+        assert (counts["runs"], counts["projects"]) == (13, 2)
         assert "Kestrel" in get(server, "/search", catalog[caller], q="Kestrel", format="json").text
         assert "Public baseline holds" in get(server, "/results", catalog[caller], format="json").text
         assert "id/sacred/" in get(server, "/queries/recent-failures", catalog[caller], format="json").text
