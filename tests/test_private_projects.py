@@ -400,3 +400,21 @@ def test_project_commands_on_a_local_store(cli) -> None:
     assert [(e["action"], e["agent"].startswith("local:")) for e in json.loads(out)] == [("restrict", True)]
     assert cli("project", "unrestrict", "secret")[0] == 0
     assert cli("project", "unrestrict", "secret")[0] != 0  # NotFound, as a CliError (its wording: tested above)
+
+
+def test_the_write_list_does_not_name_a_hidden_graph() -> None:
+    from fastapi.testclient import TestClient
+
+    from expgraph.settings import Settings
+    from expgraph.team import projects
+    from expgraph.web.app import create_app
+
+    store = _tiny_store()
+    projects.restrict(store, projects.project_iri("secret", BASE), agent="ops", client="local", base=BASE)
+    app = create_app(store, Settings({}))
+    seen = []
+    with TestClient(app) as client:
+        for target in (f"{BASE}graph/records/a", f"{BASE}graph/records/b"):  # hidden, then visible
+            with app.state.team_writes.turn("ops", "replace", target):
+                seen += [w["target"] for w in client.get("/api/v1/writes").json()]
+    assert seen == ["(not visible to this token)", f"{BASE}graph/records/b"]

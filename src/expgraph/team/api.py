@@ -203,7 +203,12 @@ def replace(request: Request, graph: str = Query(description="IRI of the graph t
 
 @router.get("/writes", summary="The write being applied and those waiting behind it")
 def writes(request: Request) -> list[dict[str, object]]:
-    return request.app.state.team_writes.snapshot()
+    listed = request.app.state.team_writes.snapshot()
+    reader = reader_of(request)
+    if reader.scope.unrestricted:
+        return listed
+    visible = reader.store.active_graphs()  # a caller kept from a private project does not learn what it writes
+    return [w if w["target"] in visible else {**w, "target": "(not visible to this token)"} for w in listed]
 
 
 @router.get("/audit", summary="The latest entries of the audit trail, newest first")
