@@ -13,20 +13,23 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 from expgraph.settings import load_settings
 from expgraph.store import EmbeddedStore
+from timing import median_ms
 
 
-def timed(client, path: str, params: dict[str, str], headers: dict[str, str]) -> float:
-    """Milliseconds of one request, which must succeed."""
-    started = time.perf_counter()
+def fetch(client, path: str, params: dict[str, str], headers: dict[str, str]) -> None:
+    """One request, which must succeed."""
     client.get(path, params=params, headers=headers).raise_for_status()
-    return (time.perf_counter() - started) * 1000
+
+
+def visit_next(client, paths, headers: dict[str, str]) -> None:
+    fetch(client, next(paths), {}, headers)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,13 +78,13 @@ def main(argv: list[str] | None = None) -> int:
         for caller, secret in secrets.items():
             headers = {"Authorization": f"Bearer {secret}"}
             for title, (path, params) in pages.items():
-                cold = timed(client, path, params, headers)
-                warm = statistics.median(timed(client, path, params, headers) for _ in range(args.repeat))
+                request = partial(fetch, client, path, params, headers)
+                cold, warm = median_ms(request, 1), median_ms(request, args.repeat)
                 figures.setdefault(title, {}).update({f"{caller} cold ms": round(cold, 1),
                                                       f"{caller} warm ms": round(warm, 1)})
-            run_paths = ["/id/" + run.removeprefix(base) for run in sample]
-            first = statistics.median(timed(client, path, {}, headers) for path in run_paths)
-            again = statistics.median(timed(client, path, {}, headers) for path in run_paths)
+            visit = partial(visit_next, client, iter(["/id/" + run.removeprefix(base) for run in sample] * 2),
+                            headers)  # each run's page once (cold), then again (warm)
+            first, again = median_ms(visit, len(sample)), median_ms(visit, len(sample))
             figures.setdefault("run page", {}).update({f"{caller} cold ms": round(first, 1),
                                                        f"{caller} warm ms": round(again, 1)})
     finally:
