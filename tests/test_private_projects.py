@@ -418,3 +418,28 @@ def test_the_write_list_does_not_name_a_hidden_graph() -> None:
             with app.state.team_writes.turn("ops", "replace", target):
                 seen += [w["target"] for w in client.get("/api/v1/writes").json()]
     assert seen == ["(not visible to this token)", f"{BASE}graph/records/b"]
+
+
+def test_the_warm_up_fills_anonymous_visitors_caches_too() -> None:
+    from expgraph.settings import Settings
+    from expgraph.team import projects
+    from expgraph.web.app import create_app
+    from expgraph.web.queries_routes import library, saved_job
+    from expgraph.web.search import SEARCH
+    from expgraph.web.sparql import close_runner
+    from expgraph.web.state import state_of
+    from expgraph.web.warmup import warm_up
+
+    store = _tiny_store()
+    projects.restrict(store, projects.project_iri("secret", BASE), agent="ops", client="local", base=BASE)
+    app = create_app(store, Settings({"max_concurrent_queries": 1}))
+    try:
+        warm_up(app).join(120)
+        state = state_of(app)
+        anonymous = state.within(state.scope_for(None))
+        assert anonymous is not state and anonymous.search.get(SEARCH).ready
+        job = saved_job(library()["failures-by-mode"].bind({}), state.settings, scope=anonymous.scope)
+        assert state.runner().run(job).cached
+    finally:
+        close_runner(app)
+        store.close()
