@@ -63,6 +63,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_upload_mb", 2048, int, "Largest graph in MB a client may upload to the write API (413 beyond)."),
     Setting("hash_cache", "", str, "File caching input checksums by path, size and time "
             "(default $XDG_CACHE_HOME/expgraph/hashes.sqlite)."),
+    Setting("history_keep", 5, int, "Previous versions of each graph kept after an import or load replaced it "
+            "(`expgraph history`, /history); 0: none."),
+    Setting("history_days", 90.0, float, "Days a previous version is kept after it was replaced; 0: no age limit."),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}

@@ -31,13 +31,14 @@ from pyoxigraph import (
 )
 
 from expgraph.formats import DATASET, GRAPH, by_name, formats
-from expgraph.namespaces import GRAPHS, PREFIXES, XSD, Namespace
+from expgraph.namespaces import GRAPHS, PREFIXES, PROV, RDF, XSD, Namespace
 from expgraph.sparql.lexer import keep_backslash_u
 from expgraph.store.scope import EVERYTHING, GraphInfo, GraphScope, logical_to_versions, physical_graphs
 from expgraph.store.text import CHUNK, ChunkReader, ContentDigest
+from expgraph.store.versions import NO_HISTORY, Retention, VersionInfo
 
-__all__ = ["CHUNK", "ChunkReader", "ContentDigest", "GraphScope", "Snapshot", "Store", "StoreError",
-           "logical_to_versions", "sparql_term"]
+__all__ = ["CHUNK", "ChunkReader", "ContentDigest", "GraphScope", "Retention", "Snapshot", "Store", "StoreError",
+           "VersionInfo", "logical_to_versions", "sparql_term"]
 
 #: Terms the store keeps about its own graphs; not part of the public ontology.
 STORE = Namespace("https://w3id.org/expgraph/store#")
@@ -90,6 +91,8 @@ class Store(ABC):
     #: Whether :meth:`snapshot` gives views other processes can open (the query runner then uses worker processes).
     shares_snapshots = False
     _registry_cache: dict[str, GraphInfo] | None = None
+    #: How many previous versions of each graph are kept, and how long (see :mod:`expgraph.store.versions`).
+    retention: Retention = NO_HISTORY
 
     # -- primitives ---------------------------------------------------------------------------------------------
 
@@ -299,12 +302,16 @@ class Store(ABC):
                      f"{sparql_term(STORE.versionOf)} {sparql_term(name)} ; "
                      f"{sparql_term(STORE.started)} {sparql_term(_now())} }} }}")
         counter = ContentDigest()
+        keep = current is not None and self.retention.keep > 0
         try:
             write(staging, counter)
             content_digest = digest or counter.hexdigest()
             unchanged = current is not None and current.digest == content_digest
             if not unchanged:
-                self._swap(name, staging, content_digest, counter.count, list(audit), source_digest)
+                if keep:
+                    self._keep(current.version)
+                self._swap(name, staging, content_digest, counter.count, list(audit), source_digest,
+                           retained=current if keep else None)
         except BaseException:
             with contextlib.suppress(Exception):  # the original error matters more; sweep() retries later
                 self._discard(staging)
@@ -315,7 +322,11 @@ class Store(ABC):
                 self._set_source_digest(name, source_digest)
             return False
         if current is not None:
-            self._discard(current.version)
+            if keep:
+                self._superseded(current.version)
+                self._prune(name)
+            else:
+                self._discard(current.version)
         return True
 
     def drop(self, name: NamedNode) -> bool:
@@ -325,6 +336,8 @@ class Store(ABC):
             return False
         self._update(f"DELETE WHERE {{ GRAPH {sparql_term(REGISTRY)} {{ {sparql_term(name)} ?p ?o }} }}")
         self._discard(current.version)
+        for kept in self.versions(name):
+            self._release(kept.version)
         return True
 
     def triples(self, name: NamedNode) -> Iterator[Triple]:
@@ -332,18 +345,55 @@ class Store(ABC):
         info = self.active_graphs().get(name.value)
         return iter(()) if info is None else self._triples(info.version)
 
+    def versions(self, name: NamedNode) -> list[VersionInfo]:
+        """The versions of a logical graph the store holds, newest first: the active one, then the previous ones
+        the retention policy keeps. Empty for a graph the catalog does not hold."""
+        graph = sparql_term(name)
+        described = (f"<{STORE.contentDigest.value}> ?digest ; <{STORE.tripleCount.value}> ?triples ; "
+                     f"<{STORE.modified.value}> ?activated")
+        rows = self._query(
+            f"""SELECT ?version ?digest ?triples ?activated ?superseded ?activity WHERE {{
+                {{ {graph} <{STORE.activeVersion.value}> ?version ; {described} }}
+                UNION {{ ?version <{STORE.versionOf.value}> {graph} ; <{STORE.superseded.value}> ?superseded ;
+                                  {described} }}
+                OPTIONAL {{ ?version <{STORE.writtenBy.value}> ?activity }} }}""",
+            default_graphs=[REGISTRY], named_graphs=[], bindings={})
+        assert isinstance(rows, QuerySolutions)
+        found: dict[str, VersionInfo] = {}
+        for row in rows:
+            version = row["version"]
+            known = found.get(version.value)
+            activities = (known.activities if known else ()) + ((row["activity"],) if row["activity"] else ())
+            found[version.value] = VersionInfo(
+                name, version, row["digest"].value, int(row["triples"].value), row["activated"].value,
+                row["superseded"].value if row["superseded"] is not None else None, activities)
+        return sorted(found.values(), key=lambda v: (v.active, v.superseded or "", v.activated), reverse=True)
+
+    def query_versions(self, sparql: str, versions: Iterable[NamedNode], **bindings: Term) -> QueryResult:
+        """A query whose named graphs are these versions (active or kept: see :meth:`versions`) and whose default
+        graph is empty, to compare versions with ``GRAPH`` patterns. Anything but a version the registry lists is
+        refused, so this never reads the registry or a graph being written."""
+        wanted = list(versions)
+        known = self._known_versions()
+        unknown = [v.value for v in wanted if v.value not in known]
+        if unknown:
+            raise StoreError(f"<{unknown[0]}> is not a version of a graph this store holds")
+        return self._query_kept(sparql, wanted, bindings)
+
     def sweep(self, name: NamedNode | None = None) -> list[NamedNode]:
         """Drop versions left behind by crashed writes; returns what was dropped.
 
         Only graphs the registry lists as versions are touched, never anything else on a shared server. Without
         ``name`` every inactive version goes; with it, those of that graph plus any older than ``stale_after``
         seconds, so that a writer does not sweep away another writer's graph while it is still being written.
+        Previous versions kept by the retention policy are not leftovers (see :meth:`versions`).
         """
         rows = self._query(
             f"""SELECT ?version ?name ?started WHERE {{
                 ?version <{STORE.versionOf.value}> ?name .
                 OPTIONAL {{ ?version <{STORE.started.value}> ?started }}
-                FILTER NOT EXISTS {{ ?any <{STORE.activeVersion.value}> ?version }} }}""",
+                FILTER NOT EXISTS {{ ?any <{STORE.activeVersion.value}> ?version }}
+                FILTER NOT EXISTS {{ ?version <{STORE.superseded.value}> ?when }} }}""",
             default_graphs=[REGISTRY],
             named_graphs=[],
             bindings={},
@@ -392,10 +442,50 @@ class Store(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- previous versions: where a backend keeps them -------------------------------------------------------------
+
+    def _keep(self, version: NamedNode) -> None:
+        """Called before the swap that supersedes the active ``version`` when it is to be kept: a backend whose
+        inactive graphs would slow its queries copies it elsewhere here (by default it stays where it is)."""
+        return None
+
+    def _superseded(self, version: NamedNode) -> None:
+        """Called after the swap that superseded a kept ``version`` (a backend that copied it drops it here)."""
+        return None
+
+    def _drop_kept(self, version: NamedNode) -> None:
+        """Remove a kept previous version's content."""
+        self._drop_graph(version)
+
+    def _query_kept(self, sparql: str, versions: list[NamedNode], bindings: Mapping[str, Term]) -> QueryResult:
+        """A query over these versions (active or kept) as named graphs, with an empty default graph."""
+        return self._query(sparql, default_graphs=[], named_graphs=versions, bindings=bindings)
+
+    def _known_versions(self) -> set[str]:
+        """Every active or kept version's IRI."""
+        rows = self._query(
+            f"""SELECT ?version WHERE {{ {{ ?name <{STORE.activeVersion.value}> ?version }}
+                UNION {{ ?version <{STORE.superseded.value}> ?when }} }}""",
+            default_graphs=[REGISTRY], named_graphs=[], bindings={})
+        assert isinstance(rows, QuerySolutions)
+        return {row["version"].value for row in rows}
+
+    def _prune(self, name: NamedNode) -> list[NamedNode]:
+        """Release the previous versions of ``name`` the retention policy no longer keeps; returns them."""
+        released = self.retention.released([v for v in self.versions(name) if not v.active])
+        for version in released:
+            self._release(version.version)
+        return [version.version for version in released]
+
+    def _release(self, version: NamedNode) -> None:
+        """Drop a kept version and forget it."""
+        self._drop_kept(version)
+        self._update(f"DELETE WHERE {{ GRAPH {sparql_term(REGISTRY)} {{ {sparql_term(version)} ?p ?o }} }}")
+
     # -- internals ----------------------------------------------------------------------------------------------
 
     def _swap(self, name: NamedNode, version: NamedNode, digest: str, count: int, audit: list[Triple],
-              source_digest: str | None = None) -> None:
+              source_digest: str | None = None, retained: GraphInfo | None = None) -> None:
         """Make ``version`` the active content of ``name`` (and append the audit record) in one transaction.
 
         Both steps are conditional on ``version`` still being registered: if a concurrent sweep discarded it, the
@@ -404,6 +494,14 @@ class Store(ABC):
         registry, graph, versioned = sparql_term(REGISTRY), sparql_term(name), sparql_term(version)
         registered = f"GRAPH {registry} {{ {versioned} {sparql_term(STORE.versionOf)} {graph} }}"
         entry = _entry(name, version, digest, count, source_digest)
+        # which audit activities wrote this version (the import's record, the server's entry): its history says who
+        entry += [Triple(version, STORE.writtenBy, t.subject) for t in audit
+                  if t.predicate == RDF.type and t.object == PROV.Activity and isinstance(t.subject, NamedNode)]
+        if retained is not None:  # the version this swap supersedes stays, described as it was when active
+            entry += [Triple(retained.version, STORE.superseded, _now()),
+                      Triple(retained.version, STORE.contentDigest, Literal(retained.digest)),
+                      Triple(retained.version, STORE.tripleCount, Literal(str(retained.triples), datatype=XSD.integer)),
+                      Triple(retained.version, STORE.modified, Literal(retained.modified, datatype=XSD.dateTime))]
         audit_block = ""
         if audit:
             audit_block = f"GRAPH {sparql_term(AUDIT)} {{ {_triples_text(audit)} }}"
