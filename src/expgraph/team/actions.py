@@ -119,3 +119,16 @@ def restore_backup(backup_dir: Path, target: Path) -> int:
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise
+
+
+def recover(store: Store) -> list[str]:
+    """What a server does as it starts on an on-disk store it alone writes: remove what writes cut short by a crash
+    left behind (staging versions, copies of previous versions, spooled uploads). Returns what went, for the log."""
+    if not isinstance(store, EmbeddedStore) or store.path is None:
+        return []
+    gone = [version.value for version in store.sweep()]
+    spool = store.path / "uploads"
+    for leftover in spool.glob("expgraph-upload-*") if spool.is_dir() else ():
+        leftover.unlink(missing_ok=True)
+        gone.append(str(leftover))
+    return gone
