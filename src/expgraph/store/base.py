@@ -10,7 +10,6 @@ its first triple is written, so leftovers of a crash are known to be ours and ar
 from __future__ import annotations
 
 import contextlib
-import re
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -19,58 +18,26 @@ from typing import BinaryIO, Protocol
 
 import pyoxigraph
 from pyoxigraph import (
-    BlankNode,
     Literal,
     NamedNode,
     Quad,
-    QueryBoolean,
     QuerySolutions,
-    QueryTriples,
     RdfFormat,
     Triple,
 )
 
 from expgraph.formats import DATASET, GRAPH, by_name, formats
-from expgraph.namespaces import GRAPHS, PREFIXES, PROV, RDF, XSD, Namespace
-from expgraph.sparql.lexer import keep_backslash_u
+from expgraph.namespaces import PREFIXES, PROV, RDF, STORE, XSD
 from expgraph.store.scope import EVERYTHING, GraphInfo, GraphScope, logical_to_versions, physical_graphs
+from expgraph.store.terms import AUDIT, REGISTRY, QueryResult, StoreBusyError, StoreError, Term, sparql_term
 from expgraph.store.text import CHUNK, ChunkReader, ContentDigest
-from expgraph.store.versions import NO_HISTORY, Retention, VersionInfo
+from expgraph.store.versions import NO_HISTORY, KeptVersions, Retention, VersionInfo, kept_entry
 
-__all__ = ["CHUNK", "ChunkReader", "ContentDigest", "GraphScope", "Retention", "Snapshot", "Store", "StoreError",
-           "VersionInfo", "logical_to_versions", "sparql_term"]
-
-#: Terms the store keeps about its own graphs; not part of the public ontology.
-STORE = Namespace("https://w3id.org/expgraph/store#")
-REGISTRY = NamedNode(GRAPHS + "registry")
-#: The audit trail of imports, appended to (never replaced) in the same transaction as each swap.
-AUDIT = NamedNode(GRAPHS + "imports")
-
-QueryResult = QuerySolutions | QueryBoolean | QueryTriples
-Term = NamedNode | BlankNode | Literal
+__all__ = ["AUDIT", "CHUNK", "REGISTRY", "STORE", "ChunkReader", "ContentDigest", "GraphScope", "QueryResult",
+           "Retention", "Snapshot", "Store", "StoreBusyError", "StoreError", "Term", "VersionInfo",
+           "logical_to_versions", "sparql_term"]
 
 _VERSION_MARK = "/version/"
-_SAFE_IRI = re.compile(r'^[^\s<>"{}|\\^`]+$')
-
-
-class StoreError(Exception):
-    """A store problem worth one clear line to the user."""
-
-
-class StoreBusyError(StoreError):
-    """Another process holds the on-disk store for writing."""
-
-
-def sparql_term(term: Term) -> str:
-    """A term in SPARQL syntax. pyoxigraph's N-Triples form escapes quotes, newlines and IRIs safely; a backslash
-    before ``u`` in a literal is kept from reading as a codepoint escape (see :func:`keep_backslash_u`)."""
-    if isinstance(term, NamedNode) and not _SAFE_IRI.match(term.value):
-        raise StoreError(f"not a valid IRI: {term.value!r}")
-    text = str(term)
-    if isinstance(term, Literal) and "\\" in term.value:
-        end = text.rindex('"')
-        text = text[0] + keep_backslash_u(text[1:end]) + text[end:]
-    return text
 
 
 class Snapshot(Protocol):
@@ -79,7 +46,7 @@ class Snapshot(Protocol):
     def open(self) -> Store: ...
 
 
-class Store(ABC):
+class Store(KeptVersions, ABC):
     """A quad store holding expgraph's graphs. Subclasses implement the primitives marked abstract."""
 
     #: Whether SPARQL ``substitutions`` are supported natively (else a ``VALUES`` clause binds parameters).
@@ -345,41 +312,6 @@ class Store(ABC):
         info = self.active_graphs().get(name.value)
         return iter(()) if info is None else self._triples(info.version)
 
-    def versions(self, name: NamedNode) -> list[VersionInfo]:
-        """The versions of a logical graph the store holds, newest first: the active one, then the previous ones
-        the retention policy keeps. Empty for a graph the catalog does not hold."""
-        graph = sparql_term(name)
-        described = (f"<{STORE.contentDigest.value}> ?digest ; <{STORE.tripleCount.value}> ?triples ; "
-                     f"<{STORE.modified.value}> ?activated")
-        rows = self._query(
-            f"""SELECT ?version ?digest ?triples ?activated ?superseded ?activity WHERE {{
-                {{ {graph} <{STORE.activeVersion.value}> ?version ; {described} }}
-                UNION {{ ?version <{STORE.versionOf.value}> {graph} ; <{STORE.superseded.value}> ?superseded ;
-                                  {described} }}
-                OPTIONAL {{ ?version <{STORE.writtenBy.value}> ?activity }} }}""",
-            default_graphs=[REGISTRY], named_graphs=[], bindings={})
-        assert isinstance(rows, QuerySolutions)
-        found: dict[str, VersionInfo] = {}
-        for row in rows:
-            version = row["version"]
-            known = found.get(version.value)
-            activities = (known.activities if known else ()) + ((row["activity"],) if row["activity"] else ())
-            found[version.value] = VersionInfo(
-                name, version, row["digest"].value, int(row["triples"].value), row["activated"].value,
-                row["superseded"].value if row["superseded"] is not None else None, activities)
-        return sorted(found.values(), key=lambda v: (v.active, v.superseded or "", v.activated), reverse=True)
-
-    def query_versions(self, sparql: str, versions: Iterable[NamedNode], **bindings: Term) -> QueryResult:
-        """A query whose named graphs are these versions (active or kept: see :meth:`versions`) and whose default
-        graph is empty, to compare versions with ``GRAPH`` patterns. Anything but a version the registry lists is
-        refused, so this never reads the registry or a graph being written."""
-        wanted = list(versions)
-        known = self._known_versions()
-        unknown = [v.value for v in wanted if v.value not in known]
-        if unknown:
-            raise StoreError(f"<{unknown[0]}> is not a version of a graph this store holds")
-        return self._query_kept(sparql, wanted, bindings)
-
     def sweep(self, name: NamedNode | None = None) -> list[NamedNode]:
         """Drop versions left behind by crashed writes; returns what was dropped.
 
@@ -442,46 +374,6 @@ class Store(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- previous versions: where a backend keeps them -------------------------------------------------------------
-
-    def _keep(self, version: NamedNode) -> None:
-        """Called before the swap that supersedes the active ``version`` when it is to be kept: a backend whose
-        inactive graphs would slow its queries copies it elsewhere here (by default it stays where it is)."""
-        return None
-
-    def _superseded(self, version: NamedNode) -> None:
-        """Called after the swap that superseded a kept ``version`` (a backend that copied it drops it here)."""
-        return None
-
-    def _drop_kept(self, version: NamedNode) -> None:
-        """Remove a kept previous version's content."""
-        self._drop_graph(version)
-
-    def _query_kept(self, sparql: str, versions: list[NamedNode], bindings: Mapping[str, Term]) -> QueryResult:
-        """A query over these versions (active or kept) as named graphs, with an empty default graph."""
-        return self._query(sparql, default_graphs=[], named_graphs=versions, bindings=bindings)
-
-    def _known_versions(self) -> set[str]:
-        """Every active or kept version's IRI."""
-        rows = self._query(
-            f"""SELECT ?version WHERE {{ {{ ?name <{STORE.activeVersion.value}> ?version }}
-                UNION {{ ?version <{STORE.superseded.value}> ?when }} }}""",
-            default_graphs=[REGISTRY], named_graphs=[], bindings={})
-        assert isinstance(rows, QuerySolutions)
-        return {row["version"].value for row in rows}
-
-    def _prune(self, name: NamedNode) -> list[NamedNode]:
-        """Release the previous versions of ``name`` the retention policy no longer keeps; returns them."""
-        released = self.retention.released([v for v in self.versions(name) if not v.active])
-        for version in released:
-            self._release(version.version)
-        return [version.version for version in released]
-
-    def _release(self, version: NamedNode) -> None:
-        """Drop a kept version and forget it."""
-        self._drop_kept(version)
-        self._update(f"DELETE WHERE {{ GRAPH {sparql_term(REGISTRY)} {{ {sparql_term(version)} ?p ?o }} }}")
-
     # -- internals ----------------------------------------------------------------------------------------------
 
     def _swap(self, name: NamedNode, version: NamedNode, digest: str, count: int, audit: list[Triple],
@@ -498,10 +390,7 @@ class Store(ABC):
         entry += [Triple(version, STORE.writtenBy, t.subject) for t in audit
                   if t.predicate == RDF.type and t.object == PROV.Activity and isinstance(t.subject, NamedNode)]
         if retained is not None:  # the version this swap supersedes stays, described as it was when active
-            entry += [Triple(retained.version, STORE.superseded, _now()),
-                      Triple(retained.version, STORE.contentDigest, Literal(retained.digest)),
-                      Triple(retained.version, STORE.tripleCount, Literal(str(retained.triples), datatype=XSD.integer)),
-                      Triple(retained.version, STORE.modified, Literal(retained.modified, datatype=XSD.dateTime))]
+            entry += kept_entry(retained, _now())
         audit_block = ""
         if audit:
             audit_block = f"GRAPH {sparql_term(AUDIT)} {{ {_triples_text(audit)} }}"
@@ -527,6 +416,9 @@ class Store(ABC):
     def _discard(self, version: NamedNode) -> None:
         """Drop one version graph and forget it."""
         self._drop_graph(version)
+        self._forget_version(version)
+
+    def _forget_version(self, version: NamedNode) -> None:
         self._update(f"DELETE WHERE {{ GRAPH {sparql_term(REGISTRY)} {{ {sparql_term(version)} ?p ?o }} }}")
 
 
