@@ -15,8 +15,9 @@ from expgraph.catalog import prepare, run_import
 from expgraph.importers.sacred import SacredImporter
 from expgraph.settings import Settings
 from expgraph.source_history import changes, find_graph, history, pick
-from expgraph.store import EmbeddedStore, Retention, Store, StoreError
+from expgraph.store import EmbeddedStore, GraphScope, Retention, Store, StoreError
 from expgraph.web.app import create_app
+from expgraph.web.state import state_of
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sacred"
 
@@ -88,3 +89,12 @@ def test_the_history_page_and_its_json_twin(edited: tuple[Store, Path]) -> None:
     assert client.get("/history", params={"source": "https://example.org/none"}).status_code == 404
     hostile = client.get("/history", params={"source": graph.value, "from": '"} UNION {', "format": "json"})
     assert hostile.status_code == 404 and "no version" in hostile.json()["error"]
+
+
+def test_a_graph_the_callers_scope_hides_has_no_history_page(edited: tuple[Store, Path]) -> None:
+    store, _ = edited
+    graph = find_graph(store, "/graph/sacred/")
+    app = create_app(store, Settings())
+    state_of(app).scope = GraphScope(frozenset({graph.value}))
+    hidden = TestClient(app).get("/history", params={"source": graph.value, "format": "json"})
+    assert hidden.status_code == 404 and "no graph" in hidden.json()["error"]
