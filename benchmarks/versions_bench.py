@@ -34,6 +34,7 @@ def edited(batch):
 def once(runs: int, keep: int, root: Path) -> dict[str, float]:
     batch = make_batch(runs)
     second = edited(batch)
+    root.mkdir(parents=True, exist_ok=True)
     store = prepare(EmbeddedStore(root / f"keep{keep}"))
     store.retention = Retention(keep=keep)
     store_batch(store, batch, location=batch.source)

@@ -13,9 +13,10 @@ from collections import OrderedDict
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from pyoxigraph import NamedNode
 
 from expgraph.source_history import changes, find_graph, history, pick
-from expgraph.store import StoreError
+from expgraph.store import Store, StoreError
 from expgraph.web.render import respond
 from expgraph.web.sparql import scope_of
 from expgraph.web.state import state_of
@@ -32,7 +33,8 @@ class _Changes:
         self._lock = threading.Lock()
         self._kept: OrderedDict[tuple[str, str], dict] = OrderedDict()
 
-    def get(self, store, old, new) -> dict:
+    def get(self, store: Store, old: NamedNode, new: NamedNode) -> dict:
+        """The changes from ``old`` to ``new``, computed once."""
         key = (old.value, new.value)
         with self._lock:
             if key in self._kept:
