@@ -1,0 +1,141 @@
+"""The run list's metric and parameter columns: per column, every run's value, read once per store generation.
+
+A metric's value is its summary value (``mls:hasValue`` of the run's ``mls:ModelEvaluation``: the last by step,
+:func:`expgraph.importers.series.summarise`); a parameter's is its setting's ``mls:hasValue``. One query per
+column (the name bound in ``VALUES``) gives a table run -> value; filters (:mod:`expgraph.web.value_filters`),
+sorting and the shown cells all read that one table, so what is shown, filtered and sorted on are the same
+values. Why tables rather than a ``FILTER`` in SPARQL: the list's facets, counts and keyset pages already come from
+the in-memory index (:mod:`expgraph.web.lists`), and a run list filtered on three metric values at 100k runs is
+then set operations on dicts, not a join per request.
+
+Sort keys are strings (the keyset cursor travels in the URL), one list per column and direction, ordered so that
+runs without a value come last in both directions: numbers by an order-preserving encoding of the IEEE double,
+texts after numbers, NaN after texts.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import threading
+from collections.abc import Iterable
+
+from pyoxigraph import Literal, NamedNode
+
+from expgraph.namespaces import MLS, XSD
+from expgraph.store import Store
+from expgraph.web.reading import query, select
+from expgraph.web.value_filters import KINDS, ColumnRef, Filter, Value
+
+_LINK = {"metric": MLS.hasOutput, "param": MLS.hasInput}
+_TYPE = {"metric": MLS.EvaluationMeasure, "param": MLS.HyperParameter}
+#: Every run's value of the column named at ``#@name``, for the kind's link (a constant predicate).
+_TABLES = {kind: query(f"SELECT ?s ?v WHERE {{\n#@name\n?k rdfs:label ?name ; a <{_TYPE[kind].value}> . "
+                       f"?m mls:specifiedBy ?k . ?s <{link.value}> ?m . ?m mls:hasValue ?v }}")
+           for kind, link in _LINK.items()}
+#: The names of a kind and how many runs have them, over the catalog.
+_NAMES = {kind: query(f"SELECT ?name (COUNT(?m) AS ?n) WHERE {{ ?k a <{_TYPE[kind].value}> ; rdfs:label ?name . "
+                      f"?m mls:specifiedBy ?k }} GROUP BY ?name")
+          for kind in KINDS}
+#: The same among the runs bound at ``#@s`` (a filtered list of at most a few thousand runs).
+_NAMES_OF = {kind: query(f"SELECT ?name (COUNT(DISTINCT ?s) AS ?n) WHERE {{\n#@s\n?s <{link.value}> ?m . "
+                         f"?m mls:specifiedBy ?k . ?k rdfs:label ?name ; a <{_TYPE[kind].value}> }} GROUP BY ?name")
+             for kind, link in _LINK.items()}
+_NUMERIC = {XSD.double.value, XSD.float.value, XSD.decimal.value}
+
+
+def cell(term: object) -> Value:
+    """A stored value as a table cell: numbers as numbers (NaN and infinities as floats), anything else as text."""
+    if isinstance(term, Literal):
+        if term.datatype == XSD.integer:
+            try:
+                return int(term.value)
+            except ValueError:
+                return term.value
+        if term.datatype.value in _NUMERIC:
+            try:
+                return float(term.value)
+            except ValueError:
+                return term.value
+    return term.value  # type: ignore[attr-defined]
+
+
+def shown(value: Value | None) -> Value | None:
+    """A cell as the pages and JSON give it: non-finite numbers as their XSD spelling (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("INF" if value > 0 else "-INF")
+    return value
+
+
+def _ordered_bits(number: float) -> str:
+    """16 hex digits that sort as the numbers do (sign bit flipped for positives, all bits for negatives)."""
+    (bits,) = struct.unpack(">Q", struct.pack(">d", number + 0.0))  # + 0.0: -0.0 sorts as 0.0
+    bits = bits ^ 0xFFFF_FFFF_FFFF_FFFF if bits >> 63 else bits | 1 << 63
+    return f"{bits:016x}"
+
+
+class ValueTables:
+    """The value columns of one store generation (kept by the run list's :class:`~expgraph.web.lists.ListIndex`)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._lock = threading.RLock()
+        self._tables: dict[ColumnRef, dict[str, Value]] = {}
+        self._keys: dict[tuple[ColumnRef, bool], dict[str, str]] = {}
+        self._names: dict[str, dict[str, int]] | None = None
+
+    def names(self) -> dict[str, dict[str, int]]:
+        """kind -> name -> runs with a value, over the catalog."""
+        with self._lock:
+            if self._names is None:
+                self._names = {kind: {row["name"].value: int(row["n"].value)
+                                      for row in select(self.store, _NAMES[kind])} for kind in KINDS}
+            return self._names
+
+    def names_among(self, members: Iterable[str]) -> dict[str, dict[str, int]]:
+        """kind -> name -> how many of ``members`` have a value (a bounded selection: one query per kind)."""
+        bound = [NamedNode(m) for m in sorted(members)]
+        if not bound:
+            return {kind: {} for kind in KINDS}
+        return {kind: {row["name"].value: int(row["n"].value) for row in select(self.store, _NAMES_OF[kind], s=bound)}
+                for kind in KINDS}
+
+    def table(self, column: ColumnRef) -> dict[str, Value]:
+        """run -> its value of ``column`` (a resolved column), read on first use."""
+        with self._lock:
+            if column not in self._tables:
+                rows = select(self.store, _TABLES[column.kind or ""], name=Literal(column.name))
+                self._tables[column] = {row["s"].value: cell(row["v"]) for row in rows}
+            return self._tables[column]
+
+    def matching(self, filters: Iterable[Filter], members: Iterable[str]) -> set[str]:
+        """The members passing every filter (each filter's column resolved)."""
+        chosen = set(members)
+        for flt in filters:
+            table = self.table(flt.column)
+            chosen = {m for m, value in table.items() if m in chosen and flt.matches(value)}
+        return chosen
+
+    def sort_keys(self, column: ColumnRef, descending: bool, members: Iterable[str]) -> list[tuple[str, str]]:
+        """(key, member) ascending by key, which orders ``members`` by the column (``descending`` or not), runs
+        without a value last either way; keyset pages then always walk forwards."""
+        keys = self._key_table(column, descending)
+        missing = "3"
+        return sorted((keys.get(m, missing), m) for m in members)
+
+    def _key_table(self, column: ColumnRef, descending: bool) -> dict[str, str]:
+        with self._lock:
+            if (column, descending) not in self._keys:
+                table = self.table(column)
+                texts = sorted({v.casefold() for v in table.values() if isinstance(v, str)}, reverse=True)
+                rank = {text: i for i, text in enumerate(texts)}  # texts in descending order, by position
+                keys = {}
+                for member, value in table.items():
+                    if isinstance(value, str):
+                        keys[member] = f"0{rank[value.casefold()]:08d}" if descending else "1" + value.casefold()
+                    elif math.isnan(value):
+                        keys[member] = "2"
+                    else:
+                        keys[member] = ("1" if descending else "0") + _ordered_bits(-value if descending else value)
+                self._keys[column, descending] = keys
+            return self._keys[column, descending]
