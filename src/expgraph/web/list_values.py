@@ -34,8 +34,8 @@ _TABLES = {kind: query(f"SELECT ?s ?v WHERE {{\n#@name\n?k rdfs:label ?name ; a 
                        f"?m mls:specifiedBy ?k . ?s <{link.value}> ?m . ?m mls:hasValue ?v }}")
            for kind, link in _LINK.items()}
 #: The names of a kind and how many runs have them, over the catalog.
-_NAMES = {kind: query(f"SELECT ?name (COUNT(?m) AS ?n) WHERE {{ ?k a <{_TYPE[kind].value}> ; rdfs:label ?name . "
-                      f"?m mls:specifiedBy ?k }} GROUP BY ?name")
+_NAMES = {kind: query(f"SELECT ?name (COUNT(DISTINCT ?m) AS ?n) WHERE {{ ?k a <{_TYPE[kind].value}> ; "
+                      f"rdfs:label ?name . ?m mls:specifiedBy ?k }} GROUP BY ?name")
           for kind in KINDS}
 #: The same among the runs bound at ``#@s`` (a filtered list of at most a few thousand runs).
 _NAMES_OF = {kind: query(f"SELECT ?name (COUNT(DISTINCT ?s) AS ?n) WHERE {{\n#@s\n?s <{link.value}> ?m . "

@@ -23,7 +23,8 @@ Value = int | float | str
 
 _NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan)", re.IGNORECASE)
 _OPERATORS = ("<=", ">=", "!=", "==", "<", ">", "=")
-_NAME = re.compile(r'"(?P<quoted>[^"]+)"|(?P<bare>[^\s<>=!"]+)')
+_BARE = r'[^\s<>=!"]+'
+_NAME = re.compile(rf'"(?P<quoted>[^"]+)"|(?P<bare>{_BARE})')
 
 
 class FilterError(BadRequest):
@@ -97,7 +98,8 @@ class Filter:
 
     def text(self) -> str:
         """The filter written back canonically (the column's kind spelled out)."""
-        name = self.column.key if self.column.kind else self.column.name
+        name = self.column.name if re.fullmatch(_BARE, self.column.name) else f'"{self.column.name}"'
+        name = f"{self.column.kind}:{name}" if self.column.kind else name
         if self.op == "range":
             return f"{name} in [{_spell(self.operands[0])}, {_spell(self.operands[1])}]"
         if self.op == "in":
@@ -117,10 +119,11 @@ def _equal(value: Value, operand: Value) -> bool:
 
 
 def _spell(value: Value) -> str:
-    if isinstance(value, str):
-        return value if _NUMBER.fullmatch(value) is None and re.fullmatch(r"[^\s,\[\]()\"]+", value) else \
-            '"' + value.replace('"', "") + '"'
-    return format(value, "g") if isinstance(value, float) else str(value)
+    """A filter's operand as it parses back: numbers in full, texts quoted when they would not read as text."""
+    if not isinstance(value, str):
+        return repr(value)
+    plain = re.fullmatch(r'[^\s,\[\]()"]+', value) and number(value) is None
+    return value if plain else '"' + value.replace('"', "") + '"'
 
 
 def number(text: str) -> float | int | None:
