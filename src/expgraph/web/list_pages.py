@@ -21,7 +21,7 @@ from expgraph.sparql.template import SparqlTemplate
 from expgraph.store import Store
 from expgraph.web.list_specs import SPECS, ListSpec
 from expgraph.web.list_values import shown
-from expgraph.web.lists import RESTRICT_LIMIT, ListIndex
+from expgraph.web.lists import ListIndex
 from expgraph.web.reading import FAILED_TERMS, query, select
 from expgraph.web.terms import BadRequest, iri_term, node, plain, short
 from expgraph.web.value_filters import (
@@ -163,7 +163,7 @@ def list_page(state: WebState, spec: ListSpec, params: Mapping[str, str],
     more = len(keys) > limit
     keys = keys[:limit]
     items = _columns(state, spec, [NamedNode(iri) for _, iri in keys])
-    values = _value_data(index, asked, items, bool(filters or where), chosen) if asked else {}
+    values = _value_data(index, asked, items, filters, where) if asked else {}
     return {
         "list": spec.name,
         "title": spec.title,
@@ -180,19 +180,14 @@ def list_page(state: WebState, spec: ListSpec, params: Mapping[str, str],
     }
 
 
-def _value_data(index: ListIndex, asked: _Values, items: list[dict[str, Any]], filtered: bool,
-                chosen: set[str]) -> dict[str, Any]:
+def _value_data(index: ListIndex, asked: _Values, items: list[dict[str, Any]], filters: Mapping[str, str],
+                where: tuple[Filter, ...]) -> dict[str, Any]:
     """The value columns' part of a run list page: each item's ``values``, the columns, the filters as written
-    back, the errors, and the names the picker offers with how many listed runs have each (for a filtered list of
-    more than :data:`RESTRICT_LIMIT` runs, over the whole catalog: ``names_scope``)."""
+    back, the errors, and the names the picker offers with how many listed runs have each
+    (:meth:`ListIndex.value_names`)."""
     for item in items:
         item["values"] = {c.key: shown(index.columns.table(c).get(item["iri"])) for c in asked.columns}
-    if not filtered:
-        available, scope = index.columns.names(), "list"
-    elif len(chosen) <= RESTRICT_LIMIT:
-        available, scope = index.columns.names_among(chosen), "list"
-    else:
-        available, scope = index.columns.names(), "catalog"
+    available, scope = index.value_names(filters, where)
     return {
         "value_columns": [{"key": c.key, "kind": c.kind, "name": c.name} for c in asked.columns],
         "where": asked.texts if asked.errors else [f.text() for f in asked.where],

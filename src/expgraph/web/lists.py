@@ -86,6 +86,7 @@ class _Selection:
     small: bool  # filtered to few members: facets and keys not built yet are read for these members only
     tops: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     keys: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    names: tuple[dict[str, dict[str, int]], str] | None = None  # see ListIndex.value_names
 
 
 class ListIndex:
@@ -204,6 +205,21 @@ class ListIndex:
                 self._value_keys[column, descending] = self.columns.sort_keys(column, descending, self.members)
             return self._value_keys[column, descending]
 
+    def value_names(self, filters: Mapping[str, str],
+                    where: tuple[Filter, ...] = ()) -> tuple[dict[str, dict[str, int]], str]:
+        """The metric and parameter names of the selected members (kind -> name -> members with a value) and
+        over what they were counted: ``"list"``, or ``"catalog"`` for a filtered selection too large to read
+        alone (more than :data:`RESTRICT_LIMIT` members). Memoised with the selection."""
+        selection = self._selection(filters, where)
+        if selection.names is None:
+            if (filters or where) and len(selection.chosen) <= RESTRICT_LIMIT:
+                found = (self.columns.names_among(selection.chosen), "list")
+            else:
+                found = (self.columns.names(), "catalog" if filters or where else "list")
+            with self._lock:
+                selection.names = found
+        return selection.names
+
     def _restricted(self, template: SparqlTemplate, members: set[str]) -> dict[str, set[str]]:
         """member -> the values ``template`` binds to ``?v`` for ``?s``, for the given members only.
 
@@ -264,6 +280,8 @@ class ListIndex:
             if stop is not None and stop.is_set():
                 return
             build(name)
+        if self.spec.value_columns:
+            self.columns.names()
 
     def keys(self, name: str) -> list[tuple[str, str]]:
         """(key, member) for sort ``name``, ascending; a missing value sorts as the empty string."""
