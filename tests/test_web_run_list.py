@@ -116,6 +116,8 @@ def test_an_ambiguous_or_unknown_name_is_a_clear_400(client) -> None:
     assert runs(client, ("where", "metric:both > 9"))["total"] == 2
     assert runs(client, ("col", "param:nope"), status=400)["errors"] == ["no parameter named 'nope'"]
     assert "unknown sort" in client.get("/runs", params={"sort": "val_loss", "format": "json"}).json()["error"]
+    many = runs(client, *[("col", f"param:x{i}") for i in range(13)], status=400)["errors"]
+    assert many[0] == "at most 12 value columns at once, got 13" and len(many) == 1 + 12
 
 
 def test_a_filter_that_does_not_parse_keeps_the_page_and_says_why(client) -> None:

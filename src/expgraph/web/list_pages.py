@@ -84,37 +84,34 @@ def _sort(spec: ListSpec, raw: str | None) -> tuple[str, bool]:
 
 
 class _Values:
-    """What a run list request asks of its value columns: the columns shown, the value filters, the errors."""
+    """What a run list request asks of its value columns: the columns shown (those ticked, then those filtered
+    or sorted on), the value filters, and what could not be used (each error one line)."""
 
     def __init__(self, index: ListIndex, lists: Mapping[str, Sequence[str]], sort: str) -> None:
-        self.columns: list[ColumnRef] = []
-        self.where: tuple[Filter, ...] = ()
-        self.sort: ColumnRef | None = None
+        names = {kind: set(found) for kind, found in index.columns.names().items()}
         self.errors: list[str] = []
         self.texts = [text for text in lists.get("where", ()) if text.strip()]  # as written
-        names = {kind: set(found) for kind, found in index.columns.names().items()}
-        for text in dict.fromkeys(lists.get("col", ())):
-            self._add(lambda text=text: resolve(parse_column(text), names))
+        self.where: tuple[Filter, ...] = ()
         try:
-            filters = parse_filters(self.texts)
-            self.where = tuple(Filter(resolve(f.column, names), f.op, f.operands) for f in filters)
+            self.where = tuple(Filter(resolve(f.column, names), f.op, f.operands) for f in parse_filters(self.texts))
         except FilterError as error:
             self.errors.append(str(error))
-        for flt in self.where:
-            self._add(lambda flt=flt: flt.column)
-        if ":" in sort:
-            self.sort = self._add(lambda: resolve(parse_column(sort), names))
-        del self.columns[MAX_VALUE_COLUMNS:]
+        ticked = list(dict.fromkeys(lists.get("col", ())))
+        if len(ticked) > MAX_VALUE_COLUMNS:
+            self.errors.append(f"at most {MAX_VALUE_COLUMNS} value columns at once, got {len(ticked)}")
+            ticked = ticked[:MAX_VALUE_COLUMNS]
+        columns = [self._column(text, names) for text in ticked]
+        self.sort = self._column(sort, names) if ":" in sort else None
+        shown = [*columns, *(f.column for f in self.where), self.sort]
+        self.columns = list(dict.fromkeys(c for c in shown if c is not None))[:MAX_VALUE_COLUMNS]
 
-    def _add(self, column) -> ColumnRef | None:
+    def _column(self, text: str, names: dict[str, set[str]]) -> ColumnRef | None:
+        """The column a ``col`` or ``sort`` value names, or None with the error noted."""
         try:
-            found = column()
+            return resolve(parse_column(text), names)
         except FilterError as error:
             self.errors.append(str(error))
             return None
-        if found not in self.columns:
-            self.columns.append(found)
-        return found
 
 
 def page_keys(keys: list[tuple[str, str]], chosen: set[str], cursor: tuple[str, str] | None, descending: bool,
