@@ -123,7 +123,7 @@ def _spell(value: Value) -> str:
     if not isinstance(value, str):
         return repr(value)
     plain = re.fullmatch(r'[^\s,\[\]()"]+', value) and number(value) is None
-    return value if plain else '"' + value.replace('"', "") + '"'
+    return value if plain else '"' + "".join(c for c in value if c != '"') + '"'  # a quoted value holds no quote
 
 
 def number(text: str) -> float | int | None:
