@@ -213,6 +213,7 @@ def value_columns(client, store, repeat: int) -> None:
     columns = [("col", "metric:train_loss"), ("col", "metric:val_loss"), ("col", "metric:val_accuracy")]
     project = store.select("SELECT ?p WHERE { ?p a <https://w3id.org/expgraph#Project> } LIMIT 1")[0]["p"].value
     cases = {
+        "no value columns, unfiltered (as before)": [],
         "3 metric columns + val_loss < 0.5": [*columns, ("where", "val_loss < 0.5")],
         "  + sorted by -val_accuracy": [*columns, ("where", "val_loss < 0.5"), ("sort", "-metric:val_accuracy")],
         "  + project facet": [*columns, ("where", "val_loss < 0.5"), ("project", project)],

@@ -61,13 +61,16 @@ def sweep_losses(listing: dict) -> list:
 
 
 def test_picker_lists_the_names_present_with_counts(client) -> None:
-    names = runs(client)["names"]
-    metrics = {n["name"]: n["count"] for n in names["metric"]}
-    params = {n["name"]: n["count"] for n in names["param"]}
-    assert metrics == {"loss": 4, "val_loss": 11, "both": 12}
-    assert params["lr"] == 5 + 12 and params["optimizer"] == 12 and params["note"] == 2
-    narrowed = runs(client, ("where", "optimizer = sgd"))["names"]  # a filtered list: its own names only
-    assert {n["name"]: n["count"] for n in narrowed["metric"]} == {"val_loss": 4, "both": 4}
+    everything = runs(client)
+    assert everything["names_scope"] == "catalog"  # the catalog's names, not counted
+    assert {n["name"]: n["count"] for n in everything["names"]["metric"]} == {"loss": None, "val_loss": None,
+                                                                             "both": None}
+    assert {n["name"] for n in everything["names"]["param"]} == {"lr", "batch_size", "note", "optimizer", "both"}
+    narrowed = runs(client, ("where", "optimizer = sgd"))  # a filtered list: its own names, counted
+    assert narrowed["names_scope"] == "list"
+    assert {n["name"]: n["count"] for n in narrowed["names"]["metric"]} == {"val_loss": 4, "both": 4}
+    params = {n["name"]: n["count"] for n in runs(client, ("where", "lr > 0"))["names"]["param"]}
+    assert params == {"lr": 5 + 12, "optimizer": 12, "both": 12, "note": 2, "batch_size": 3}
 
 
 def test_a_metric_filter_narrows_the_list_and_shows_its_column(client) -> None:
@@ -165,7 +168,7 @@ def test_page_links_keep_columns_and_filters(client) -> None:
     html = client.get("/runs", params=[("col", "metric:val_loss"), ("col", "param:lr"), ("where", "lr > 0"),
                                        ("limit", "3")]).text
     assert "col=metric%3Aval_loss&amp;col=param%3Alr&amp;where=lr%20%3E%200" in html  # next page, sorts, CSV
-    assert html.count('name="col"') == len(runs(client)["names"]["metric"]) + len(runs(client)["names"]["param"])
+    assert html.count('name="col"') == 3 + 5  # every name of the list (the picker), nothing else
 
 
 def iri_of(native_id: str) -> str:

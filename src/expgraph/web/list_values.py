@@ -33,9 +33,9 @@ _TYPE = {"metric": MLS.EvaluationMeasure, "param": MLS.HyperParameter}
 _TABLES = {kind: query(f"SELECT ?s ?v WHERE {{\n#@name\n?k rdfs:label ?name ; a <{_TYPE[kind].value}> . "
                        f"?m mls:specifiedBy ?k . ?s <{link.value}> ?m . ?m mls:hasValue ?v }}")
            for kind, link in _LINK.items()}
-#: The names of a kind and how many runs have them, over the catalog.
-_NAMES = {kind: query(f"SELECT ?name (COUNT(DISTINCT ?m) AS ?n) WHERE {{ ?k a <{_TYPE[kind].value}> ; "
-                      f"rdfs:label ?name . ?m mls:specifiedBy ?k }} GROUP BY ?name")
+#: The names of a kind in the catalog: its few parameter or measure nodes, not their settings (counting the runs
+#: of each name over the catalog, a join over every setting, took minutes at 100k runs).
+_NAMES = {kind: query(f"SELECT DISTINCT ?name WHERE {{ ?k a <{_TYPE[kind].value}> ; rdfs:label ?name }}")
           for kind in KINDS}
 #: The same among the runs bound at ``#@s`` (a filtered list of at most a few thousand runs).
 _NAMES_OF = {kind: query(f"SELECT ?name (COUNT(DISTINCT ?s) AS ?n) WHERE {{\n#@s\n?s <{link.value}> ?m . "
@@ -82,17 +82,17 @@ class ValueTables:
         self._lock = threading.RLock()
         self._tables: dict[ColumnRef, dict[str, Value]] = {}
         self._keys: dict[tuple[ColumnRef, bool], dict[str, str]] = {}
-        self._names: dict[str, dict[str, int]] | None = None
+        self._names: dict[str, dict[str, int | None]] | None = None
 
-    def names(self) -> dict[str, dict[str, int]]:
-        """kind -> name -> runs with a value, over the catalog."""
+    def names(self) -> dict[str, dict[str, int | None]]:
+        """kind -> name -> None (not counted), over the catalog."""
         with self._lock:
             if self._names is None:
-                self._names = {kind: {row["name"].value: int(row["n"].value)
-                                      for row in select(self.store, _NAMES[kind])} for kind in KINDS}
+                self._names = {kind: {row["name"].value: None for row in select(self.store, _NAMES[kind])}
+                               for kind in KINDS}
             return self._names
 
-    def names_among(self, members: Iterable[str]) -> dict[str, dict[str, int]]:
+    def names_among(self, members: Iterable[str]) -> dict[str, dict[str, int | None]]:
         """kind -> name -> how many of ``members`` have a value (a bounded selection: one query per kind)."""
         bound = [NamedNode(m) for m in sorted(members)]
         if not bound:

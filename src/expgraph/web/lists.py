@@ -86,7 +86,7 @@ class _Selection:
     small: bool  # filtered to few members: facets and keys not built yet are read for these members only
     tops: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     keys: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    names: tuple[dict[str, dict[str, int]], str] | None = None  # see ListIndex.value_names
+    names: tuple[dict[str, dict[str, int | None]], str] | None = None  # see ListIndex.value_names
 
 
 class ListIndex:
@@ -206,16 +206,16 @@ class ListIndex:
             return self._value_keys[column, descending]
 
     def value_names(self, filters: Mapping[str, str],
-                    where: tuple[Filter, ...] = ()) -> tuple[dict[str, dict[str, int]], str]:
-        """The metric and parameter names of the selected members (kind -> name -> members with a value) and
-        over what they were counted: ``"list"``, or ``"catalog"`` for a filtered selection too large to read
-        alone (more than :data:`RESTRICT_LIMIT` members). Memoised with the selection."""
+                    where: tuple[Filter, ...] = ()) -> tuple[dict[str, dict[str, int | None]], str]:
+        """The metric and parameter names for the selected members (kind -> name -> members with a value) and
+        where they come from: ``"list"`` for a filtered selection of at most :data:`RESTRICT_LIMIT` members, with
+        counts; else ``"catalog"``, the catalog's names, not counted. Memoised with the selection."""
         selection = self._selection(filters, where)
         if selection.names is None:
             if (filters or where) and len(selection.chosen) <= RESTRICT_LIMIT:
                 found = (self.columns.names_among(selection.chosen), "list")
             else:
-                found = (self.columns.names(), "catalog" if filters or where else "list")
+                found = (self.columns.names(), "catalog")
             with self._lock:
                 selection.names = found
         return selection.names
