@@ -29,17 +29,16 @@ from expgraph.web.value_filters import KINDS, ColumnRef, Filter, Value
 
 _LINK = {"metric": MLS.hasOutput, "param": MLS.hasInput}
 _TYPE = {"metric": MLS.EvaluationMeasure, "param": MLS.HyperParameter}
-#: Every run's value of the column named at ``#@name``, for the kind's link (a constant predicate).
-_TABLES = {kind: query(f"SELECT ?s ?v WHERE {{\n#@name\n?k rdfs:label ?name ; a <{_TYPE[kind].value}> . "
-                       f"?m mls:specifiedBy ?k . ?s <{link.value}> ?m . ?m mls:hasValue ?v }}")
-           for kind, link in _LINK.items()}
-#: The names of a kind in the catalog: its few parameter or measure nodes, not their settings (counting the runs
-#: of each name over the catalog, a join over every setting, took minutes at 100k runs).
-_NAMES = {kind: query(f"SELECT DISTINCT ?name WHERE {{ ?k a <{_TYPE[kind].value}> ; rdfs:label ?name }}")
+#: The measure or parameter nodes of a kind and their names: a few nodes, each described once per import source
+#: (so DISTINCT, and the nodes bound in the queries below rather than joined: joined, each value row came back
+#: once per source describing its measure, 1,600 times at 100k runs).
+_NODES = {kind: query(f"SELECT DISTINCT ?k ?name WHERE {{ ?k a <{_TYPE[kind].value}> ; rdfs:label ?name }}")
           for kind in KINDS}
-#: The same among the runs bound at ``#@s`` (a filtered list of at most a few thousand runs).
-_NAMES_OF = {kind: query(f"SELECT ?name (COUNT(DISTINCT ?s) AS ?n) WHERE {{\n#@s\n?s <{link.value}> ?m . "
-                         f"?m mls:specifiedBy ?k . ?k rdfs:label ?name ; a <{_TYPE[kind].value}> }} GROUP BY ?name")
+#: Every run's value of the measures or parameters bound at ``#@k``, for the kind's link (a constant predicate).
+_TABLES = {kind: query(f"SELECT ?s ?v WHERE {{\n#@k\n?m mls:specifiedBy ?k ; mls:hasValue ?v . ?s <{link.value}> ?m }}")
+           for kind, link in _LINK.items()}
+#: The measures or parameters of the runs bound at ``#@s`` (a filtered list of at most a few thousand runs).
+_NODES_OF = {kind: query(f"SELECT DISTINCT ?s ?k WHERE {{\n#@s\n?s <{link.value}> ?m . ?m mls:specifiedBy ?k }}")
              for kind, link in _LINK.items()}
 _NUMERIC = {XSD.double.value, XSD.float.value, XSD.decimal.value}
 
@@ -82,29 +81,37 @@ class ValueTables:
         self._lock = threading.RLock()
         self._tables: dict[ColumnRef, dict[str, Value]] = {}
         self._keys: dict[tuple[ColumnRef, bool], dict[str, str]] = {}
-        self._names: dict[str, dict[str, int | None]] | None = None
+        self._node_names: dict[str, dict[str, str]] | None = None
+
+    def _nodes(self) -> dict[str, dict[str, str]]:
+        """kind -> measure or parameter IRI -> its name."""
+        with self._lock:
+            if self._node_names is None:
+                self._node_names = {kind: {row["k"].value: row["name"].value
+                                           for row in select(self.store, _NODES[kind])} for kind in KINDS}
+            return self._node_names
 
     def names(self) -> dict[str, dict[str, int | None]]:
         """kind -> name -> None (not counted), over the catalog."""
-        with self._lock:
-            if self._names is None:
-                self._names = {kind: {row["name"].value: None for row in select(self.store, _NAMES[kind])}
-                               for kind in KINDS}
-            return self._names
+        return {kind: dict.fromkeys(sorted(set(nodes.values()))) for kind, nodes in self._nodes().items()}
 
     def names_among(self, members: Iterable[str]) -> dict[str, dict[str, int | None]]:
         """kind -> name -> how many of ``members`` have a value (a bounded selection: one query per kind)."""
         bound = [NamedNode(m) for m in sorted(members)]
-        if not bound:
-            return {kind: {} for kind in KINDS}
-        return {kind: {row["name"].value: int(row["n"].value) for row in select(self.store, _NAMES_OF[kind], s=bound)}
-                for kind in KINDS}
+        found: dict[str, dict[str, int | None]] = {kind: {} for kind in KINDS}
+        for kind, nodes in self._nodes().items():
+            rows = select(self.store, _NODES_OF[kind], s=bound) if bound else []
+            for name in [name for _, name in {(row["s"].value, nodes.get(row["k"].value)) for row in rows}]:
+                if name is not None:
+                    found[kind][name] = (found[kind].get(name) or 0) + 1
+        return found
 
     def table(self, column: ColumnRef) -> dict[str, Value]:
         """run -> its value of ``column`` (a resolved column), read on first use."""
         with self._lock:
             if column not in self._tables:
-                rows = select(self.store, _TABLES[column.kind or ""], name=Literal(column.name))
+                nodes = [NamedNode(k) for k, name in self._nodes()[column.kind or ""].items() if name == column.name]
+                rows = select(self.store, _TABLES[column.kind or ""], k=nodes) if nodes else []
                 self._tables[column] = {row["s"].value: cell(row["v"]) for row in rows}
             return self._tables[column]
 
