@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import struct
 import threading
+from collections import Counter
 from collections.abc import Iterable
 
 from pyoxigraph import Literal, NamedNode
@@ -101,9 +102,8 @@ class ValueTables:
         found: dict[str, dict[str, int | None]] = {kind: {} for kind in KINDS}
         for kind, nodes in self._nodes().items():
             rows = select(self.store, _NODES_OF[kind], s=bound) if bound else []
-            for name in [name for _, name in {(row["s"].value, nodes.get(row["k"].value)) for row in rows}]:
-                if name is not None:
-                    found[kind][name] = (found[kind].get(name) or 0) + 1
+            pairs = {(row["s"].value, nodes.get(row["k"].value)) for row in rows}  # once per run and name
+            found[kind] = dict(Counter(name for _, name in pairs if name is not None))
         return found
 
     def table(self, column: ColumnRef) -> dict[str, Value]:
