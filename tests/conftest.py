@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,11 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 import loopback
+from cli_inprocess import run_cli
 from expgraph.catalog import prepare
 from expgraph.store import EmbeddedStore, Store
 from loopback import SparqlServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
+NOTEBOOK = Path(__file__).resolve().parents[1] / "src" / "expgraph" / "examples" / "records" / "lab-notebook.yaml"
 
 
 @pytest.fixture
@@ -48,6 +51,22 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         return result.exit_code, result.stdout, result.stderr
 
     return run
+
+
+@pytest.fixture(scope="session")
+def notebook_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store holding the bundled lab notebook (``import records``), built once: tests copy it."""
+    path = tmp_path_factory.mktemp("notebook") / "store"
+    code, _, stderr = run_cli("--store", str(path), "import", "records", str(NOTEBOOK), "--no-validate")
+    assert code == 0, stderr
+    return path
+
+
+@pytest.fixture
+def notebook_store(notebook_template: Path, tmp_path: Path) -> Path:
+    """This test's own copy of the lab-notebook store at ``tmp_path / "store"`` (a copy of a closed store directory
+    is the same store, and much cheaper than importing again in a child process)."""
+    return Path(shutil.copytree(notebook_template, tmp_path / "store"))
 
 
 # Git keeps no empty folders, but an MLflow file store has one per run for metrics, params, tags and artifacts
