@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -58,7 +59,9 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 def notebook_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store holding the bundled lab notebook (``import records``), built once: tests copy it."""
     path = tmp_path_factory.mktemp("notebook") / "store"
-    code, _, stderr = run_cli("--store", str(path), "import", "records", str(NOTEBOOK), "--no-validate")
+    with pytest.MonkeyPatch.context() as patch:  # no expgraph.toml of the working directory applies
+        patch.chdir(path.parent)
+        code, _, stderr = run_cli("--store", str(path), "import", "records", str(NOTEBOOK), "--no-validate")
     assert code == 0, stderr
     return path
 
@@ -68,6 +71,19 @@ def notebook_store(notebook_template: Path, tmp_path: Path) -> Path:
     """This test's own copy of the lab-notebook store at ``tmp_path / "store"`` (a copy of a closed store directory
     is the same store, and much cheaper than importing again in a child process)."""
     return Path(shutil.copytree(notebook_template, tmp_path / "store"))
+
+
+@pytest.fixture(scope="session")
+def demo_catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The demo catalog as ``expgraph demo --no-serve --store DIR --format json`` builds it, once for the session
+    (building it imports every bundled tracker store): (DIR, the command's report). Tests that change the store
+    work on a copy; test_demo builds it again in place to show that a rebuild changes nothing."""
+    path = tmp_path_factory.mktemp("demo") / "demo-store"
+    with pytest.MonkeyPatch.context() as patch:  # no expgraph.toml of the working directory applies
+        patch.chdir(path.parent)
+        code, stdout, stderr = run_cli("demo", "--no-serve", "--store", str(path), "--format", "json")
+    assert code == 0, stderr
+    return path, json.loads(stdout)
 
 
 # Git keeps no empty folders, but an MLflow file store has one per run for metrics, params, tags and artifacts
