@@ -116,6 +116,14 @@ def oxigraph_server(oxigraph: SparqlServer) -> str:
 
 
 @pytest.fixture(scope="session")
+def small_catalog_endpoint() -> Iterator[str]:
+    """``/sparql`` of the app on the small in-memory test catalog, on loopback for the whole session (read only:
+    the modules that query it never write)."""
+    with loopback.small_catalog_endpoint() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def virtuoso(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparqlServer]:
     """Virtuoso Open Source on loopback for the whole session (started in about 10 s)."""
     try:
