@@ -1,11 +1,8 @@
-"""The browser tests' costly parts, started once per session and shared by every browser test module: headless
-Chromium (Debian's /usr/bin/chromium through Playwright) and the app serving the web test catalog on loopback.
-Test modules reach them through their own ``browser`` and ``server`` fixtures (tests/test_web_browser.py)."""
+"""Headless Chromium (Debian's /usr/bin/chromium through Playwright), started once per session and shared by every
+browser test module through the ``browser`` fixture of tests/test_web_browser.py (a fresh context per test)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,33 +25,3 @@ def shared_chromium() -> Iterator:
         )
         yield chromium
         chromium.close()
-
-
-@pytest.fixture(scope="session")
-def web_catalog_server() -> Iterator[str]:
-    """The app on a free loopback port, serving the web test catalog (read only: the tests never write to it)."""
-    import uvicorn
-
-    from expgraph.catalog import prepare
-    from expgraph.settings import load_settings
-    from expgraph.store import EmbeddedStore
-    from expgraph.web.app import create_app
-    from loopback import free_port
-    from web_data import build
-
-    store = build(prepare(EmbeddedStore()))
-    port = free_port()
-    config = uvicorn.Config(create_app(store, load_settings(environ={})), host="127.0.0.1", port=port,
-                            log_level="warning")
-    live = uvicorn.Server(config)
-    thread = threading.Thread(target=live.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not live.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)  # polling the server's own flag, not a sleep standing in for synchronisation
-    yield f"http://127.0.0.1:{port}"
-    live.should_exit = True
-    thread.join(timeout=10)
-    store.close()

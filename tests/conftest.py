@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import loopback
-from browser_fixtures import shared_chromium, web_catalog_server  # noqa: F401 (fixtures for every browser test)
+from browser_fixtures import shared_chromium  # noqa: F401 (a fixture for every browser test)
 from cli_inprocess import run_cli
 from expgraph.catalog import prepare
 from expgraph.store import EmbeddedStore, Store

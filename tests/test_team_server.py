@@ -332,9 +332,10 @@ def test_the_fragment_form_and_the_openapi_docs(server: str) -> None:
     assert "application/n-triples" in paths["/api/v1/graphs"]["put"]["requestBody"]["content"]
 
 
-def test_killing_the_server_mid_apply_keeps_a_whole_version(tmp_path: Path, notebook_store: Path) -> None:
-    store, spool = notebook_store, tmp_path / "spool"
+def test_killing_the_server_mid_apply_keeps_a_whole_version(tmp_path: Path) -> None:
+    store, spool = tmp_path / "store", tmp_path / "spool"
     spool.mkdir()
+    assert expgraph("--store", str(store), "import", "records", str(NOTEBOOK), "--no-validate").returncode == 0
     secret = token(store, "big", "contributor")
     port = free_port()
     env = {**os.environ, "TMPDIR": str(spool)}

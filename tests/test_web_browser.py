@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from web_data import HOSTILE_NAME, HOSTILE_PARAM, OOM_ERROR
+from expgraph.catalog import prepare
+from expgraph.settings import load_settings
+from expgraph.store import EmbeddedStore
+from loopback import free_port
+from web_data import HOSTILE_NAME, HOSTILE_PARAM, OOM_ERROR, build
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.browser
@@ -20,14 +27,33 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="module")
-def server(web_catalog_server: str) -> str:
-    """The app serving the web test catalog on loopback (one for the session: tests/browser_fixtures.py)."""
-    return web_catalog_server
+def server() -> Iterator[str]:
+    """The app on a free loopback port, serving the web test catalog."""
+    import uvicorn
+
+    from expgraph.web.app import create_app
+
+    store = build(prepare(EmbeddedStore()))
+    port = free_port()
+    config = uvicorn.Config(create_app(store, load_settings(environ={})), host="127.0.0.1", port=port,
+                            log_level="warning")
+    live = uvicorn.Server(config)
+    thread = threading.Thread(target=live.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not live.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    live.should_exit = True
+    thread.join(timeout=10)
+    store.close()
 
 
 @pytest.fixture(scope="module")
 def browser(chromium_path, shared_chromium):
-    """Headless Chromium (one for the session: tests/browser_fixtures.py)."""
+    """Headless Chromium, one for the session (tests/browser_fixtures.py): each test has its own page."""
     return shared_chromium
 
 
