@@ -16,7 +16,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cli_inprocess import run_cli
 from loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,6 +70,8 @@ def server(store: Path) -> Iterator[str]:
 def token(store: Path, name: str, role: str, *projects: str) -> str:
     """``token create`` in-process (a file beside the store, served or not); a token command in a child process:
     ``token list`` in test_backup_opens_as_a_store_with_its_tokens."""
+    from cli_inprocess import run_cli
+
     args = [a for p in projects for a in ("--project", p)]
     code, stdout, stderr = run_cli("--store", str(store), "token", "create", name, "--role", role, *args)
     assert code == 0, stderr
