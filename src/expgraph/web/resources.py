@@ -12,6 +12,7 @@ from pyoxigraph import NamedNode
 
 from expgraph.namespaces import DCAT, EG, SKOS
 from expgraph.store import Store
+from expgraph.store.base import Term
 from expgraph.web.reading import FAILED, own_graphs, query, select
 from expgraph.web.terms import node, plain
 
@@ -266,19 +267,27 @@ def concept(store: Store, iri: NamedNode) -> dict[str, Any]:
 
 def compare(store: Store, runs: list[NamedNode]) -> dict[str, Any]:
     """Runs side by side: status, parameters and metrics, with columns that differ marked."""
-    heads = [run_summary(store, r) for r in runs]
+    heads = run_summaries(store, runs)
     return {"runs": [h["run"]["iri"] for h in heads], "table": table(heads, run_values(store, runs))}
 
 
-_RUN_SUMMARY = query("""SELECT ?runLabel ?status ?started ?experiment ?experimentLabel WHERE {
+#: The head of each run bound at ``#@run`` (one query for all: 50 one-run queries cost 66 ms at 10k runs).
+_RUN_SUMMARY = query("""SELECT ?run ?runLabel ?status ?started ?experiment ?experimentLabel WHERE {
   #@run
   OPTIONAL { ?run rdfs:label ?runLabel } OPTIONAL { ?run eg:status/skos:notation ?status }
   OPTIONAL { ?run prov:startedAtTime ?started }
-  OPTIONAL { ?run eg:inExperiment ?experiment OPTIONAL { ?experiment rdfs:label ?experimentLabel } } } LIMIT 1""")
+  OPTIONAL { ?run eg:inExperiment ?experiment OPTIONAL { ?experiment rdfs:label ?experimentLabel } } }""")
 
 
-def run_summary(store: Store, iri: NamedNode) -> dict[str, Any]:
-    rows = select(store, _RUN_SUMMARY, run=iri)
-    row = {**(rows[0] if rows else {}), "run": iri}
-    return {"run": node(row, "run"), "status": plain(row.get("status")), "started": plain(row.get("started")),
-            "experiment": node(row, "experiment")}
+def run_summaries(store: Store, runs: list[NamedNode]) -> list[dict[str, Any]]:
+    """Each run's label, status, start and experiment, in the order given (the first row of each, as ``LIMIT 1``
+    gave it one run at a time)."""
+    first: dict[str, dict[str, Term]] = {}
+    for row in select(store, _RUN_SUMMARY, run=runs) if runs else []:
+        first.setdefault(row["run"].value, row)
+    summaries = []
+    for iri in runs:
+        row = first.get(iri.value, {"run": iri})
+        summaries.append({"run": node(row, "run"), "status": plain(row.get("status")),
+                          "started": plain(row.get("started")), "experiment": node(row, "experiment")})
+    return summaries
