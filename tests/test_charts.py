@@ -155,7 +155,8 @@ def test_histories_written_by_mlflow_come_back_as_charts(memory_store, store_kin
     source = str(fixture / "mlruns") if store_kind == "file" else f"sqlite:///{fixture / 'sqlite' / 'mlflow.db'}"
     run_import(prepare(memory_store), MlflowImporter(source))
     by_name = {row["l"].value: row["r"].value for row in memory_store.select(
-        "SELECT ?r ?l WHERE { ?r a <https://w3id.org/expgraph#Run> ; <http://www.w3.org/2000/01/rdf-schema#label> ?l }")}
+        "SELECT ?r ?l WHERE { ?r a <https://w3id.org/expgraph#Run> ; "
+        "<http://www.w3.org/2000/01/rdf-schema#label> ?l }")}
     with TestClient(create_app(memory_store, load_settings(environ={}))) as client:
         baseline, diverged = client.get("/charts/runs", params={
             "run": [by_name["baseline"], by_name["trial-lr-10"]]}).json()["runs"]

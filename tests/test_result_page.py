@@ -119,3 +119,23 @@ def test_run_and_experiment_pages_link_back_to_results_naming_their_runs(catalog
     found = {r["result"]["iri"] for r in experiment["results"]}
     assert {record, iri("result", "nr-r2"), iri("result", "nr-r4")} <= found
     assert f'href="/id/{record.split("/id/", 1)[1]}"' in page(client, iri("run", "r1"), None)
+
+
+def test_already_failed_shows_run_name_status_failure_mode_and_error_linked(catalog) -> None:
+    """The saved query keeps its first six columns for scripts and adds the run's name, a failure mode with its
+    label and the error; the page folds each label into the link of the IRI it names."""
+    client, _ = catalog
+    answer = client.get("/queries/already-failed", params={"run": iri("run", "r1"), "format": "json"})
+    assert answer.status_code == 200, answer.text
+    data = answer.json()
+    assert data["columns"] == ["other", "status", "project", "mode", "matching", "compared", "otherLabel",
+                               "failureMode", "failureModeLabel", "error"]
+    (row,) = data["rows"]
+    assert (row["other"], row["otherLabel"], row["status"], row["mode"]) == (
+        iri("run", "r2"), "run r2", "failed", "out-of-memory")
+    assert row["failureMode"].endswith("/failure-mode/out-of-memory") and row["failureModeLabel"] == "out of memory"
+    assert row["error"] == OOM_ERROR
+    html = client.get("/queries/already-failed", params={"run": iri("run", "r1")}).text
+    assert f'title="{iri("run", "r2")}">run r2</a>' in html and ">out of memory</a>" in html
+    assert "<th>otherLabel</th>" not in html and "<th>failureModeLabel</th>" not in html
+    assert "CUDA out of memory" in html
