@@ -137,18 +137,32 @@ def main(argv: list[str] | None = None) -> int:
 
 def charts(client, store, repeat: int) -> None:
     """The research pages: a run page whose loss history has 100k points and its chart data (cold: parsed and
-    downsampled; warm: cached), the compare page and its overlay data for 50 runs with 1k-point histories, the
-    dashboard and the editor's terms. The histories are one extra import source, dropped afterwards (the synthetic
-    catalog logs summaries only)."""
+    downsampled; warm: cached), the compare page (10 and 50 runs) and its overlay data for 50 runs with 1k-point
+    histories, the negative-result pages (a failed run's, and a hand-written one naming that run as
+    ``tracker:id``), the run and experiment pages linking back to them, ``already-failed`` for that run, the
+    dashboard and the editor's terms. The histories and the hand-written result are one extra import source,
+    dropped afterwards (the synthetic catalog logs summaries only)."""
     from datetime import UTC, datetime, timedelta
     from urllib.parse import urlencode
 
     from expgraph.catalog import store_batch
     from expgraph.importers.series import summarise_steps
     from expgraph.mapping import Minter, source_graph
-    from expgraph.records import ImportBatch, Run, RunStatus
+    from expgraph.records import Hypothesis, ImportBatch, Result, Run, RunRef, RunStatus
 
     source, t0 = "/bench/chart-histories", datetime(2024, 1, 1, tzinfo=UTC)
+    # A failed run of the catalog, its execution-failure result and its experiment: the negative-result pages.
+    failed = store.select("""PREFIX eg: <https://w3id.org/expgraph#>
+        SELECT ?run ?id ?tracker ?result ?experiment WHERE {
+          ?run eg:status <https://w3id.org/expgraph/vocab/run-status/failed> ;
+               <http://purl.org/dc/terms/identifier> ?id ; eg:tracker ?tracker ; eg:inExperiment ?experiment .
+          ?result <http://www.w3.org/ns/prov#wasGeneratedBy> ?run ; a eg:NegativeResult } LIMIT 1""")[0]
+    record = Result("bench-record", "refutes", negative=True, title="a hand-written negative result",
+                    run_refs=(RunRef(failed["tracker"].value, failed["id"].value),),
+                    hypothesis=Hypothesis("a larger learning rate trains faster", "loss halves in half the steps"),
+                    observed_outcome="the loss went NaN", failure_mode="numerical-instability",
+                    suspected_cause="hyperparameters", lessons=("warm up first",),
+                    informs=(failed["experiment"].value,))
 
     def history(count: int, seed: int):
         return {step: (1.0 / (1 + step * 0.001) + (seed % 7) * 0.01 + (0.3 if step % 997 == 0 else 0.0),
@@ -160,7 +174,7 @@ def charts(client, store, repeat: int) -> None:
                  metrics=(summarise_steps("loss", history(1000, i)), summarise_steps("acc", history(1000, i))))
              for i in range(50)]
     started = time.perf_counter()
-    store_batch(store, ImportBatch("mlflow", source, runs=tuple(runs)), location=source)
+    store_batch(store, ImportBatch("mlflow", source, runs=tuple(runs), results=(record,)), location=source)
     print(f"chart histories written (1 run of 100k points, 50 runs of 2 x 1k) in {time.perf_counter() - started:.1f} s")
     mint = Minter("mlflow", source)
     base = load_settings(environ={}).base_iri
@@ -185,6 +199,27 @@ def charts(client, store, repeat: int) -> None:
         lambda: get("/charts/runs?" + urlencode([("run", r) for r in fifty])), repeat)
     figures["compare page, 50 runs, warm"] = median_ms(
         lambda: get("/compare?" + urlencode([("run", r) for r in fifty])), repeat)
+    figures["compare page, 10 runs, warm"] = median_ms(
+        lambda: get("/compare?" + urlencode([("run", r) for r in fifty[:10]])), repeat)
+
+    def page(iri: str) -> str:
+        return "/id/" + iri.removeprefix(base) if iri.startswith(base) else "/resource?iri=" + iri
+
+    for name, iri in (("negative-result page (a failed run's)", failed["result"].value),
+                      ("negative-result page (hand-written, naming a run of another source)",
+                       mint.local("result", "bench-record").value),
+                      ("run page of the run it names (links back to both)", failed["run"].value),
+                      ("experiment page of that run (its results, from any source)", failed["experiment"].value)):
+        started = time.perf_counter()
+        get(page(iri))
+        figures[f"{name}, cold"] = (time.perf_counter() - started) * 1000
+        figures[f"{name}, warm"] = median_ms(lambda iri=iri: get(page(iri)), repeat)
+    already_failed = "/queries/already-failed?" + urlencode({"run": failed["run"].value})
+    started = time.perf_counter()
+    get(already_failed)
+    figures["/queries/already-failed for that run, first"] = (time.perf_counter() - started) * 1000
+    figures["/queries/already-failed for that run, again (result cache)"] = median_ms(
+        lambda: get(already_failed), repeat)
     for url in ("/dashboard", "/editor/terms", "/sparql"):
         started = time.perf_counter()
         get(url)

@@ -140,3 +140,32 @@ def test_a_history_cut_at_import_still_says_how_many_values_were_logged(memory_s
     (loss,) = run["metrics"]
     assert loss["count"] == 30_000 and loss["downsampled"] and len(loss["step"]) <= 1200
     assert loss["step"][0] == 0 and loss["value"][0] == 1.0
+
+
+@pytest.mark.parametrize("store_kind", ["file", "sqlite"])
+def test_histories_written_by_mlflow_come_back_as_charts(memory_store, store_kind) -> None:
+    """The MLflow fixtures (file store and sqlite, written by MLflow): every logged value is kept as the metric's
+    history, in step order, the sqlite store's +-max floats given back as infinities, NaN as a marker."""
+    from pathlib import Path
+
+    from expgraph.catalog import prepare, run_import
+    from expgraph.importers.mlflow import MlflowImporter
+
+    fixture = Path(__file__).parent / "fixtures" / "mlflow"
+    source = str(fixture / "mlruns") if store_kind == "file" else f"sqlite:///{fixture / 'sqlite' / 'mlflow.db'}"
+    run_import(prepare(memory_store), MlflowImporter(source))
+    by_name = {row["l"].value: row["r"].value for row in memory_store.select(
+        "SELECT ?r ?l WHERE { ?r a <https://w3id.org/expgraph#Run> ; "
+        "<http://www.w3.org/2000/01/rdf-schema#label> ?l }")}
+    with TestClient(create_app(memory_store, load_settings(environ={}))) as client:
+        baseline, diverged = client.get("/charts/runs", params={
+            "run": [by_name["baseline"], by_name["trial-lr-10"]]}).json()["runs"]
+    metrics = {m["key"]: m for m in baseline["metrics"]}
+    assert metrics["loss"]["step"] == [0, 1, 2, 3] and metrics["loss"]["value"] == [2.0, 1.5, 1.2, 0.9]
+    assert [t - metrics["loss"]["time"][0] for t in metrics["loss"]["time"]] == [0.0, 1.0, 8.0, 2.0]
+    assert metrics["accuracy"]["step"] == [5, 5] and metrics["accuracy"]["value"] == [0.7, 0.72]
+    assert [s["value"] for s in metrics["grad_norm"]["special"]] == ["INF"]
+    assert [s["value"] for s in metrics["neg"]["special"]] == ["-INF"]
+    assert [s["value"] for s in metrics["val_loss"]["special"]] == ["NaN"]
+    (loss,) = diverged["metrics"]
+    assert loss["value"] == [2.3, 1e30, None] and loss["special"][0]["step"] == 2

@@ -55,3 +55,26 @@ def test_up_to_fifty_runs_compare_and_more_are_refused(client) -> None:
     fifty = [R1, R2, R3, R4] + [f"https://example.org/run/{i}" for i in range(46)]
     assert client.get("/compare", params={"run": fifty, "format": "json"}).status_code == 200
     assert client.get("/compare", params={"run": [*fifty, "https://example.org/run/x"]}).status_code == 400
+
+
+def test_compare_reads_the_runs_heads_in_one_query_whatever_their_number() -> None:
+    """Fifty runs were fifty head queries (66 ms at 10k runs): now one, plus the values and the configurations."""
+    from pyoxigraph import NamedNode
+
+    from expgraph.catalog import prepare
+    from expgraph.web import compare as compare_page
+    from test_web_pages import CountingStore
+
+    store = build(prepare(CountingStore()))
+    try:
+        runs = [NamedNode(iri("run", f"r{i}")) for i in range(1, 6)]
+        store.queries = 0
+        data = compare_page.compare(store, runs)
+        assert store.queries == 3
+        assert [(c["run"]["label"], c["status"], (c["experiment"] or {}).get("label")) for c in data["columns"]] == [
+            ("run r1", "finished", "lr sweep"), ("run r2", "failed", "lr sweep"), ("run r3", "finished", "lr sweep"),
+            ("<script>alert('name')</script>", "killed", "lr sweep"), ("follow-up", "finished", "smaller batches")]
+        unknown = NamedNode("https://example.org/no-such-run")
+        assert compare_page.compare(store, [unknown, runs[0]])["columns"][0]["run"]["iri"] == unknown.value
+    finally:
+        store.close()

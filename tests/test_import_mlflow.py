@@ -332,8 +332,8 @@ def test_a_tracking_server_gives_what_its_sqlite_store_gives(tracking_server: tu
 
 
 def _sql_against_summarise(database: Path) -> dict[tuple[str, str], Any]:
-    """Each metric as the sqlite path summarises it in SQL, checked against ``series.summarise`` over every raw row
-    in the order MLflow wrote them (sqlite's rowid), with the infinities MLflow keeps as +-max given back."""
+    """Each metric as the sqlite path reads it, checked against ``series.summarise`` over every raw row in the order
+    MLflow wrote them (sqlite's rowid), every point kept, with the infinities MLflow keeps as +-max given back."""
     from collections import defaultdict
 
     from expgraph.importers.series import Point, summarise
@@ -347,7 +347,7 @@ def _sql_against_summarise(database: Path) -> dict[tuple[str, str], Any]:
             histories[run_id, key].append(Point(step, timestamp, math.nan if is_nan else value))
     assert set(ours) == set(histories)
     for (run_id, key), points in histories.items():  # repr: NaN == NaN
-        expected = summarise(key, points, time=lambda millis: datetime.fromtimestamp(millis / 1000, UTC))
+        expected = summarise(key, points, time=lambda millis: datetime.fromtimestamp(millis / 1000, UTC), keep=True)
         assert repr(ours[run_id, key]) == repr(expected), (run_id, key, points)
     return ours
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from expgraph.catalog import prepare
 from expgraph.settings import load_settings
-from expgraph.store import EmbeddedStore
+from expgraph.store import EmbeddedStore, Store
 from loopback import free_port
 from web_data import HOSTILE_NAME, HOSTILE_PARAM, OOM_ERROR, build
 
@@ -29,11 +30,17 @@ def chromium_path() -> str:
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     """The app on a free loopback port, serving the web test catalog."""
+    with serving(build(prepare(EmbeddedStore()))) as url:
+        yield url
+
+
+@contextmanager
+def serving(store: Store) -> Iterator[str]:
+    """The app over ``store`` on a free loopback port (its URL); the store is closed afterwards."""
     import uvicorn
 
     from expgraph.web.app import create_app
 
-    store = build(prepare(EmbeddedStore()))
     port = free_port()
     config = uvicorn.Config(create_app(store, load_settings(environ={})), host="127.0.0.1", port=port,
                             log_level="warning")
@@ -45,10 +52,12 @@ def server() -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    live.should_exit = True
-    thread.join(timeout=10)
-    store.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        live.should_exit = True
+        thread.join(timeout=10)
+        store.close()
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from expgraph.store import EmbeddedStore
 from expgraph.web.app import create_app
 from expgraph.web.lists import SPECS
 from expgraph.web.reading import FAILED
-from web_data import build
+from web_data import build, iri
 
 WEB = Path(__file__).resolve().parents[1] / "src" / "expgraph" / "web"
 HOSTILE = ['" } SERVICE <http://127.0.0.1:1/> { "', "#@s\n} LIMIT 0 #", "x\r\nSERVICE <http://127.0.0.1:1/> {}",
@@ -86,3 +86,28 @@ def test_no_query_text_is_made_by_replacing_placeholders() -> None:
         assert not re.search(r"%[A-Z_]+%", text), module.name
         assert not re.search(r"\.replace\(\s*[\"']", text), module.name
         assert 'partition("WHERE {")' not in text, module.name
+
+
+def test_charts_and_dashboards_are_kept_per_app_even_when_generations_coincide(memory_store, monkeypatch) -> None:
+    """Chart data, dashboards and the editor's terms live in each app's state: an app over another store answers
+    from its own store, even when both stores report the same generation (the cache key)."""
+    build(memory_store)
+    other = prepare(EmbeddedStore())
+    for store in (memory_store, other):
+        monkeypatch.setattr(store, "generation", lambda: ("same generation",))
+    run = iri("run", "r1")
+    try:
+        with TestClient(create_app(memory_store, load_settings(environ={}))) as full, \
+                TestClient(create_app(other, load_settings(environ={}))) as empty:
+            (charted,) = full.get("/charts/runs", params={"run": run}).json()["runs"]
+            assert [m["key"] for m in charted["metrics"]] == ["loss"]
+            (blank,) = empty.get("/charts/runs", params={"run": run}).json()["runs"]
+            assert blank["metrics"] == [] and blank["label"] is None
+            assert _json(full, "/dashboard")["failed_runs"] == 2
+            assert _json(empty, "/dashboard")["failed_runs"] == 0
+            assert empty.get("/editor/terms").status_code == 200
+            for name in ("charts", "dashboards", "editor_terms"):
+                assert getattr(full.app.state.web, name) is not getattr(empty.app.state.web, name)
+            assert len(full.app.state.web.charts) == len(empty.app.state.web.charts) == 1
+    finally:
+        other.close()

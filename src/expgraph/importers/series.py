@@ -28,15 +28,6 @@ class Point(NamedTuple):
     value: float
 
 
-class Totals(NamedTuple):
-    """Minimum, maximum and count of a whole history, for a store that computes them itself (MLflow's SQL store)
-    and hands :func:`summarise` only the points that can be first or last."""
-
-    minimum: float
-    maximum: float
-    count: int
-
-
 def _utc(timestamp: Any) -> datetime | None:
     """Seconds since the epoch, or a datetime (naive ones taken as UTC)."""
     if timestamp is None:
@@ -57,27 +48,22 @@ def first_and_last(points: Sequence[Point]) -> tuple[Point, Point]:
     return min(numbered, key=_position)[1], max(numbered, key=_position)[1]
 
 
-def totals(points: Sequence[Point]) -> Totals:
-    numbers = [point.value for point in points if not math.isnan(point.value)]
-    return Totals(min(numbers, default=math.nan), max(numbers, default=math.nan), len(points))
-
-
-def summarise(key: str, points: Sequence[Point], *, final: float | None = None, whole: Totals | None = None,
+def summarise(key: str, points: Sequence[Point], *, final: float | None = None,
               time: Callable[[Any], datetime | None] = _utc, keep: bool = False) -> MetricValue:
     """The metric's last value with its step and time, and the summary of its history.
 
-    ``points`` in logging order: every point, or (with ``whole``, the totals of every point) at least those that
-    can be first or last. ``final`` replaces the last point's value when the tracker keeps a summary value of its
-    own. ``keep``: every point is kept too (``MetricHistory.points``, written as ``eg:history`` for charts)."""
+    ``points``: every point, in logging order. ``final`` replaces the last point's value when the tracker keeps a
+    summary value of its own. ``keep``: every point is kept too (``MetricHistory.points``, written as ``eg:history``
+    for charts)."""
     first, last = first_and_last(points)
-    summary = whole or totals(points)
+    numbers = [point.value for point in points if not math.isnan(point.value)]
     return MetricValue(
         key=key,
         value=last.value if final is None else final,
         step=last.step,
         timestamp=time(last.timestamp),
-        history=MetricHistory(first=first.value, minimum=summary.minimum, maximum=summary.maximum,
-                              count=summary.count,
+        history=MetricHistory(first=first.value, minimum=min(numbers, default=math.nan),
+                              maximum=max(numbers, default=math.nan), count=len(points),
                               points=tuple((p.step, p.value, time(p.timestamp)) for p in points) if keep else ()),
     )
 

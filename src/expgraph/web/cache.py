@@ -82,3 +82,52 @@ class IndexCache(Generic[SpecT, IndexT]):
         """Forget every index (the next request makes them afresh)."""
         with self._lock:
             self._indexes.clear()
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class KeptByGeneration(Generic[K, V]):
+    """Values by key for the store's current generation (charts, dashboards, the editor's terms): the first request
+    after an import starts afresh, and the least recently used entry goes when ``size`` are kept.
+
+    Why per app and not a module global: two apps (tests, or two stores served by one process) must never answer
+    from each other's entries, even when their generations happen to be equal."""
+
+    def __init__(self, store: Store, size: int) -> None:
+        self.store, self.size = store, size
+        self._generation: tuple[str, ...] | None = None
+        self._entries: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()  # pages are built on several threads
+
+    def get(self, key: K, make: Callable[[], V]) -> V:
+        """The value kept for ``key``, or ``make()``'s, kept."""
+        return self.many([key], lambda missing: {key: make()})[key]
+
+    def many(self, keys: list[K], make: Callable[[list[K]], Mapping[K, V]]) -> dict[K, V]:
+        """The values of ``keys``: those kept, and ``make(missing)``'s for the others (read outside the lock, so a
+        slow miss does not hold up other pages), kept too."""
+        generation = self.store.generation()
+        found: dict[K, V] = {}
+        with self._lock:
+            if generation != self._generation:
+                self._generation, self._entries = generation, OrderedDict()
+            for key in keys:
+                if key in self._entries:
+                    self._entries.move_to_end(key)
+                    found[key] = self._entries[key]
+        missing = [key for key in keys if key not in found]
+        if missing:
+            made = make(missing)
+            with self._lock:
+                for key in missing:
+                    found[key] = made[key]
+                    if generation == self._generation:  # not if an import came in meanwhile
+                        self._entries[key] = made[key]
+                while len(self._entries) > self.size:
+                    self._entries.popitem(last=False)
+        return {key: found[key] for key in keys}
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -10,8 +10,6 @@ where a loss went NaN instead of silently drawing a gap.
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -22,7 +20,7 @@ from expgraph.history import extremes, read_history
 from expgraph.sparql.template import SparqlTemplate
 from expgraph.store import Store
 from expgraph.web.reading import PROLOGUE
-from expgraph.web.state import reader_of
+from expgraph.web.state import WebState, reader_of
 from expgraph.web.terms import BadRequest, iri_term
 
 router = APIRouter()
@@ -75,38 +73,16 @@ def _special(value: float) -> str:
     return "NaN" if math.isnan(value) else ("INF" if value > 0 else "-INF")
 
 
-class ChartCache:
-    """Downsampled series by (store generation, run, buckets): parsing a long history costs far more than serving
-    it, and the compare page asks for the same runs again."""
+def cached_runs(state: WebState, runs: list[NamedNode], buckets: int) -> dict[str, dict[str, Any]]:
+    """Each run's ``{"label", "metrics"}`` (see :func:`read_metrics`), in the order given, kept in the app's state
+    by (run, buckets): parsing a long history costs far more than serving it, and the compare page asks for the
+    same runs again."""
+    def read(missing: list[tuple[str, int]]) -> dict[tuple[str, int], dict[str, Any]]:
+        found = read_metrics(state.store, [NamedNode(run) for run, _ in missing], buckets)
+        return {key: found.get(key[0], {"label": None, "metrics": []}) for key in missing}
 
-    def __init__(self, size: int = 256) -> None:
-        self.size = size
-        self._entries: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
-        self._lock = threading.Lock()  # pages are built on several threads
-
-    def runs(self, store: Store, runs: list[NamedNode], buckets: int) -> dict[str, dict[str, Any]]:
-        """Each run's ``{"label", "metrics"}`` (see :func:`read_metrics`), in the order given."""
-        generation = store.generation()
-        found: dict[str, dict[str, Any]] = {}
-        with self._lock:
-            for run in runs:
-                entry = self._entries.get((generation, run.value, buckets))
-                if entry is not None:
-                    self._entries.move_to_end((generation, run.value, buckets))
-                    found[run.value] = entry
-        missing = [run for run in runs if run.value not in found]
-        if missing:
-            read = read_metrics(store, missing, buckets)
-            with self._lock:
-                for run in missing:
-                    found[run.value] = self._entries[(generation, run.value, buckets)] = read.get(
-                        run.value, {"label": None, "metrics": []})
-                while len(self._entries) > self.size:
-                    self._entries.popitem(last=False)
-        return {run.value: found[run.value] for run in runs}
-
-
-CACHE = ChartCache()
+    kept = state.charts.many([(run.value, buckets) for run in runs], read)
+    return {run: entry for (run, _), entry in kept.items()}
 
 
 def read_metrics(store: Store, runs: list[NamedNode], buckets: int = BUCKETS) -> dict[str, dict[str, Any]]:
@@ -143,5 +119,5 @@ def chart_runs(request: Request, run: list[str] = Query(default=[]),
     terms = [iri_term(r, "run") for r in dict.fromkeys(run)]
     if buckets is None:
         buckets = max(MIN_BUCKETS, min(BUCKETS, BUCKETS * 2 // len(terms)))
-    charts = CACHE.runs(reader_of(request).store, terms, buckets)
+    charts = cached_runs(reader_of(request), terms, buckets)
     return JSONResponse({"runs": [{"run": iri, **entry} for iri, entry in charts.items()]})

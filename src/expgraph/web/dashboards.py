@@ -11,7 +11,6 @@ which the CSP allows where inline ``style`` would not be.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from typing import Any
 
@@ -44,32 +43,6 @@ _SCORES = SparqlTemplate.parse(PROLOGUE + """SELECT ?x ?score WHERE {
 #: Labels of failure modes (SKOS) and datasets; the project's title (its label when it has none).
 _LABELS = SparqlTemplate.parse(PROLOGUE + """SELECT ?x (SAMPLE(?name) AS ?label) WHERE { #@nodes
   { ?x skos:prefLabel ?name } UNION { ?x rdfs:label ?name } UNION { ?x dct:title ?name } } GROUP BY ?x""")
-
-
-class _Kept:
-    """The last dashboards built, by project, for one store generation: counting every run again costs about
-    17 ms per 1,000 runs (see benchmarks/results/), the page is meant to be looked at often."""
-
-    def __init__(self, size: int = 64) -> None:
-        self.size = size
-        self._generation: tuple[str, ...] | None = None
-        self._pages: dict[str | None, dict[str, Any]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, state: WebState, project: NamedNode | None) -> dict[str, Any]:
-        generation, key = state.store.generation(), project.value if project is not None else None
-        with self._lock:
-            if generation != self._generation:
-                self._generation, self._pages = generation, {}
-            if key in self._pages:
-                return self._pages[key]
-        data = dashboard(state, project)
-        with self._lock:
-            if generation == self._generation:
-                if len(self._pages) >= self.size:
-                    self._pages.clear()
-                self._pages[key] = data
-        return data
 
 
 def dashboard(state: WebState, project: NamedNode | None = None) -> dict[str, Any]:
@@ -112,9 +85,6 @@ def dashboard(state: WebState, project: NamedNode | None = None) -> dict[str, An
     if project is not None:
         data["project"] = {**node(project.value), "known": bool(runs) or project.value in labels}
     return data
-
-
-KEPT = _Kept()
 
 
 def _labels(store: Store, iris: set[str]) -> dict[str, str]:
@@ -176,4 +146,6 @@ def _month_range(first: str, last: str) -> list[str]:
 def dashboard_page(request: Request, project: str | None = None) -> Response:
     """For the whole catalog, or one project with ``?project=IRI`` (``?format=json`` for the data)."""
     term = iri_term(project, "project") if project else None
-    return respond(request, "dashboard.html", KEPT.get(reader_of(request), term))
+    state = reader_of(request)
+    data = state.dashboards.get(term.value if term else None, lambda: dashboard(state, term))
+    return respond(request, "dashboard.html", data)

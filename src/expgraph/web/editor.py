@@ -9,7 +9,6 @@ vocabulary shows up at once.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -38,28 +37,6 @@ DECLARED = SparqlTemplate.parse(PROLOGUE + """SELECT ?term ?kind (SAMPLE(?name) 
 BASICS = {"property": ("rdf:type", "rdfs:label", "rdfs:comment", "rdfs:subClassOf", "rdfs:subPropertyOf",
                        "rdfs:seeAlso", "owl:sameAs"),
           "datatype": ("xsd:string", "xsd:double", "xsd:integer", "xsd:boolean", "xsd:dateTime", "xsd:date")}
-
-
-class TermCache:
-    """The editor's terms, read once per store generation."""
-
-    def __init__(self) -> None:
-        self._key: tuple[str, ...] | None = None
-        self._terms: dict[str, Any] = {}
-        self._lock = threading.Lock()
-
-    def get(self, store: Store) -> dict[str, Any]:
-        key = store.generation()
-        with self._lock:
-            if key == self._key:
-                return self._terms
-        terms = editor_terms(store)
-        with self._lock:
-            self._key, self._terms = key, terms
-        return terms
-
-
-CACHE = TermCache()
 
 
 def editor_terms(store: Store) -> dict[str, Any]:
@@ -94,4 +71,5 @@ def _is_local_name(local: str) -> bool:
 
 @router.get("/editor/terms", summary="Prefixes and declared terms for the SPARQL editor's completion")
 def terms(request: Request) -> JSONResponse:
-    return JSONResponse(CACHE.get(reader_of(request).store))
+    state = reader_of(request)
+    return JSONResponse(state.editor_terms.get(None, lambda: editor_terms(state.store)))

@@ -82,9 +82,23 @@ async def query_page(request: Request, name: str) -> Response:
         for cell in row:
             if cell and cell["type"] == "uri":
                 cell["href"] = href(request, cell["value"])
-    context = {"data": {**data, "rows": cells, "chart": _chart(saved, columns, cells),
-                        "max_rows": settings.max_rows}}
+    context = {"data": {**data, "rows": cells, "shown": _fold_labels(columns, cells),
+                        "chart": _chart(saved, columns, cells), "max_rows": settings.max_rows}}
     return templates.TemplateResponse(request, "query.html", context)
+
+
+def _fold_labels(columns: list[str], cells: list[list[dict[str, str] | None]]) -> list[int]:
+    """The columns the page draws: a column named X + ``Label`` (``otherLabel``, ``failureModeLabel``) becomes the
+    link text of column X's cells instead of a column of its own, so people read names, not IRIs; the data and the
+    downloads keep every column."""
+    index = {name: i for i, name in enumerate(columns)}
+    folded = {index[name]: index[name[:-5]] for name in columns if name.endswith("Label") and name[:-5] in index}
+    for row in cells:
+        for label_at, labelled_at in folded.items():
+            label, cell = row[label_at], row[labelled_at]
+            if label and cell:
+                cell["label"] = label["value"]
+    return [i for i in range(len(columns)) if i not in folded]
 
 
 def _form(saved: SavedQuery, raw: dict[str, str]) -> list[dict[str, Any]]:

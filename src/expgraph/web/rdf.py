@@ -19,7 +19,7 @@ from pyoxigraph import NamedNode, RdfFormat
 from expgraph.formats import RESOURCE_FORMATS, Format, preferred_rdf
 from expgraph.namespaces import PREFIXES, RDF
 from expgraph.store import Store
-from expgraph.web import lineage, resources, run_page
+from expgraph.web import lineage, resources, result_page, run_page
 from expgraph.web.reading import query, select
 from expgraph.web.render import resource_url, respond
 from expgraph.web.state import reader_of, state_of
@@ -30,7 +30,7 @@ router = APIRouter()
 #: A resource URL's format suffixes (``.ttl``, ``.jsonld``, ``.nt``) and the formats they pick.
 SUFFIXES: dict[str, Format] = {f.suffixes[0]: f for f in RESOURCE_FORMATS}
 _TEMPLATES = {"run": "run.html", "experiment": "experiment.html", "dataset": "dataset.html",
-              "concept": "concept.html"}
+              "concept": "concept.html", "result": "result.html"}
 _BUILDERS = {"experiment": resources.experiment, "dataset": resources.dataset,
              "concept": resources.concept}
 
@@ -71,9 +71,11 @@ def show(request: Request, iri: NamedNode, media: Format | None) -> Response:
         return rdf_response(store, iri, media)
     if kind == "run":
         data = run_page.run(store, iri, statements, reader.spec_labels)
+    elif kind == "result":
+        data = result_page.result(store, iri, statements)
     else:
         data = _BUILDERS[kind](store, iri) if kind in _BUILDERS else resources.generic(store, iri)
-    if kind in ("run", "experiment", "dataset") or kind == "snapshot":
+    if kind in ("run", "experiment", "dataset", "result") or kind == "snapshot":
         data["lineage"] = lineage.lineage(store, iri)
     return respond(request, _TEMPLATES.get(kind or "", "resource.html"), data)
 

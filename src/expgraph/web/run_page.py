@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from itertools import product
 from typing import Any
 
-from pyoxigraph import NamedNode
+from pyoxigraph import Literal, NamedNode
 
 from expgraph.completeness import LABELS as LACK_LABELS
 from expgraph.namespaces import DCAT, DCT, EG, MLS, PROV, RDF, RDFS, SCHEMA, SKOS, SPDX
@@ -49,7 +49,8 @@ _WANTED = (RDF.type, RDFS.label, SKOS.notation, MLS.specifiedBy, MLS.hasValue, E
 MAX_CHILDREN = 200
 
 #: The nodes the run's statements name, whole (``d``); the projects of the linked nodes with their labels (``p``);
-#: the checksums of its inputs (``c``); what it generated with the labels of the concepts those name (``r``); its
+#: the checksums of its inputs (``c``); what it generated, and the results naming it as ``tracker:id`` (``ref``, how a
+#: hand-written record names runs of other sources), with the labels of the concepts those name (``r``); its
 #: child runs (``k``); its completeness score (``q``, the :data:`_QUALITY` fragment, when there is a quality
 #: graph). The slots are VALUES blocks (``s`` the run; ``named`` the named nodes; ``linked`` the linked ones;
 #: ``inputs`` the inputs), repeated inside each branch because pyoxigraph evaluates a branch before joining an
@@ -65,6 +66,8 @@ _NEIGHBOURHOOD = query("""SELECT DISTINCT ?k ?x ?p ?o ?ol WHERE {
     ?i spdx:checksum ?x . ?x ?p ?o BIND("c" AS ?k) }
   UNION { #@s
     ?x prov:wasGeneratedBy ?s . ?x ?p ?o OPTIONAL { ?o skos:prefLabel ?ol } BIND("r" AS ?k) }
+  UNION { #@ref
+    ?x eg:refersToRun ?ref . ?x ?p ?o OPTIONAL { ?o skos:prefLabel ?ol } BIND("r" AS ?k) }
   UNION { #@s
     ?x eg:parentRun ?s OPTIONAL { ?x rdfs:label ?o } OPTIONAL { ?x eg:status/skos:notation ?ol }
           BIND("k" AS ?k) }
@@ -217,8 +220,11 @@ def _neighbourhood(store: Store, iri: NamedNode, own: Nodes, quality: bool) -> t
     named = [o for p in _NAMED for o in own.all(iri, p) if isinstance(o, NamedNode)]
     linked = [o for p in _LINKS.values() for o in own.all(iri, p) if isinstance(o, NamedNode)]
     inputs = [o for o in own.all(iri, PROV.used) if isinstance(o, NamedNode)]
+    tracker, native_id = own.first(iri, EG.tracker), own.first(iri, DCT.identifier)
+    refs = [Literal(f"{tracker.value}:{native_id.value}")] if tracker is not None and native_id is not None else []
     slots = {slot: values(var, list(dict.fromkeys(terms))) if terms else _NOTHING
-             for slot, var, terms in (("named", "x", named), ("linked", "x", linked), ("inputs", "i", inputs))}
+             for slot, var, terms in (("named", "x", named), ("linked", "x", linked), ("inputs", "i", inputs),
+                                      ("ref", "ref", refs))}
     around, projects, generated = Nodes(), Nodes(), Nodes()
     children: list[dict[str, Term]] = []
     scores: list[Term] = []

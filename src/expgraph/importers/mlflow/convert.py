@@ -7,14 +7,14 @@ import json
 import math
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import yaml
 
 from expgraph.importers.base import SHAPE_ERRORS, map_status, parameter
-from expgraph.importers.series import Point, Totals, summarise
+from expgraph.importers.series import Point, summarise
 from expgraph.records import (
     Agent,
     Artifact,
@@ -22,7 +22,6 @@ from expgraph.records import (
     CodeVersion,
     DatasetSnapshot,
     Experiment,
-    MetricHistory,
     MetricValue,
     Run,
     RunStatus,
@@ -51,7 +50,7 @@ class RunData:
     info: Any
     params: dict[str, str]
     tags: dict[str, str]
-    metrics: dict[str, list[Point] | MetricValue]  # every logged value per key, or (SQL stores) the summary
+    metrics: dict[str, list[Point]]  # every logged value per key, in logging order
     datasets: list[Any] = field(default_factory=list)  # mlflow.entities.DatasetInput
     model_ids: list[str] = field(default_factory=list)  # logged models this run output
 
@@ -65,14 +64,12 @@ def _value(value: float) -> float:
     return math.copysign(math.inf, value) if abs(value) == sys.float_info.max else value
 
 
-def summary(key: str, points: Sequence[Point], whole: Totals | None = None) -> MetricValue:
-    """The one summary (``series.summarise``), with the infinities MLflow's sqlite store keeps as +-max given back."""
-    metric = summarise(key, points, whole=whole, time=time)
-    history = metric.history
-    assert history is not None
-    return replace(metric, value=_value(metric.value), history=MetricHistory(
-        first=_value(history.first), minimum=_value(history.minimum), maximum=_value(history.maximum),
-        count=history.count))
+def summary(key: str, points: Sequence[Point]) -> MetricValue:
+    """The one summary (``series.summarise``) of every value logged, each kept for the charts (``eg:history``, cut
+    to 10,000 points by the mapper), with the infinities MLflow's sqlite store keeps as +-max given back."""
+    given_back = [point if abs(point.value) != sys.float_info.max else point._replace(value=_value(point.value))
+                  for point in points]
+    return summarise(key, given_back, time=time, keep=True)
 
 
 def experiment(entity: Any) -> Experiment:
@@ -99,7 +96,7 @@ def run(data: RunData, artifacts: tuple[Artifact, ...]) -> Run:
         code = CodeVersion(tags["mlflow.source.git.commit"], repository=tags.get("mlflow.source.git.repoURL"),
                            branch=tags.get("mlflow.source.git.branch"))
     user = tags.get("mlflow.user") or info.user_id
-    metrics = tuple(_metric(key, data.metrics[key]) for key in sorted(data.metrics))
+    metrics = tuple(summary(key, data.metrics[key]) for key in sorted(data.metrics))
     return Run(
         native_id=info.run_id,
         experiment_id=info.experiment_id,
@@ -122,10 +119,6 @@ def run(data: RunData, artifacts: tuple[Artifact, ...]) -> Run:
         # MLflow has no heartbeat: a run's newest logged value is its last sign of life
         last_seen=max((metric.timestamp for metric in metrics if metric.timestamp), default=None),
     )
-
-
-def _metric(key: str, read: list[Point] | MetricValue) -> MetricValue:
-    return read if isinstance(read, MetricValue) else summary(key, read)
 
 
 def dataset(item: Any) -> DatasetSnapshot:

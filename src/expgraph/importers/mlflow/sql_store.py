@@ -1,5 +1,5 @@
 """An MLflow sqlite store, read in bulk: a few queries over MLflow's own table models fetch every run, param, tag
-and metric summary, and MLflow's bulk readers the dataset inputs and model outputs (``search_runs`` loads ORM
+and metric value, and MLflow's bulk readers the dataset inputs and model outputs (``search_runs`` loads ORM
 objects, and ``get_metric_history`` is one query per run and metric). The database is opened read-only
 (``sqlite.opened``)."""
 
@@ -9,9 +9,9 @@ import math
 from typing import Any
 
 from expgraph.importers.mlflow import private_api
-from expgraph.importers.mlflow.convert import RunData, summary
+from expgraph.importers.mlflow.convert import RunData
 from expgraph.importers.mlflow.local import LocalReader
-from expgraph.importers.series import Point, Totals
+from expgraph.importers.series import Point
 
 _CHUNK = 500  # run ids per IN (...) of MLflow's bulk readers: sqlite caps the variables of one statement
 
@@ -45,9 +45,9 @@ class SqlStoreReader(LocalReader):
             for run_id, key, value in session.execute(select(sql_tag.run_uuid, sql_tag.key, sql_tag.value)):
                 if run_id in runs:
                     runs[run_id].tags[key] = value
-            for (run_id, key), (candidates, whole) in self._metrics(session).items():
+            for (run_id, key), points in self._metrics(session).items():
                 if run_id in runs:
-                    runs[run_id].metrics[key] = summary(key, candidates, whole)
+                    runs[run_id].metrics[key] = points
             ids = list(runs)
             for start in range(0, len(ids), _CHUNK):  # MLflow's own bulk readers, as search_runs uses them
                 chunk = ids[start:start + _CHUNK]
@@ -58,33 +58,21 @@ class SqlStoreReader(LocalReader):
         return sorted(runs.values(), key=lambda r: (r.info.start_time or 0, r.info.run_id))
 
     @staticmethod
-    def _metrics(session: Any) -> dict[tuple[str, str], tuple[list[Point], Totals]]:
-        """Per (run, key): the rows that can be its first or last value (those at its lowest and highest step, in
-        logging order, which is sqlite's ``rowid``; ``series.summarise`` chooses among them), and the totals of
-        its history (NaN as minimum and maximum when there are no numbers). Summarised by the database, in one
-        query with window aggregates, instead of reading every value of every history; aggregates without an
-        order, as ``row_number`` windows picking exactly the first and last row were slower (docs/importers.md).
-        MLflow stores NaN as ``is_nan``."""
-        from sqlalchemy import case, false, func, literal_column, or_, select
+    def _metrics(session: Any) -> dict[tuple[str, str], list[Point]]:
+        """Per (run, key): every value logged, in logging order (sqlite's ``rowid``), for the summary and the
+        history the charts draw. MLflow stores NaN as ``is_nan``. (Before metric histories were kept, the database
+        summarised each history and handed over only the rows that could be first or last.)"""
+        from sqlalchemy import literal_column, select
 
         metric = private_api.table_models()[3]
-        group = {"partition_by": (metric.run_uuid, metric.key)}
-        number = case((metric.is_nan == false(), metric.value))  # NULL for NaN: MIN and MAX skip it
-        ranked = select(metric.run_uuid, metric.key, metric.timestamp, metric.step, metric.value, metric.is_nan,
-                        literal_column("metrics.rowid").label("logged"), func.count().over(**group).label("count"),
-                        func.min(number).over(**group).label("minimum"),
-                        func.max(number).over(**group).label("maximum"),
-                        func.min(metric.step).over(**group).label("first_step"),
-                        func.max(metric.step).over(**group).label("last_step")).subquery()
-        query = select(ranked).where(or_(ranked.c.step == ranked.c.first_step, ranked.c.step == ranked.c.last_step)
-                                     ).order_by(ranked.c.logged)
-        metrics: dict[tuple[str, str], tuple[list[Point], Totals]] = {}
-        for row in session.execute(query):
-            point = Point(row.step, row.timestamp, math.nan if row.is_nan else row.value)
-            if (row.run_uuid, row.key) in metrics:
-                metrics[row.run_uuid, row.key][0].append(point)
+        query = select(metric.run_uuid, metric.key, metric.timestamp, metric.step, metric.value, metric.is_nan
+                       ).order_by(literal_column("metrics.rowid"))
+        metrics: dict[tuple[str, str], list[Point]] = {}
+        for run_id, key, timestamp, step, value, is_nan in session.execute(query):
+            point = Point(step, timestamp, math.nan if is_nan else value)
+            found = metrics.get((run_id, key))
+            if found is None:
+                metrics[run_id, key] = [point]
             else:
-                metrics[row.run_uuid, row.key] = ([point], Totals(
-                    math.nan if row.minimum is None else row.minimum, math.nan if row.maximum is None else row.maximum,
-                    row.count))
+                found.append(point)
         return metrics
