@@ -28,6 +28,7 @@ from expgraph.records import ImportBatch, Liveness
 from expgraph.resources import is_shipped, ontology_files, shipped_graph
 from expgraph.source_digest import settled, source_digest, unchanged_counts
 from expgraph.store import Store
+from expgraph.store.base import ConcurrentWriteError
 
 #: RDF formats ``load`` accepts, by file suffix.
 LOAD_FORMATS: dict[str, RdfFormat] = {suffix: f.rdf for suffix, f in suffixes(GRAPH, DATASET).items() if f.rdf}
@@ -37,8 +38,25 @@ class LoadError(ValueError):
     """A file that cannot be loaded; the message names the file and the problem."""
 
 
+#: Tries at loading the shipped graphs while other processes load them too (serve processes started together).
+_PREPARE_TRIES = 3
+
+
 def prepare(store: Store) -> Store:
-    """Load (or refresh) the shipped ontology and vocabularies; cheap when they are unchanged."""
+    """Load (or refresh) the shipped ontology and vocabularies; cheap when they are unchanged.
+
+    Processes that start on one store at the same moment all load them: a writer whose graph another replaced
+    meanwhile changed nothing (:class:`ConcurrentWriteError`), and looks again, finding the other's work done."""
+    for attempt in range(_PREPARE_TRIES):
+        try:
+            return _load_shipped(store)
+        except ConcurrentWriteError:
+            if attempt == _PREPARE_TRIES - 1:
+                raise
+    return store
+
+
+def _load_shipped(store: Store) -> Store:
     active = store.active_graphs()
     for path in ontology_files():
         data = path.read_bytes()

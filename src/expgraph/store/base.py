@@ -36,7 +36,8 @@ from expgraph.sparql.lexer import keep_backslash_u
 from expgraph.store.scope import EVERYTHING, GraphInfo, GraphScope, logical_to_versions, physical_graphs
 from expgraph.store.text import CHUNK, ChunkReader, ContentDigest
 
-__all__ = ["CHUNK", "ChunkReader", "ContentDigest", "GraphScope", "Snapshot", "Store", "StoreError",
+__all__ = ["CHUNK", "ChunkReader", "ConcurrentWriteError", "ContentDigest", "GraphScope", "Snapshot", "Store",
+           "StoreError",
            "logical_to_versions", "sparql_term"]
 
 #: Terms the store keeps about its own graphs; not part of the public ontology.
@@ -58,6 +59,10 @@ class StoreError(Exception):
 
 class StoreBusyError(StoreError):
     """Another process holds the on-disk store for writing."""
+
+
+class ConcurrentWriteError(StoreError):
+    """Another writer replaced (or swept) the same graph while this one wrote it: nothing changed here."""
 
 
 def sparql_term(term: Term) -> str:
@@ -416,8 +421,8 @@ class Store(ABC):
         )
         info = self.active_graphs().get(name.value)
         if info is None or info.version != version:
-            raise StoreError(f"graph <{name.value}> was being written concurrently by another writer; "
-                             "nothing changed here, retry")
+            raise ConcurrentWriteError(f"graph <{name.value}> was being written concurrently by another writer; "
+                                       "nothing changed here, retry")
 
     def _set_source_digest(self, name: NamedNode, source_digest: str | None) -> None:
         """Replace the source digest of an active graph's registry entry (none: forget it)."""
