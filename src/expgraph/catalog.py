@@ -9,8 +9,10 @@ import contextlib
 import gc
 import getpass
 import hashlib
+import random
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,20 +41,22 @@ class LoadError(ValueError):
 
 
 #: Tries at loading the shipped graphs while other processes load them too (serve processes started together).
-_PREPARE_TRIES = 3
+_PREPARE_TRIES = 6
 
 
 def prepare(store: Store) -> Store:
     """Load (or refresh) the shipped ontology and vocabularies; cheap when they are unchanged.
 
     Processes that start on one store at the same moment all load them: a writer whose graph another replaced
-    meanwhile changed nothing (:class:`ConcurrentWriteError`), and looks again, finding the other's work done."""
-    for attempt in range(_PREPARE_TRIES):
+    meanwhile changed nothing (:class:`ConcurrentWriteError`), waits a random while (two that looked again at once
+    would sweep each other's graph again) and looks again, finding the other's work done."""
+    for attempt in range(1, _PREPARE_TRIES + 1):
         try:
             return _load_shipped(store)
         except ConcurrentWriteError:
-            if attempt == _PREPARE_TRIES - 1:
+            if attempt == _PREPARE_TRIES:
                 raise
+            time.sleep(random.uniform(0.2, 1.0) * attempt)  # a backoff, not synchronisation
     return store
 
 
