@@ -33,7 +33,7 @@ from expgraph.validation.engine import validate  # noqa: E402
 from synthetic import import_sources, make_batch, write_sources  # noqa: E402
 
 FAILED_RUN = """PREFIX eg: <https://w3id.org/expgraph#>
-SELECT ?run WHERE { ?run a eg:Run ; eg:status ?status FILTER(STRENDS(STR(?status), "failed")) } LIMIT 1"""
+SELECT ?run WHERE { ?run a eg:Run ; eg:status ?status FILTER(STRENDS(STR(?status), "failed")) } ORDER BY ?run LIMIT 1"""
 
 
 @contextlib.contextmanager
