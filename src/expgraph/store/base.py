@@ -37,8 +37,7 @@ from expgraph.store.scope import EVERYTHING, GraphInfo, GraphScope, logical_to_v
 from expgraph.store.text import CHUNK, ChunkReader, ContentDigest
 
 __all__ = ["CHUNK", "ChunkReader", "ConcurrentWriteError", "ContentDigest", "GraphScope", "Snapshot", "Store",
-           "StoreError",
-           "logical_to_versions", "sparql_term"]
+           "StoreError", "logical_to_versions", "sparql_term"]
 
 #: Terms the store keeps about its own graphs; not part of the public ontology.
 STORE = Namespace("https://w3id.org/expgraph/store#")
