@@ -63,6 +63,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_upload_mb", 2048, int, "Largest graph in MB a client may upload to the write API (413 beyond)."),
     Setting("hash_cache", "", str, "File caching input checksums by path, size and time "
             "(default $XDG_CACHE_HOME/expgraph/hashes.sqlite)."),
+    Setting("history_keep", 5, int, "Previous versions of each graph kept after an import or load replaced it "
+            "(`expgraph history`, /history); 0: none."),
+    Setting("history_days", 90.0, float, "Days a previous version is kept after it was replaced; 0: no age limit."),
+    Setting("test_hold_apply", 0, int, "Testing only: the server stops applying an upload after this many statements "
+            "and says so on stderr, so that a test can kill it mid-apply. 0: off."),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
