@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import platform
 import statistics
@@ -32,7 +33,7 @@ from expgraph.validation.engine import validate  # noqa: E402
 from synthetic import import_sources, make_batch, write_sources  # noqa: E402
 
 FAILED_RUN = """PREFIX eg: <https://w3id.org/expgraph#>
-SELECT ?run WHERE { ?run a eg:Run ; eg:status ?status FILTER(STRENDS(STR(?status), "failed")) } LIMIT 1"""
+SELECT ?run WHERE { ?run a eg:Run ; eg:status ?status FILTER(STRENDS(STR(?status), "failed")) } ORDER BY ?run LIMIT 1"""
 
 
 @contextlib.contextmanager
@@ -42,7 +43,9 @@ def opened(kind: str, workdir: Path) -> Iterator[Store]:
         yield store
         store.close()
         return
-    start = loopback.oxigraph_server if kind == "oxigraph" else loopback.virtuoso_server
+    # Virtuoso's row cap above the largest answer (validation results, saved-query rows) of catalogs measured here
+    start = loopback.oxigraph_server if kind == "oxigraph" else functools.partial(loopback.virtuoso_server,
+                                                                                  max_rows=10_000_000)
     with start(workdir) as server:
         store = open_store(endpoint=server.endpoint)
         yield store

@@ -148,7 +148,7 @@ VIRTUOSO_MAX_ROWS = 10_000
 
 
 @contextlib.contextmanager
-def virtuoso_server(workdir: Path) -> Iterator[SparqlServer]:
+def virtuoso_server(workdir: Path, max_rows: int = VIRTUOSO_MAX_ROWS) -> Iterator[SparqlServer]:
     """Virtuoso Open Source 7 (Debian's ``virtuoso-opensource-7-bin``) in the foreground with a database in
     ``workdir`` and an ini written here: loopback ports only, no system service. The anonymous SPARQL user is
     granted updates and Graph Store Protocol writes, as a deployment behind an authenticating proxy would."""
@@ -188,7 +188,7 @@ def virtuoso_server(workdir: Path) -> Iterator[SparqlServer]:
         EnabledDavVSP = 0
 
         [SPARQL]
-        ResultSetMaxRows = {VIRTUOSO_MAX_ROWS}
+        ResultSetMaxRows = {max_rows}
         MaxQueryExecutionTime = 120
         """))
     url = f"http://127.0.0.1:{http_port}"

@@ -32,23 +32,23 @@ def two_servers(oxigraph: SparqlServer, tmp_path: Path) -> Iterator[list[str]]:
     oxigraph.reset()
     processes, urls = [], []
     try:
-        # One after the other, as a rolling start goes: two processes preparing an empty store at the same instant
-        # both write the ontology, and the second's sweep discards the first's staging graph (it then exits with
-        # "written concurrently by another writer; retry").
+        # Both at once, as a deployment starts them: both prepare the empty store, and a writer whose ontology graph
+        # the other swept or replaced meanwhile looks again instead of exiting ("written concurrently")
+        logs = []
         for index in range(2):
             port = free_port()
-            log = tmp_path / f"serve{index}.log"
-            with log.open("wb") as out:
-                process = subprocess.Popen(
+            logs.append(tmp_path / f"serve{index}.log")
+            with logs[-1].open("wb") as out:
+                processes.append(subprocess.Popen(
                     [sys.executable, "-c", "from expgraph.cli import main; main()", "--endpoint",
                      oxigraph.endpoint, "serve", "--host", "127.0.0.1", "--port", str(port)],
-                    cwd=tmp_path, stdout=out, stderr=out, stdin=subprocess.DEVNULL)
-            processes.append(process)
+                    cwd=tmp_path, stdout=out, stderr=out, stdin=subprocess.DEVNULL))
             urls.append(f"http://127.0.0.1:{port}")
+        for process, url, log in zip(processes, urls, logs, strict=True):
             deadline = time.monotonic() + 120
             while True:
                 try:
-                    if httpx.get(urls[-1] + "/", timeout=30).status_code == 200:
+                    if httpx.get(url + "/", timeout=30).status_code == 200:
                         break
                 except httpx.TransportError:
                     pass

@@ -9,8 +9,10 @@ import contextlib
 import gc
 import getpass
 import hashlib
+import random
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +30,7 @@ from expgraph.records import ImportBatch, Liveness
 from expgraph.resources import is_shipped, ontology_files, shipped_graph
 from expgraph.source_digest import settled, source_digest, unchanged_counts
 from expgraph.store import Store
+from expgraph.store.base import ConcurrentWriteError
 
 #: RDF formats ``load`` accepts, by file suffix.
 LOAD_FORMATS: dict[str, RdfFormat] = {suffix: f.rdf for suffix, f in suffixes(GRAPH, DATASET).items() if f.rdf}
@@ -37,8 +40,27 @@ class LoadError(ValueError):
     """A file that cannot be loaded; the message names the file and the problem."""
 
 
+#: Tries at loading the shipped graphs while other processes load them too (serve processes started together).
+_PREPARE_TRIES = 6
+
+
 def prepare(store: Store) -> Store:
-    """Load (or refresh) the shipped ontology and vocabularies; cheap when they are unchanged."""
+    """Load (or refresh) the shipped ontology and vocabularies; cheap when they are unchanged.
+
+    Processes that start on one store at the same moment all load them: a writer whose graph another replaced
+    meanwhile changed nothing (:class:`ConcurrentWriteError`), waits a random while (two that looked again at once
+    would sweep each other's graph again) and looks again, finding the other's work done."""
+    for attempt in range(1, _PREPARE_TRIES + 1):
+        try:
+            return _load_shipped(store)
+        except ConcurrentWriteError:
+            if attempt == _PREPARE_TRIES:
+                raise
+            time.sleep(random.uniform(0.2, 1.0) * attempt)  # a backoff, not synchronisation
+    return store
+
+
+def _load_shipped(store: Store) -> Store:
     active = store.active_graphs()
     for path in ontology_files():
         data = path.read_bytes()

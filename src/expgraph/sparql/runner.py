@@ -37,6 +37,7 @@ from expgraph.sparql.scheduler import Busy, Scheduler
 from expgraph.sparql.workers import Worker
 from expgraph.store import Store
 from expgraph.store.base import Snapshot
+from expgraph.store.remote import RemoteStore
 
 __all__ = ["LOCAL", "MB", "QueryJob", "QueryOutcome", "QueryRunner", "ResultCache", "execute", "outcome_headers",
            "runner_for"]
@@ -185,7 +186,10 @@ def outcome_headers(outcome: QueryOutcome) -> dict[str, str]:
 
 
 def runner_for(store: Store, settings: Any) -> QueryRunner:
-    """A runner with the limits of the settings (``max_concurrent_queries``, ``query_timeout`` and the rest)."""
+    """A runner with the limits of the settings (``max_concurrent_queries``, ``query_timeout`` and the rest).
+    A remote store's queries are not run in worker processes that can be killed: the server is given the limit."""
+    if isinstance(store, RemoteStore) and store.query_timeout is None:  # none of its own: the endpoint's
+        store.query_timeout = settings.query_timeout
     return QueryRunner(store, size=settings.max_concurrent_queries, timeout=settings.query_timeout,
                        cache_mb=settings.query_cache_mb, memory_mb=settings.query_memory_mb,
                        queue=settings.query_queue, wait=settings.query_wait)

@@ -29,13 +29,22 @@ from pyoxigraph import (
 from expgraph.formats import DATASET, GRAPH, by_name, formats
 from expgraph.namespaces import PREFIXES, PROV, RDF, STORE, XSD
 from expgraph.store.scope import EVERYTHING, GraphInfo, GraphScope, logical_to_versions, physical_graphs
-from expgraph.store.terms import AUDIT, REGISTRY, QueryResult, StoreBusyError, StoreError, Term, sparql_term
+from expgraph.store.terms import (
+    AUDIT,
+    REGISTRY,
+    ConcurrentWriteError,
+    QueryResult,
+    StoreBusyError,
+    StoreError,
+    Term,
+    sparql_term,
+)
 from expgraph.store.text import CHUNK, ChunkReader, ContentDigest
 from expgraph.store.versions import NO_HISTORY, KeptVersions, Retention, VersionInfo, kept_entry
 
-__all__ = ["AUDIT", "CHUNK", "REGISTRY", "STORE", "ChunkReader", "ContentDigest", "GraphScope", "QueryResult",
-           "Retention", "Snapshot", "Store", "StoreBusyError", "StoreError", "Term", "VersionInfo",
-           "logical_to_versions", "sparql_term"]
+__all__ = ["AUDIT", "CHUNK", "REGISTRY", "STORE", "ChunkReader", "ConcurrentWriteError", "ContentDigest",
+           "GraphScope", "QueryResult", "Retention", "Snapshot", "Store", "StoreBusyError", "StoreError", "Term",
+           "VersionInfo", "logical_to_versions", "sparql_term"]
 
 _VERSION_MARK = "/version/"
 
@@ -403,8 +412,8 @@ class Store(KeptVersions, ABC):
         )
         info = self.active_graphs().get(name.value)
         if info is None or info.version != version:
-            raise StoreError(f"graph <{name.value}> was being written concurrently by another writer; "
-                             "nothing changed here, retry")
+            raise ConcurrentWriteError(f"graph <{name.value}> was being written concurrently by another writer; "
+                                       "nothing changed here, retry")
 
     def _set_source_digest(self, name: NamedNode, source_digest: str | None) -> None:
         """Replace the source digest of an active graph's registry entry (none: forget it)."""

@@ -42,6 +42,8 @@ _PATHS = ("query", "update", "store")
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: What the stores ask a SPARQL server for: results as JSON, graphs as N-Triples (or Turtle).
 ACCEPT = "application/sparql-results+json, application/n-triples;q=0.9, text/turtle;q=0.8"
+#: Seconds a server is given past a query's time limit to send what it has (Virtuoso's "anytime" answer).
+_ANSWER_GRACE = 2.0
 #: Bytes of N-Triples gathered before each chunk of a streamed upload.
 _CHUNK = 1 << 18
 
@@ -138,17 +140,19 @@ def _top_level_groups(sparql: str) -> Iterator[tuple[int, tuple[str, str]]]:
 
 
 
-def parse_answer(response: httpx.Response, where: str) -> QueryResult:
-    """A SPARQL server's answer as the query result pyoxigraph would give, by its content type (the formats
-    registry); ``where`` names the server in the error when the type is not a results or graph format."""
+def parse_answer(response: httpx.Response, where: str, content: bytes | None = None) -> QueryResult:
+    """A SPARQL server's answer (or ``content`` read from it) as the query result pyoxigraph would give, by its
+    content type (the formats registry); ``where`` names the server in the error when the type is not a results or
+    graph format."""
     media_type = response.headers.get("content-type", "")
+    content = response.content if content is None else content
     found = by_media_type(media_type, RESULTS) or by_media_type(media_type, GRAPH)
     if found is not None and found.results is not None:
-        return pyoxigraph.parse_query_results(response.content, found.results)
+        return pyoxigraph.parse_query_results(content, found.results)
     if found is not None and found.rdf is not None:
         # pyoxigraph has no public constructor for graph results: re-query a scratch store to get the same type.
         scratch = pyoxigraph.Store()
-        scratch.load(response.content, found.rdf)
+        scratch.load(content, found.rdf)
         return scratch.query("CONSTRUCT WHERE { ?s ?p ?o }")
     shown = media_type.split(";")[0].strip().lower() or "(none)"
     raise StoreError(f"{where} answered with unexpected content type {shown!r}")
@@ -245,12 +249,18 @@ class RemoteStore(Store):
         if self.profile.accept_by_form:
             graph_form = servers.query_form(sparql) in ("CONSTRUCT", "DESCRIBE")
             accept = "application/n-triples" if graph_form else "application/sparql-results+json"
+        # The server is told the limit in its own terms (if it has any) and given a little longer to answer; past
+        # that this client stops waiting, so a server without such a parameter, or one that never answers, is cut too
+        waited = None if self.query_timeout is None else self.query_timeout + _ANSWER_GRACE
         response = self._send("POST", self.query_url, data=form, headers={"Accept": accept},
-                              params=self.profile.timeout_params(self.query_timeout))
+                              params=self.profile.timeout_params(self.query_timeout), waited=waited)
         why = servers.incomplete(response)
         if why is not None:
             raise StoreError(f"incomplete answer from {_public(self.query_url)}: {why}")
-        result = parse_answer(response, _public(self.query_url))
+        content = response.content
+        if self.profile.boolean_digits and b"XMLSchema#boolean" in content:
+            content = servers.canonical_booleans(content)
+        result = parse_answer(response, _public(self.query_url), content)
         return servers.as_boolean(result) if ask else result
 
     def _update(self, sparql: str) -> None:
@@ -337,9 +347,17 @@ class RemoteStore(Store):
 
     # -- HTTP ---------------------------------------------------------------------------------------------------
 
-    def _send(self, method: str, url: str, **kwargs: object) -> httpx.Response:
+    def _send(self, method: str, url: str, *, waited: float | None = None, **kwargs: object) -> httpx.Response:
+        """One request; ``waited``: seconds to wait for a query's answer (the store's ``query_timeout`` and a grace)."""
+        if waited is not None:
+            kwargs["timeout"] = httpx.Timeout(min(waited, self.timeout), connect=self.connect_timeout)
         try:
             response = self.client.request(method, url, **kwargs)  # type: ignore[arg-type]
+        except httpx.ReadTimeout:
+            if waited is None or waited >= self.timeout:
+                raise self._failure(url, httpx.TimeoutException("")) from None
+            raise StoreError(f"query stopped: it ran longer than the {self.query_timeout:g} s limit "
+                             "(setting query_timeout); narrow it down or add LIMIT") from None
         except httpx.HTTPError as error:
             raise self._failure(url, error) from None
         self._check(response, url)

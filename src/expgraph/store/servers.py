@@ -60,6 +60,9 @@ class ServerProfile:
     #: Whether the Accept header must name only the formats of the query's form: Virtuoso fails half-way when a
     #: CONSTRUCT is asked for as SPARQL results JSON ("SR606").
     accept_by_form: bool = False
+    #: Whether booleans come back as ``1`` and ``0``: Virtuoso has no boolean type (``true`` and comparisons give
+    #: integers; a cast to xsd:boolean gives ``"1"^^xsd:boolean``): such results are read as true and false.
+    boolean_digits: bool = False
     #: The substring of the HTTP ``Server`` header that names this server.
     server_header: str | None = None
 
@@ -82,7 +85,7 @@ PROFILES: dict[str, ServerProfile] = {
                       query_suffixes=("sparql",), timeout_param="timeout", timeout_unit=0.001,
                       upload_piece=8 << 20, graph_reads_capped=True,
                       refusal_marks=("37000", "22023", "SP029", "SP030", "RDFXX"), merges_dataset=True,
-                      ask_as_select=True, accept_by_form=True, server_header="Virtuoso"),
+                      ask_as_select=True, accept_by_form=True, boolean_digits=True, server_header="Virtuoso"),
         # The base is the dataset (http://host:3030/ds); ``timeout`` in seconds.
         ServerProfile("fuseki", store="data", query_suffixes=("query", "sparql"), timeout_param="timeout",
                       server_header="Fuseki"),
@@ -199,6 +202,15 @@ def as_boolean(result: QueryResult) -> QueryResult:
     value = isinstance(result, QuerySolutions) and next(iter(result), None) is not None
     return pyoxigraph.parse_query_results(f'{{"head": {{}}, "boolean": {str(value).lower()}}}'.encode(),
                                           QueryResultsFormat.JSON)
+
+
+_BOOLEAN_DIGIT = re.compile(rb'("datatype"\s*:\s*"http://www\.w3\.org/2001/XMLSchema#boolean"\s*,\s*"value"\s*:\s*")([01])"')
+
+
+def canonical_booleans(results_json: bytes) -> bytes:
+    """SPARQL results JSON with each ``"1"^^xsd:boolean`` and ``"0"^^xsd:boolean`` written ``true`` and ``false``,
+    the canonical forms every other store gives (see :attr:`ServerProfile.boolean_digits`)."""
+    return _BOOLEAN_DIGIT.sub(lambda m: m[1] + (b'true"' if m[2] == b"1" else b'false"'), results_json)
 
 
 def recognise(response: httpx.Response) -> ServerProfile | None:

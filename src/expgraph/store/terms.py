@@ -13,7 +13,8 @@ from pyoxigraph import BlankNode, Literal, NamedNode, QueryBoolean, QuerySolutio
 from expgraph.namespaces import GRAPHS, STORE
 from expgraph.sparql.lexer import keep_backslash_u
 
-__all__ = ["AUDIT", "REGISTRY", "STORE", "QueryResult", "StoreBusyError", "StoreError", "Term", "sparql_term"]
+__all__ = ["AUDIT", "REGISTRY", "STORE", "ConcurrentWriteError", "QueryResult", "StoreBusyError", "StoreError", "Term",
+           "sparql_term"]
 
 REGISTRY = NamedNode(GRAPHS + "registry")
 #: The audit trail of imports, appended to (never replaced) in the same transaction as each swap.
@@ -31,6 +32,10 @@ class StoreError(Exception):
 
 class StoreBusyError(StoreError):
     """Another process holds the on-disk store for writing."""
+
+
+class ConcurrentWriteError(StoreError):
+    """Another writer replaced (or swept) the same graph while this one wrote it: nothing changed here."""
 
 
 def sparql_term(term: Term) -> str:

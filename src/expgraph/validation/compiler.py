@@ -97,6 +97,14 @@ def _term(node: Node, *, exact: bool = True) -> str:
     return node.n3()
 
 
+def _same(variable: str, node: Node) -> str:
+    """``variable`` is the very term ``node``. For an IRI that is ``=`` (never an error between an IRI and any
+    term); Virtuoso answers ``sameTerm(?v, <iri>)`` with an error, which would make every value a violation."""
+    if isinstance(node, URIRef):
+        return f"({variable} = {_term(node)})"
+    return f"sameTerm({variable}, {_term(node)})"
+
+
 def _canonical(literal: Literal) -> bool:
     """Whether the store keeps this literal as written (it rewrites "4.0"^^xsd:decimal as "4", xsd:byte as
     xsd:integer, ...): a literal it rewrites would not be the same term as the one the shapes name."""
@@ -168,7 +176,7 @@ class _Compiler:
             members = list(Collection(self.g, param))
             if not members:
                 return "true"
-            return "!(" + " || ".join(f"sameTerm({v}, {_term(m)})" for m in members) + ")"
+            return "!(" + " || ".join(_same(v, m) for m in members) + ")"
         if component == SH.pattern:
             flags = self.one(shape, SH.flags)
             args = f"{Literal(str(param)).n3()}" + (f", {Literal(str(flags)).n3()}" if flags is not None else "")
@@ -190,7 +198,7 @@ class _Compiler:
             tags = [f"langMatches(lang({v}), {Literal(str(t)).n3()})" for t in Collection(self.g, param)]
             return f"(!isLiteral({v}) || !({' || '.join(tags) or 'false'}))"
         if component == SH.hasValue:  # node-level only; property-level hasValue is a count-like check
-            return f"!sameTerm({v}, {_term(param)})"
+            return f"!{_same(v, param)}"
         raise Unsupported(f"{component} is not compiled")
 
     def conforms(self, shape: Node, v: str) -> str:
@@ -208,7 +216,7 @@ class _Compiler:
             if predicate == SH.minCount and int(param) <= 1:
                 parts.append(f"EXISTS {{ {v} {p} {w} }}" if int(param) == 1 else "true")
             elif predicate == SH.hasValue:
-                parts.append(f"EXISTS {{ {v} {p} {w} FILTER(sameTerm({w}, {_term(param)})) }}")
+                parts.append(f"EXISTS {{ {v} {p} {w} FILTER({_same(w, param)}) }}")
             elif predicate in _COUNTS or predicate == SH.uniqueLang:
                 raise Unsupported(f"{predicate} inside sh:node/sh:or/sh:and/sh:not")
             else:
@@ -363,7 +371,7 @@ class _Compiler:
                     add(predicate, f"SELECT ?this WHERE {{ {target} ?this {p} ?value }} {too_many}")
             elif predicate == SH.hasValue:
                 add(predicate, f"SELECT ?this WHERE {{ {target} MINUS "
-                               f"{{ ?this {p} ?_any FILTER(sameTerm(?_any, {_term(param)})) }} }}")
+                               f"{{ ?this {p} ?_any FILTER({_same('?_any', param)}) }} }}")
             elif predicate == SH.uniqueLang:
                 # only the literal true activates it (not "1"^^xsd:boolean: W3C test uniqueLang-002, where pySHACL
                 # differs); one result per language tag (case-insensitive) used twice or more
