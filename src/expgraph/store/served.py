@@ -18,7 +18,7 @@ import httpx
 from pyoxigraph import NamedNode, Triple
 
 from expgraph.store.base import AUDIT, GraphInfo, QueryResult, Store, StoreError, Term, sparql_term
-from expgraph.store.remote import ACCEPT, bind_values, parse_answer
+from expgraph.store.remote import ACCEPT, RemoteStore, bind_values, parse_answer
 from expgraph.store.scope import EVERYTHING, GraphScope
 
 _CHUNK = 1 << 18
@@ -204,8 +204,8 @@ def find_server(location: str, endpoint: str | None, token: str | None, timeout:
         url = endpoint.partition("#")[0].rstrip("/").removesuffix("/sparql")
         try:
             found = is_expgraph(url, timeout)
-        except httpx.TimeoutException:
-            found = False  # the remote store's own first request reports it, in its words
+        except httpx.TimeoutException:  # report it now, in the remote store's words, rather than wait again
+            raise RemoteStore(endpoint, connect_timeout=timeout).unanswered() from None
         return ServedStore(url, token, connect_timeout=timeout) if found else None
     url = running_server(location, timeout)
     return ServedStore(url, token, connect_timeout=timeout) if url else None
