@@ -318,6 +318,14 @@ class Store(ABC):
             self._discard(current.version)
         return True
 
+    def append_audit(self, audit: Iterable[Triple]) -> None:
+        """Append to the audit trail alone, in one transaction: the record of a write that changes no graph of the
+        catalog (a token created or revoked)."""
+        registered = ""
+        if AUDIT.value not in self.active_graphs():
+            registered = f"GRAPH {sparql_term(REGISTRY)} {{ {_triples_text(_entry(AUDIT, AUDIT, 'appendable', 0))} }}"
+        self._update(f"INSERT DATA {{ GRAPH {sparql_term(AUDIT)} {{ {_triples_text(audit)} }} {registered} }}")
+
     def drop(self, name: NamedNode) -> bool:
         """Remove a logical graph from the catalog; False when there was no such graph."""
         current = self.active_graphs().get(name.value)

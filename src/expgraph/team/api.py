@@ -7,6 +7,7 @@ need (a token, or anonymous reading allowed for this client: see :mod:`expgraph.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ DIGEST_HEADER = "X-Expgraph-Digest"
 SOURCE_DIGEST_HEADER = "X-Expgraph-Source-Digest"
 #: A client's own name for its write, to find it in ``GET /api/v1/writes`` while it waits.
 WRITE_ID_HEADER = "X-Expgraph-Write-Id"
+#: Who may read the audit trail (token names, client addresses): curators, who retire and restore, and admins.
+AUDIT_READER = "curator"
 #: Statements of the client's own import record (the AUDIT graph of an N-Quads upload) accepted with one upload.
 MAX_CLIENT_AUDIT = 10_000
 
@@ -45,15 +48,20 @@ def install(app: FastAPI) -> None:
     path = getattr(store, "path", None)
     anonymous_read_allowed(settings.anonymous_read, settings.host)  # a bad value fails at start, not per request
     app.state.team_writes = WriteQueue()
+    app.state.team_tokens = tokens = TokenStore.beside(path)
+    audit.record_token_changes(store, tokens, base=settings.base_iri)  # those made while no server ran
     app.include_router(router)
-    app.add_middleware(TeamGate, tokens=TokenStore.beside(path), max_upload=settings.max_upload_mb * 2**20)
+    from expgraph.team import audit_page
+
+    app.include_router(audit_page.router)
+    app.add_middleware(TeamGate, tokens=tokens, max_upload=settings.max_upload_mb * 2**20)
 
 
 def _store(request: Request) -> Store:
     return state_of(request).store
 
 
-def _require(request: Request, role: str) -> Token:
+def require_role(request: Request, role: str) -> Token:
     token: Token | None = request.state.token
     if token is None:
         raise HTTPException(401, f"this needs a token with the role {role} or above: send Authorization: Bearer "
@@ -64,9 +72,19 @@ def _require(request: Request, role: str) -> Token:
     return token
 
 
-def _turn(request: Request, token: Token, action: str, target: str, write_id: str | None = None):
-    """The server's write lock, this write listed as waiting then applying (``GET /api/v1/writes``)."""
-    return request.app.state.team_writes.turn(token.name, action, target, write_id)
+@contextlib.contextmanager
+def _turn(request: Request, token: Token, action: str, target: str, write_id: str | None = None) -> Iterator[None]:
+    """The server's write lock, this write listed as waiting then applying (``GET /api/v1/writes``); token
+    changes made meanwhile on the server's machine are recorded first, so the trail keeps their order."""
+    with request.app.state.team_writes.turn(token.name, action, target, write_id):
+        record_pending_token_changes(request)
+        yield
+
+
+def record_pending_token_changes(request: Request) -> None:
+    """Token changes journalled since the trail's last entry, into the trail. Call under the write lock."""
+    audit.record_token_changes(_store(request), request.app.state.team_tokens,
+                               base=state_of(request).settings.base_iri)
 
 
 @router.get("/info", summary="What this server is (clients recognise an expgraph server by it)")
@@ -169,7 +187,7 @@ def replace(request: Request, graph: str = Query(description="IRI of the graph t
     """The body (N-Triples, or N-Quads whose ``graphs/imports`` statements are the import's own record) becomes the
     graph's content. Headers: ``X-Expgraph-Digest`` identifies the content when the client knows it (a file's
     hash), ``X-Expgraph-Source-Digest`` what it was made from (kept for the next import of the same source)."""
-    token = _require(request, "contributor")
+    token = require_role(request, "contributor")
     store, settings = _store(request), state_of(request).settings
     try:
         name = NamedNode(graph)
@@ -203,13 +221,18 @@ def writes(request: Request) -> list[dict[str, object]]:
     return request.app.state.team_writes.snapshot()
 
 
-@router.get("/audit", summary="The latest entries of the audit trail, newest first")
+@router.get("/audit", summary="The latest entries of the audit trail, newest first (curator)",
+            responses={401: {"description": "no token"}, 403: {"description": "below curator"}})
 def audit_entries(request: Request, limit: int = Query(50, ge=1, le=1000)) -> list[dict[str, str]]:
-    return audit.recent(_store(request), limit)
+    from expgraph.team.audit_page import read_trail
+
+    return read_trail(request, limit)
 
 
-@router.get("/audit/verify", summary="Check the audit trail's hash chain")
+@router.get("/audit/verify", summary="Check the audit trail's hash chain (curator)",
+            responses={401: {"description": "no token"}, 403: {"description": "below curator"}})
 def verify_audit(request: Request) -> dict[str, object]:
+    require_role(request, AUDIT_READER)
     verdict = audit.verify(_store(request))
     return {"entries": verdict.entries, "ok": verdict.ok, "problems": list(verdict.problems)}
 
@@ -228,7 +251,7 @@ def _thing(iri: str) -> NamedNode:
 
 @router.post("/retire", summary="Retire a thing: hidden by default, still resolvable (curator)")
 def retire_route(request: Request, body: Retirement) -> dict[str, object]:
-    token = _require(request, "curator")
+    token = require_role(request, "curator")
     with _turn(request, token, "retire", body.iri):
         try:
             changed = retire(_store(request), _thing(body.iri), body.reason, agent=token.name,
@@ -242,7 +265,7 @@ def retire_route(request: Request, body: Retirement) -> dict[str, object]:
 
 @router.post("/restore", summary="Restore a retired thing (curator)")
 def restore_route(request: Request, body: Retirement) -> dict[str, object]:
-    token = _require(request, "curator")
+    token = require_role(request, "curator")
     with _turn(request, token, "restore", body.iri):
         try:
             changed = restore(_store(request), _thing(body.iri), agent=token.name, client=request.state.client,
@@ -259,7 +282,7 @@ class Purge(BaseModel):
 
 @router.post("/purge", summary="Remove a graph for good, leaving an audit entry (admin)")
 def purge_route(request: Request, body: Purge) -> dict[str, object]:
-    token = _require(request, "admin")
+    token = require_role(request, "admin")
     name = _thing(body.graph)
     if name in (REGISTRY, AUDIT):
         raise HTTPException(403, f"<{name.value}> is kept by the server itself and cannot be purged")
@@ -280,7 +303,7 @@ class BackupTarget(BaseModel):
 
 @router.post("/backup", summary="Back up the store into a new directory on the server's machine (admin)")
 def backup_route(request: Request, body: BackupTarget) -> dict[str, object]:
-    token = _require(request, "admin")
+    token = require_role(request, "admin")
     target = Path(body.directory)
     if not target.is_absolute():
         raise HTTPException(400, "give an absolute directory on the server's machine")

@@ -14,6 +14,7 @@ from pyoxigraph import NamedNode
 
 from expgraph.sparql.template import SparqlTemplate
 from expgraph.store import Store
+from expgraph.team.retired import included
 from expgraph.web.list_specs import SPECS, ListSpec
 from expgraph.web.reading import FAILED_TERMS, query, select
 from expgraph.web.terms import BadRequest, iri_term, node, plain, short
@@ -93,14 +94,18 @@ def list_page(state: WebState, spec: ListSpec, params: Mapping[str, str]) -> dic
     except ValueError:
         raise BadRequest(f"limit must be a number, got {params.get('limit')!r}") from None
     index = state.lists.get(spec)
-    chosen = index.select(filters)
-    tops = {facet.name: index.top(filters, facet.name) for facet in spec.facets}
+    retired = included(params)  # ?include=retired: retired members listed too, and marked
+    chosen = index.select(filters, retired)
+    tops = {facet.name: index.top(filters, facet.name, retired) for facet in spec.facets}
     cursor = None
     if params.get("after") is not None and params.get("after_key") is not None:
         cursor = (params["after_key"], params["after"])
-    keys = page_keys(index.ordered(filters, sort), chosen, cursor, descending, limit + 1)
+    keys = page_keys(index.ordered(filters, sort, retired), chosen, cursor, descending, limit + 1)
     more = len(keys) > limit
     keys = keys[:limit]
+    items = _columns(state, spec, [NamedNode(iri) for _, iri in keys])
+    for item in items if retired else ():
+        item["retired"] = item["iri"] in index.retired
     return {
         "list": spec.name,
         "title": spec.title,
@@ -110,7 +115,8 @@ def list_page(state: WebState, spec: ListSpec, params: Mapping[str, str]) -> dic
         "columns": [{"name": c.name, "title": c.title, "link": c.link} for c in spec.columns],
         "filters": filters,
         "facets": _facets(state.store, spec, tops),
-        "items": _columns(state, spec, [NamedNode(iri) for _, iri in keys]),
+        "items": items,
+        "include_retired": retired,
         "next": {"after": keys[-1][1], "after_key": keys[-1][0]} if more else None,
         "limit": limit,
     }

@@ -27,6 +27,7 @@ from pyoxigraph import Literal, NamedNode
 from expgraph.sparql.template import SparqlTemplate, values, values_block
 from expgraph.store import Store
 from expgraph.store.base import Term, sparql_term
+from expgraph.team.retired import retired_things
 from expgraph.web.list_specs import SPECS, Facet, ListSpec, Step
 from expgraph.web.reading import query, select
 
@@ -101,6 +102,15 @@ class ListIndex:
         self._keys: dict[str, list[tuple[str, str]]] = {}
         self._selections: OrderedDict[tuple, _Selection] = OrderedDict()
         self._members: list[str] | None = None
+        self._retired: frozenset[str] | None = None
+
+    @property
+    def retired(self) -> frozenset[str]:
+        """The retired things (of any list), left out of selections unless asked for: read once per index."""
+        with self._lock:
+            if self._retired is None:
+                self._retired = retired_things(self.store)
+            return self._retired
 
     @property
     def members(self) -> list[str]:
@@ -148,18 +158,19 @@ class ListIndex:
                 self._values[name] = reached
             return self._values[name]
 
-    def select(self, filters: Mapping[str, str]) -> set[str]:
-        """The members matching all filters (memoised with their facet counts, see :meth:`top`)."""
-        return self._selection(filters).chosen
+    def select(self, filters: Mapping[str, str], retired: bool = False) -> set[str]:
+        """The members matching all filters, retired ones only if asked (memoised with their facet counts, see
+        :meth:`top`)."""
+        return self._selection(filters, retired).chosen
 
-    def top(self, filters: Mapping[str, str], name: str) -> list[tuple[str, int]]:
+    def top(self, filters: Mapping[str, str], name: str, retired: bool = False) -> list[tuple[str, int]]:
         """Facet ``name``'s most frequent values among the members matching ``filters`` (ties by value).
 
         Per facet, because building a facet over the whole catalog reads a predicate for every member and the
         home page needs three facets of the eleven; for a small filtered selection whose facet is not built yet,
         only the selection's values are read (see :meth:`_restricted`), which keeps a cold filtered list fast.
         """
-        selection = self._selection(filters)
+        selection = self._selection(filters, retired)
         if name not in selection.tops:
             if name in self._values or not selection.small:
                 values = self.values(name)
@@ -171,11 +182,11 @@ class ListIndex:
                 selection.tops[name] = ranked
         return selection.tops[name]
 
-    def ordered(self, filters: Mapping[str, str], name: str) -> list[tuple[str, str]]:
+    def ordered(self, filters: Mapping[str, str], name: str, retired: bool = False) -> list[tuple[str, str]]:
         """(key, member) for sort ``name``, ascending, of at least the members matching ``filters``: all
         members once that sort is built, else, for a small filtered selection, only the selection's (the same
         keys, so keyset pages are the same either way)."""
-        selection = self._selection(filters)
+        selection = self._selection(filters, retired)
         if name in self._keys or not selection.small:
             return self.keys(name)
         if name not in selection.keys:
@@ -201,14 +212,14 @@ class ListIndex:
     def _facet(self, name: str) -> Facet:
         return next(f for f in self.spec.facets if f.name == name)
 
-    def _selection(self, filters: Mapping[str, str]) -> _Selection:
+    def _selection(self, filters: Mapping[str, str], retired: bool = False) -> _Selection:
         """Members matching the filters and the facet counts and sort keys made so far for them (memoised:
         filtering and counting every member of a large catalog is slow in Python).
 
         With filters on facets not built yet, the matching members are found by one query that follows the
         filters' paths from the chosen values (an experiment's runs, not every run's experiment).
         """
-        key = tuple(sorted(filters.items()))
+        key = (tuple(sorted(filters.items())), retired)
         with self._lock:
             if key in self._selections:
                 self._selections.move_to_end(key)
@@ -220,6 +231,8 @@ class ListIndex:
             for name, value in filters.items():
                 values = self.values(name)
                 chosen = {m for m in chosen if value in values[m]}
+        if not retired:
+            chosen -= self.retired
         with self._lock:
             selection = self._selections.setdefault(key, _Selection(chosen, bool(filters)
                                                                     and len(chosen) <= RESTRICT_LIMIT))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from expgraph.team.retired import included
 from expgraph.web import compare as compare_view
 from expgraph.web import home as home_view
 from expgraph.web import lineage as lineage_view
@@ -45,8 +46,11 @@ for _name in SPECS:
 
 @router.get("/search", summary="Full-text search")
 def search(request: Request, q: str = "") -> Response:
-    """Labels, descriptions, error texts, lessons learned and parameter values containing ``q``."""
-    return respond(request, "search.html", search_view.search(state_of(request).store, state_of(request).search, q))
+    """Labels, descriptions, error texts, lessons learned and parameter values containing ``q``; retired things
+    with ``?include=retired``."""
+    state = state_of(request)
+    data = search_view.search(state.store, state.search, q, included(request.query_params))
+    return respond(request, "search.html", data)
 
 
 @router.get("/compare", summary="Compare runs")

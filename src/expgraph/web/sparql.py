@@ -102,7 +102,9 @@ def client_of(request: Request) -> str:
 def scope_of(request: Request) -> GraphScope:
     """The graphs the caller may read: the app state's ``scope`` (the hook for access control; every graph unless
     set). Every query a route runs for a caller carries it (see :class:`~expgraph.store.GraphScope`)."""
-    return state_of(request).scope
+    from expgraph.team.audit_page import hidden_graphs  # the audit trail: curators and admins only
+
+    return state_of(request).scope.hiding(hidden_graphs(getattr(request.state, "token", None)))
 
 
 def _text(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
