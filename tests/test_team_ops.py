@@ -7,6 +7,7 @@ The same routes against a server in a child process are in test_team_server.py; 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -127,3 +128,67 @@ def test_the_audit_graph_is_hidden_from_sparql_below_curator(client: TestClient,
     assert anonymous.json()["boolean"] is False
     named = client.get("/sparql", params={"query": flat, "default-graph-uri": audit.AUDIT.value}, headers=accept)
     assert named.status_code == 400 and "not in this store" in named.text  # as if it did not exist
+
+
+RECORDS = Path(__file__).parent / "fixtures" / "records"
+YAML = {"Content-Type": "application/yaml"}
+
+
+def test_posting_a_record_role_by_role(client: TestClient, store: Store, secrets: dict[str, str]) -> None:
+    body = (RECORDS / "negative-results.yaml").read_bytes()
+    anonymous = client.post("/api/v1/records", content=body, headers=YAML)
+    assert anonymous.status_code == 401 and "contributor" in anonymous.json()["detail"]
+    reader = client.post("/api/v1/records", content=body, headers={**YAML, **bearer(secrets["reader"])})
+    assert reader.status_code == 403 and "role reader" in reader.json()["detail"]
+    tokens = client.app.state.team_tokens
+    nlp = bearer(tokens.create("nlp-only", "contributor", ["nlp"]))
+    outside = client.post("/api/v1/records", content=body, headers={**YAML, **nlp})
+    assert outside.status_code == 403 and "nlp" in outside.json()["detail"]
+
+    done = client.post("/api/v1/records", content=body, params={"source": "lab-notes"},
+                       headers={**YAML, **bearer(secrets["contributor"])})
+    assert done.status_code == 200, done.text
+    assert done.json()["changed"] and done.json()["results"] == 2 and done.json()["source"] == "lab-notes"
+    graph = done.json()["graph"]
+    assert graph in store.active_graphs()
+    again = client.post("/api/v1/records", content=body, params={"source": "lab-notes"},
+                        headers={**YAML, **bearer(secrets["contributor"])})
+    assert again.status_code == 200 and again.json()["changed"] is False and again.json()["graph"] == graph
+    as_json = client.post("/api/v1/records", content=(RECORDS / "negative-results.json").read_bytes(),
+                          params={"project": "nlp"}, headers={"Content-Type": "application/json", **nlp})
+    assert as_json.status_code == 200 and as_json.json()["graph"] != graph  # its own source: the body's digest
+    latest = audit.recent(store, 2)
+    assert [(e["action"], e["agent"]) for e in latest] == [("record", "nlp-only"), ("record", "contributor")]
+
+
+def test_a_bad_record_is_refused_in_one_line_and_changes_nothing(client: TestClient, store: Store,
+                                                                  secrets: dict[str, str]) -> None:
+    writer = bearer(secrets["contributor"])
+    before = store.generation()
+    bad = client.post("/api/v1/records", content=b"- project: vision\n  title: no id\n", headers={**YAML, **writer})
+    assert bad.status_code == 400 and bad.json()["detail"].startswith("the posted record: ")
+    assert "id" in bad.json()["detail"] and "\n" not in bad.json()["detail"] and "/tmp" not in bad.json()["detail"]
+    wrong = client.post("/api/v1/records", content=b"<a> <b> <c> .", headers={"Content-Type": "text/turtle", **writer})
+    assert wrong.status_code == 415 and "application/yaml" in wrong.json()["detail"]
+    named = client.post("/api/v1/records", content=b"[]", params={"source": "../x"},
+                        headers={"Content-Type": "application/json", **writer})
+    assert named.status_code == 400
+    assert store.generation() == before
+
+
+def test_validation_through_the_api_role_by_role(client: TestClient, secrets: dict[str, str]) -> None:
+    assert client.post("/api/v1/validate").status_code == 401
+    assert client.post("/api/v1/validate", headers=bearer(secrets["reader"])).status_code == 403
+    done = client.post("/api/v1/validate", headers=bearer(secrets["contributor"]))
+    assert done.status_code == 200, done.text
+    summary = done.json()
+    assert set(summary) >= {"conforms", "counts", "completeness", "results", "missing_most"}
+    assert isinstance(summary["results"], int) and summary["results"] == sum(summary["counts"].values())
+    bad = client.post("/api/v1/validate", params={"fail_on": "sometimes"}, headers=bearer(secrets["contributor"]))
+    assert bad.status_code == 400 and "fail_on" in bad.json()["detail"]
+
+
+def test_the_new_routes_are_in_the_openapi_docs(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/v1/records", "/api/v1/validate", "/audit"} <= set(paths)
+    assert "application/yaml" in paths["/api/v1/records"]["post"]["requestBody"]["content"]

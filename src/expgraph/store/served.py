@@ -101,7 +101,7 @@ class ServedStore(Store):
         if source_digest:
             headers["X-Expgraph-Source-Digest"] = source_digest
         headers["X-Expgraph-Write-Id"] = write_id = uuid.uuid4().hex
-        body = _body(statements, list(audit))
+        body = upload_body(statements, list(audit))
         done = threading.Event()
         watcher = threading.Thread(target=self._report_wait, args=(write_id, done), daemon=True)
         watcher.start()
@@ -178,7 +178,7 @@ def _detail(response: httpx.Response) -> str:
     return lines[0][:300] if lines else response.reason_phrase
 
 
-def _body(statements: Iterable[str], audit: list[Triple]) -> Iterator[bytes]:
+def upload_body(statements: Iterable[str], audit: list[Triple]) -> Iterator[bytes]:
     """N-Quads in chunks: the content as triples, then the import's record in the audit graph."""
     graph = sparql_term(AUDIT)
     lines: list[str] = []

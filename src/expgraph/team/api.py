@@ -54,6 +54,9 @@ def install(app: FastAPI) -> None:
     from expgraph.team import audit_page
 
     app.include_router(audit_page.router)
+    from expgraph.team import submit
+
+    app.include_router(submit.router)
     app.add_middleware(TeamGate, tokens=tokens, max_upload=settings.max_upload_mb * 2**20)
 
 
@@ -73,7 +76,7 @@ def require_role(request: Request, role: str) -> Token:
 
 
 @contextlib.contextmanager
-def _turn(request: Request, token: Token, action: str, target: str, write_id: str | None = None) -> Iterator[None]:
+def turn(request: Request, token: Token, action: str, target: str, write_id: str | None = None) -> Iterator[None]:
     """The server's write lock, this write listed as waiting then applying (``GET /api/v1/writes``); token
     changes made meanwhile on the server's machine are recorded first, so the trail keeps their order."""
     with request.app.state.team_writes.turn(token.name, action, target, write_id):
@@ -188,23 +191,29 @@ def replace(request: Request, graph: str = Query(description="IRI of the graph t
     graph's content. Headers: ``X-Expgraph-Digest`` identifies the content when the client knows it (a file's
     hash), ``X-Expgraph-Source-Digest`` what it was made from (kept for the next import of the same source)."""
     token = require_role(request, "contributor")
-    store, settings = _store(request), state_of(request).settings
     try:
         name = NamedNode(graph)
     except ValueError:
         raise HTTPException(400, f"not an IRI: {graph!r}") from None
-    spooled = Path(request.state.upload)
+    return apply_upload(request, token, name, Path(request.state.upload), request.headers.get(DIGEST_HEADER) or None,
+                        request.headers.get(SOURCE_DIGEST_HEADER) or None, request.headers.get(WRITE_ID_HEADER))
+
+
+def apply_upload(request: Request, token: Token, name: NamedNode, spooled: Path, digest_hint: str | None = None,
+                 source_digest: str | None = None, write_id: str | None = None, action: str = "replace"
+                 ) -> dict[str, object]:
+    """Check an N-Quads file (see :func:`inspect_upload`) and make it ``name``'s content for ``token``, with its
+    audit entry: what ``PUT /api/v1/graphs`` does with its body, and ``POST /api/v1/records`` with a mapped record."""
+    store, settings = _store(request), state_of(request).settings
     try:
         upload = inspect_upload(spooled)
     except (SyntaxError, ValueError) as error:
         raise HTTPException(400, f"the upload is not valid: {error}") from None
-    digest_hint = request.headers.get(DIGEST_HEADER) or None
-    source_digest = request.headers.get(SOURCE_DIGEST_HEADER) or None
     # one write at a time; readers see the old version until the swap
-    with _turn(request, token, "replace", name.value, request.headers.get(WRITE_ID_HEADER)):
+    with turn(request, token, action, name.value, write_id):
         _check_target(name, token, upload, settings.base_iri, _projects_of(store, name))
         before = store.active_graphs().get(name.value)
-        change = audit.Change("replace", name, before, digest_hint or upload.digest, upload.triples, source_digest)
+        change = audit.Change(action, name, before, digest_hint or upload.digest, upload.triples, source_digest)
         trail = upload.client_audit + audit.entry(store, change, agent=token.name, client=request.state.client,
                                                   base=settings.base_iri)
         if digest_hint is not None:
@@ -252,7 +261,7 @@ def _thing(iri: str) -> NamedNode:
 @router.post("/retire", summary="Retire a thing: hidden by default, still resolvable (curator)")
 def retire_route(request: Request, body: Retirement) -> dict[str, object]:
     token = require_role(request, "curator")
-    with _turn(request, token, "retire", body.iri):
+    with turn(request, token, "retire", body.iri):
         try:
             changed = retire(_store(request), _thing(body.iri), body.reason, agent=token.name,
                              client=request.state.client, base=state_of(request).settings.base_iri)
@@ -266,7 +275,7 @@ def retire_route(request: Request, body: Retirement) -> dict[str, object]:
 @router.post("/restore", summary="Restore a retired thing (curator)")
 def restore_route(request: Request, body: Retirement) -> dict[str, object]:
     token = require_role(request, "curator")
-    with _turn(request, token, "restore", body.iri):
+    with turn(request, token, "restore", body.iri):
         try:
             changed = restore(_store(request), _thing(body.iri), agent=token.name, client=request.state.client,
                               base=state_of(request).settings.base_iri)
@@ -286,7 +295,7 @@ def purge_route(request: Request, body: Purge) -> dict[str, object]:
     name = _thing(body.graph)
     if name in (REGISTRY, AUDIT):
         raise HTTPException(403, f"<{name.value}> is kept by the server itself and cannot be purged")
-    with _turn(request, token, "purge", name.value):
+    with turn(request, token, "purge", name.value):
         try:
             purge(_store(request), name, body.reason, agent=token.name, client=request.state.client,
                   base=state_of(request).settings.base_iri)
@@ -307,7 +316,7 @@ def backup_route(request: Request, body: BackupTarget) -> dict[str, object]:
     target = Path(body.directory)
     if not target.is_absolute():
         raise HTTPException(400, "give an absolute directory on the server's machine")
-    with _turn(request, token, "backup", str(target)):  # a backup between two writes, never during one
+    with turn(request, token, "backup", str(target)):  # a backup between two writes, never during one
         try:
             backup(_store(request), target)
         except (StoreError, OSError) as error:
