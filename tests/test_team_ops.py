@@ -85,15 +85,14 @@ def test_a_retired_run_leaves_lists_facets_and_search_but_keeps_its_page(client:
         "retired"] is None
 
 
-def test_the_audit_page_is_for_curators_and_admins(client: TestClient, secrets: dict[str, str]) -> None:
+def test_the_audit_page_is_for_those_who_may_write(client: TestClient, secrets: dict[str, str]) -> None:
     anonymous = client.get("/audit")
-    assert anonymous.status_code == 401 and "curator" in anonymous.json()["detail"]
-    for role in ("reader", "contributor"):
-        refused = client.get("/audit", headers=bearer(secrets[role]))
-        assert refused.status_code == 403 and f"role {role}" in refused.json()["detail"]
-        assert client.get("/api/v1/audit", headers=bearer(secrets[role])).status_code == 403
-        assert client.get("/api/v1/audit/verify", headers=bearer(secrets[role])).status_code == 403
-    for role in ("curator", "admin"):
+    assert anonymous.status_code == 401 and "contributor" in anonymous.json()["detail"]
+    refused = client.get("/audit", headers=bearer(secrets["reader"]))
+    assert refused.status_code == 403 and "role reader" in refused.json()["detail"]
+    assert client.get("/api/v1/audit", headers=bearer(secrets["reader"])).status_code == 403
+    assert client.get("/api/v1/audit/verify", headers=bearer(secrets["reader"])).status_code == 403
+    for role in ("contributor", "curator", "admin"):
         page = client.get("/audit", headers=bearer(secrets[role]))
         assert page.status_code == 200 and "Audit trail" in page.text
         assert client.get("/api/v1/audit", headers=bearer(secrets[role])).status_code == 200
@@ -115,12 +114,13 @@ def test_token_changes_are_audit_entries_newest_first_and_paged(client: TestClie
     assert audit.verify(store).entries == 5
 
 
-def test_the_audit_graph_is_hidden_from_sparql_below_curator(client: TestClient, secrets: dict[str, str]) -> None:
+def test_the_audit_graph_is_hidden_from_readers_and_visitors_on_sparql(client: TestClient,
+                                                                       secrets: dict[str, str]) -> None:
     query = "ASK { GRAPH ?g { ?e <https://w3id.org/expgraph/audit#agentName> ?who } }"
     accept = {"Accept": "application/sparql-results+json"}
     flat = "ASK { ?e <https://w3id.org/expgraph/audit#agentName> ?who }"
     client.get("/audit", headers=bearer(secrets["admin"]))  # the token changes are in the trail now
-    for role, expected in (("reader", False), ("contributor", False), ("curator", True), ("admin", True)):
+    for role, expected in (("reader", False), ("contributor", True), ("curator", True), ("admin", True)):
         for text in (query, flat):
             answer = client.get("/sparql", params={"query": text}, headers={**accept, **bearer(secrets[role])})
             assert answer.json()["boolean"] is expected, (role, text)

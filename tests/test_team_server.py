@@ -76,7 +76,7 @@ def token(store: Path, name: str, role: str, *projects: str) -> str:
 
 @pytest.fixture(scope="module")
 def auditor(store: Path, server: str) -> dict[str, str]:
-    """Headers that may read the audit trail (curators and admins may)."""
+    """Headers that may read the audit trail (contributors and above may)."""
     return {"Authorization": f"Bearer {token(store, 'auditor', 'curator')}"}
 
 
@@ -291,7 +291,7 @@ def test_retire_and_restore_through_the_server(store: Path, server: str,
         PREFIX a: <https://w3id.org/expgraph/audit#>
         ASK {{ <{iri}> eg:retired ?activity . ?activity a:reason "duplicate of run 7" ; a:agentName "keeper" ;
                prov:startedAtTime ?when }}"""
-    assert _ask(server, retired, auditor)  # the trail is for curators; the page shows why, by whom, when to all
+    assert _ask(server, retired, auditor)  # the trail is for writers; the page shows why, by whom, when to all
     assert not _ask(server, retired)
     again = expgraph("--store", str(store), "--token", curator, "retire", iri, "--reason", "again")
     assert again.returncode == 0 and "already" in again.stdout

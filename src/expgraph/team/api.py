@@ -36,8 +36,10 @@ DIGEST_HEADER = "X-Expgraph-Digest"
 SOURCE_DIGEST_HEADER = "X-Expgraph-Source-Digest"
 #: A client's own name for its write, to find it in ``GET /api/v1/writes`` while it waits.
 WRITE_ID_HEADER = "X-Expgraph-Write-Id"
-#: Who may read the audit trail (token names, client addresses): curators, who retire and restore, and admins.
-AUDIT_READER = "curator"
+#: Who may read the audit trail (token names, client addresses): those who may write. Readers and anonymous
+#: visitors of the public ``/sparql`` may not; contributors may, as their clients read their own import records
+#: there (an unchanged source is then skipped without being read).
+AUDIT_READER = "contributor"
 #: Statements of the client's own import record (the AUDIT graph of an N-Quads upload) accepted with one upload.
 MAX_CLIENT_AUDIT = 10_000
 
@@ -230,16 +232,16 @@ def writes(request: Request) -> list[dict[str, object]]:
     return request.app.state.team_writes.snapshot()
 
 
-@router.get("/audit", summary="The latest entries of the audit trail, newest first (curator)",
-            responses={401: {"description": "no token"}, 403: {"description": "below curator"}})
+@router.get("/audit", summary="The latest entries of the audit trail, newest first (contributor)",
+            responses={401: {"description": "no token"}, 403: {"description": "reader"}})
 def audit_entries(request: Request, limit: int = Query(50, ge=1, le=1000)) -> list[dict[str, str]]:
     from expgraph.team.audit_page import read_trail
 
     return read_trail(request, limit)
 
 
-@router.get("/audit/verify", summary="Check the audit trail's hash chain (curator)",
-            responses={401: {"description": "no token"}, 403: {"description": "below curator"}})
+@router.get("/audit/verify", summary="Check the audit trail's hash chain (contributor)",
+            responses={401: {"description": "no token"}, 403: {"description": "reader"}})
 def verify_audit(request: Request) -> dict[str, object]:
     require_role(request, AUDIT_READER)
     verdict = audit.verify(_store(request))

@@ -1,8 +1,8 @@
 """``/audit``: the audit trail as a page (newest first, paged by entry number) and its JSON twin.
 
-The trail names tokens and the addresses writes came from, so it is for curators (who retire and restore) and
-admins: the page, ``/api/v1/audit`` and, through :func:`hidden_graphs`, the audit graph on ``/sparql`` and every
-other query a caller runs.
+The trail names tokens and the addresses writes came from, so it is for those who may write (contributors and
+above), never for readers or the anonymous visitors of a public catalog: the page, ``/api/v1/audit`` and, through
+:func:`hidden_graphs`, the audit graph on ``/sparql`` and every other query a caller runs.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ PAGE_SIZE = 50
 
 
 def hidden_graphs(token: Token | None) -> frozenset[str]:
-    """The graphs a caller with ``token`` may not read because of the trail: the audit graph, below curator.
+    """The graphs a caller with ``token`` may not read because of the trail: the audit graph, below contributor.
     (The hook for :func:`expgraph.web.sparql.scope_of`: its scope hides these too.)"""
     from expgraph.team.api import AUDIT_READER
 
@@ -31,7 +31,7 @@ def hidden_graphs(token: Token | None) -> frozenset[str]:
 
 
 def read_trail(request: Request, limit: int, before: int | None = None) -> list[dict[str, str]]:
-    """The entries for a curator's request (401/403 otherwise), with token changes made on the server's machine
+    """The entries for a contributor's request (401/403 otherwise), with token changes made on the server's machine
     recorded first when no write is under way (never waiting for one)."""
     from expgraph.team.api import AUDIT_READER, record_pending_token_changes, require_role
 
@@ -42,8 +42,8 @@ def read_trail(request: Request, limit: int, before: int | None = None) -> list[
     return audit.recent(state_of(request).store, limit, before)
 
 
-@router.get("/audit", summary="The audit trail, newest first (curator; ?format=json)",
-            responses={401: {"description": "no token"}, 403: {"description": "below curator"}})
+@router.get("/audit", summary="The audit trail, newest first (contributor; ?format=json)",
+            responses={401: {"description": "no token"}, 403: {"description": "reader"}})
 def audit_trail(request: Request, before: int | None = Query(None, ge=0, description="entries older than this"),
                 limit: int = Query(PAGE_SIZE, ge=1, le=500)) -> Response:
     """Every write (imports, retirements, purges, token changes): who, when, what, from where."""

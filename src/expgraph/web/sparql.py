@@ -102,7 +102,7 @@ def client_of(request: Request) -> str:
 def scope_of(request: Request) -> GraphScope:
     """The graphs the caller may read: the app state's ``scope`` (the hook for access control; every graph unless
     set). Every query a route runs for a caller carries it (see :class:`~expgraph.store.GraphScope`)."""
-    from expgraph.team.audit_page import hidden_graphs  # the audit trail: curators and admins only
+    from expgraph.team.audit_page import hidden_graphs  # the audit trail: not for readers and visitors
 
     return state_of(request).scope.hiding(hidden_graphs(getattr(request.state, "token", None)))
 
