@@ -192,3 +192,43 @@ def test_the_new_routes_are_in_the_openapi_docs(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/v1/records", "/api/v1/validate", "/audit"} <= set(paths)
     assert "application/yaml" in paths["/api/v1/records"]["post"]["requestBody"]["content"]
+
+
+PROXY = {"proxy_user_header": "X-Forwarded-User", "proxy_addresses": "10.0.0.0/24, ::1"}
+
+
+def proxied(store: Store, peer: str, **settings: str) -> TestClient:
+    """The app as a peer at ``peer`` reaches it, with anonymous reading off (a team's server behind its proxy)."""
+    app = create_app(store, load_settings({"anonymous_read": "off", **settings}, environ={}))
+    return TestClient(app, client=(peer, 40000))
+
+
+def test_the_proxy_user_header_is_trusted_from_the_proxy_only(store: Store) -> None:
+    user = {"X-Forwarded-User": "alice"}
+    with proxied(store, "10.0.0.7", **PROXY) as proxy:
+        proxy.app.state.team_tokens.create("alice", "curator", agent="local:test")
+        assert proxy.get("/runs", params={"format": "json"}, headers=user).status_code == 200
+        allowed = proxy.get("/audit", params={"format": "json"}, headers=user)  # alice's token's role: curator
+        assert allowed.status_code == 200
+        unknown = {"X-Forwarded-User": "bob"}  # signed in, no token of that name: a reader
+        assert proxy.get("/runs", params={"format": "json"}, headers=unknown).status_code == 200
+        assert proxy.get("/audit", headers=unknown).status_code == 403
+        assert proxy.get("/runs", params={"format": "json"}).status_code == 401  # no header: nobody
+    with proxied(store, "192.168.1.9", **PROXY) as around:  # around the proxy: the header is ignored
+        around.app.state.team_tokens.create("alice", "curator", agent="local:test")
+        spoofed = around.get("/runs", params={"format": "json"}, headers=user)
+        assert spoofed.status_code == 401
+        assert around.post("/api/v1/validate", headers=user).status_code == 401
+
+
+def test_the_proxy_user_header_is_off_by_default(store: Store) -> None:
+    with proxied(store, "10.0.0.7") as proxy:
+        proxy.app.state.team_tokens.create("alice", "admin", agent="local:test")
+        assert proxy.get("/runs", headers={"X-Forwarded-User": "alice"}).status_code == 401
+
+
+def test_a_proxy_header_without_proxy_addresses_fails_at_start(store: Store) -> None:
+    with pytest.raises(ValueError, match="proxy_addresses"):
+        create_app(store, load_settings({"proxy_user_header": "X-Forwarded-User"}, environ={}))
+    with pytest.raises(ValueError, match="not an address"):
+        create_app(store, load_settings({**PROXY, "proxy_addresses": "proxy.example"}, environ={}))

@@ -27,6 +27,7 @@ from expgraph.team import audit
 from expgraph.team.actions import RETIRED, NotFound, backup, purge, restore, retire
 from expgraph.team.discovery import SERVICE
 from expgraph.team.gate import UPLOAD_TYPES, TeamGate, anonymous_read_allowed
+from expgraph.team.proxy import ProxyTrust
 from expgraph.team.tokens import Token, TokenStore
 from expgraph.team.writes import WriteQueue
 from expgraph.web.state import state_of
@@ -59,7 +60,8 @@ def install(app: FastAPI) -> None:
     from expgraph.team import submit
 
     app.include_router(submit.router)
-    app.add_middleware(TeamGate, tokens=tokens, max_upload=settings.max_upload_mb * 2**20)
+    app.add_middleware(TeamGate, tokens=tokens, max_upload=settings.max_upload_mb * 2**20,
+                       proxy=ProxyTrust.from_settings(settings))  # a bad proxy setting fails at start too
 
 
 def _store(request: Request) -> Store:

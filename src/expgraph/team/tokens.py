@@ -165,6 +165,10 @@ class TokenStore:
         if not gone:
             raise TokenError(f"no token named {name!r} (expgraph token list shows them)")
 
+    def named(self, name: str) -> Token | None:
+        """The token called ``name``, or None (a proxy's signed-in user has the role of the token of its name)."""
+        return next((token for token in self.list() if token.name == name), None)
+
     def verify(self, secret: str) -> Token | None:
         """The token a secret belongs to, or None. Looked up by digest, so no secret is ever compared by time."""
         if self.path is not None and not self.path.is_file():
