@@ -72,7 +72,7 @@ def search(store: Store, indexes: IndexCache[SearchSpec, SearchIndex], q: str,
     through the app's search index (in ``indexes``) once it is built. Retired things only when asked (marked)."""
     q = q.strip()
     hits = _hits(store, indexes, q)
-    retired = retired_things(store) if hits else frozenset()
+    retired = indexes.get(SEARCH).retired if hits else frozenset()
     if include_retired:
         for hit in hits:
             hit["retired"] = hit["resource"]["iri"] in retired
@@ -208,6 +208,14 @@ class SearchIndex:
         self._lock = threading.Lock()
         self._texts: list[_Texts] | None = None
         self._started = False
+        self._retired: frozenset[str] | None = None
+
+    @property
+    def retired(self) -> frozenset[str]:
+        """The retired things, read once per index (that is, per store generation)."""
+        if self._retired is None:
+            self._retired = retired_things(self.store)
+        return self._retired
 
     @property
     def ready(self) -> bool:
