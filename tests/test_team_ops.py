@@ -232,3 +232,19 @@ def test_a_proxy_header_without_proxy_addresses_fails_at_start(store: Store) -> 
         create_app(store, load_settings({"proxy_user_header": "X-Forwarded-User"}, environ={}))
     with pytest.raises(ValueError, match="not an address"):
         create_app(store, load_settings({**PROXY, "proxy_addresses": "proxy.example"}, environ={}))
+
+
+def test_saved_queries_listing_runs_leave_retired_runs_out(store: Store) -> None:
+    from pyoxigraph import QuerySolutions
+
+    from expgraph.sparql.saved import get_query, run_saved
+
+    def failures() -> list[str]:
+        result = run_saved(store, get_query("recent-failures"), {})
+        assert isinstance(result, QuerySolutions)
+        return [row["run"].value for row in result]
+
+    before = failures()
+    assert R2 in before and iri("run", "r4") in before
+    retire(store, NamedNode(R2), "bad seed", agent="keeper", client="test", base=load_settings(environ={}).base_iri)
+    assert failures() == [r for r in before if r != R2]
