@@ -248,3 +248,34 @@ def test_saved_queries_listing_runs_leave_retired_runs_out(store: Store) -> None
     assert R2 in before and iri("run", "r4") in before
     retire(store, NamedNode(R2), "bad seed", agent="keeper", client="test", base=load_settings(environ={}).base_iri)
     assert failures() == [r for r in before if r != R2]
+
+
+def test_a_registry_read_during_a_write_is_not_kept(tmp_path: Path) -> None:
+    """Regression: a page read the registry on one thread while a retirement was written on another; the old
+    registry it read was cached after the write, so the writer's own check saw no new version ("written
+    concurrently by another writer") and later queries read the old version. Here the write lands between the
+    registry read and its caching, deterministically."""
+    from pyoxigraph import Literal, Triple
+
+    from expgraph.store import EmbeddedStore
+
+    store = EmbeddedStore(tmp_path / "store")
+    graph = NamedNode("https://example.org/graph")
+    store.replace_graph(graph, [Triple(graph, NamedNode("https://example.org/p"), Literal("one"))])
+    reading = store._query
+    interleaved = []
+
+    def query_then_write(sparql: str, **kwargs):
+        result = reading(sparql, **kwargs)
+        if "activeVersion" in sparql and not interleaved:  # the registry as it was (the query's snapshot)
+            interleaved.append(True)
+            store.replace_graph(graph, [Triple(graph, NamedNode("https://example.org/p"), Literal("two"))])
+        return result
+
+    store._query = query_then_write  # type: ignore[method-assign]
+    store._forget_registry()
+    store.active_graphs()  # read before the write, returned after it
+    store._query = reading  # type: ignore[method-assign]
+    assert interleaved
+    assert [t.object.value for t in store.triples(graph)] == ["two"]
+    store.close()

@@ -90,6 +90,8 @@ class Store(ABC):
     #: Whether :meth:`snapshot` gives views other processes can open (the query runner then uses worker processes).
     shares_snapshots = False
     _registry_cache: dict[str, GraphInfo] | None = None
+    #: Counts the writes that made the cache stale: a registry read while one happened is not kept.
+    _registry_epoch = 0
 
     # -- primitives ---------------------------------------------------------------------------------------------
 
@@ -208,6 +210,7 @@ class Store(ABC):
         """The logical graphs queries see, by IRI."""
         if self._registry_cache is not None:
             return dict(self._registry_cache)
+        epoch = self._registry_epoch
         rows = self._query(
             f"""SELECT ?name ?version ?digest ?triples ?modified ?source WHERE {{
                 ?name <{STORE.activeVersion.value}> ?version ;
@@ -225,12 +228,13 @@ class Store(ABC):
             info = GraphInfo(row["name"], row["version"], row["digest"].value, int(row["triples"].value),
                              row["modified"].value, row["source"].value if row["source"] is not None else None)
             infos[info.name.value] = info
-        if self.caches_registry:
+        if self.caches_registry and epoch == self._registry_epoch:  # else a write came in meanwhile: maybe stale
             self._registry_cache = dict(infos)
         return infos
 
     def _forget_registry(self) -> None:
-        """Called by a caching backend on every write."""
+        """Called by a caching backend on every write, before and after it."""
+        self._registry_epoch += 1
         self._registry_cache = None
 
     def replace_graph(
