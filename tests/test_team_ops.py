@@ -52,6 +52,7 @@ def run_iris(answer) -> list[str]:
 
 def test_a_retired_run_leaves_lists_facets_and_search_but_keeps_its_page(client: TestClient, store: Store) -> None:
     before = client.get("/runs", params={"format": "json", "limit": 200}).json()
+    counted = client.get("/", params={"format": "json"}).json()["counts"]
     status_counts = {f["name"]: {v["value"]: v["count"] for v in f["values"]} for f in before["facets"]}["status"]
     label = next(item["label"] for item in before["items"] if item["iri"] == R1)
     assert client.get("/search", params={"q": label, "format": "json"}).json()["total"] >= 1
@@ -59,6 +60,7 @@ def test_a_retired_run_leaves_lists_facets_and_search_but_keeps_its_page(client:
            .base_iri)
 
     after = client.get("/runs", params={"format": "json", "limit": 200}).json()
+    assert client.get("/", params={"format": "json"}).json()["counts"]["runs"] == counted["runs"] - 1
     assert R1 not in run_iris(client.get("/runs", params={"format": "json", "limit": 200}))
     assert after["total"] == before["total"] - 1
     status_after = {f["name"]: {v["value"]: v["count"] for v in f["values"]} for f in after["facets"]}["status"]
