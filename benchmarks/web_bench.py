@@ -7,9 +7,12 @@ Measures, through the real app (FastAPI TestClient, so routing, templates and JS
   warm (facet counts cached while the graphs are unchanged), and the unfiltered run list;
 - full-text searches (an error message, a parameter value, a common word): cold (before the search index is
   built: one scan per field), the index's build time, then warm (from the index);
+- the run list with metric columns (``--columns-only`` for these alone): three metric columns and a value filter,
+  cold (the columns' value tables read) and warm, also with a project facet, sorted by a metric, and as CSV;
 - with ``--server``, the run page and a trivial route again through uvicorn in its own process and httpx (the
   TestClient's own cost per request is about 2 ms, a real server's about 1 ms).
-Goal (issue 7): run page within a few ms of the raw lookup; list pages under 200 ms.
+Goal (issue 7): run page within a few ms of the raw lookup; list pages under 200 ms (issue 18: also with three
+metric columns and a value filter, at 100k runs).
 The store directory is reused when it already holds a catalog, so the catalog is built once.
 
 ``--dump FILE`` instead writes the HTML and JSON run pages of ``--dump-runs`` sampled runs, one JSON line each, to
@@ -48,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lists-only", action="store_true", help="measure the home page and run lists only")
     parser.add_argument("--retire", type=int, default=0, help="first retire this many runs (sampled; restored "
                         "at the end): what hiding retired things costs the lists")
+    parser.add_argument("--columns-only", action="store_true", help="measure the run list's metric columns only")
     args = parser.parse_args(argv)
     from fastapi.testclient import TestClient
 
@@ -73,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.charts_only:
         charts(client, store, args.repeat)
+        store.close()
+        return 0
+    if args.columns_only:
+        value_columns(client, store, args.repeat)
         store.close()
         return 0
     if args.search_dump or args.search_only:
@@ -130,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"filtered run list (project + failed): cold {cold:.0f} ms, warm median {warm:.1f} ms; "
           f"unfiltered run list warm {plain_list:.1f} ms; another filter cold {other_cold:.0f} ms")
     searches(client, store, None, args.repeat)
+    value_columns(client, store, args.repeat)
     charts(client, store, args.repeat)
     store.close()
     if args.server:
@@ -236,6 +245,40 @@ def charts(client, store, repeat: int) -> None:
     store.drop(source_graph("mlflow", source, base))
     for name, ms in figures.items():
         print(f"{name}: {ms:.1f} ms")
+
+
+def value_columns(client, store, repeat: int) -> None:
+    """The run list with three metric columns (the synthetic catalog's ``train_loss``, ``val_loss``,
+    ``val_accuracy``) and a value filter: the first request reads the three columns' value tables (cold), then warm;
+    the same with a project facet, sorted by a metric value, another filter, and the CSV download."""
+    import resource
+
+    columns = [("col", "metric:train_loss"), ("col", "metric:val_loss"), ("col", "metric:val_accuracy")]
+    project = store.select("SELECT ?p WHERE { ?p a <https://w3id.org/expgraph#Project> } LIMIT 1")[0]["p"].value
+    cases = {
+        "no value columns, unfiltered (as before)": [],
+        "3 metric columns + val_loss < 0.5": [*columns, ("where", "val_loss < 0.5")],
+        "  + sorted by -val_accuracy": [*columns, ("where", "val_loss < 0.5"), ("sort", "-metric:val_accuracy")],
+        "  + project facet": [*columns, ("where", "val_loss < 0.5"), ("project", project)],
+        "3 metric columns + lr in [1e-4, 1e-3] + val_accuracy > 0.8": [
+            *columns, ("where", "val_accuracy > 0.8"), ("where", "lr in [1e-4, 1e-3]")],
+        "  as CSV": [*columns, ("where", "val_accuracy > 0.8"), ("where", "lr in [1e-4, 1e-3]"), ("format", "csv")],
+    }
+
+    def get(params) -> None:
+        response = client.get("/runs", params=params)
+        assert response.status_code == 200, response.text[:300]
+
+    get([])  # the run index's members and default sort, as the unfiltered list has them
+    for name, params in cases.items():
+        started = time.perf_counter()
+        get(params)
+        cold = (time.perf_counter() - started) * 1000
+        warm = median_ms(lambda params=params: get(params), repeat)
+        total = client.get("/runs", params=[p for p in params if p[0] != "format"] + [("format", "json")]).json()
+        print(f"run list, {name}: {total['total']} runs, cold {cold:.0f} ms, warm median {warm:.1f} ms")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of this process so far: {peak:.0f} MB")
 
 
 def dump(client, runs: list[str], base: str, path: Path) -> None:

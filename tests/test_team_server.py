@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from expgraph.store import EmbeddedStore
+from expgraph.store.base import AUDIT, REGISTRY, STORE
 from loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -345,16 +348,27 @@ def test_the_fragment_form_and_the_openapi_docs(server: str) -> None:
     assert "application/n-triples" in paths["/api/v1/graphs"]["put"]["requestBody"]["content"]
 
 
-def test_killing_the_server_mid_apply_keeps_a_whole_version(tmp_path: Path) -> None:
-    store, spool = tmp_path / "store", tmp_path / "spool"
-    spool.mkdir()
+def test_killing_the_server_mid_apply_keeps_the_previous_version(tmp_path: Path) -> None:
+    """kill -9 while the server writes a large upload's staging version (held there by the test_hold_apply setting,
+    which says so on stderr): the previous version stays active, and the restarted server sweeps every leftover."""
+    store = tmp_path / "store"
     assert expgraph("--store", str(store), "import", "records", str(NOTEBOOK), "--no-validate").returncode == 0
     secret = token(store, "big", "contributor")
     port = free_port()
-    env = {**os.environ, "TMPDIR": str(spool)}
+    env = {**os.environ, "EXPGRAPH_TEST_HOLD_APPLY": "250000"}
     process = subprocess.Popen([*CLI, "--store", str(store), "serve", "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     url = f"http://127.0.0.1:{port}"
+    held = threading.Event()
+
+    def watch_log() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if line.startswith("test_hold_apply: holding"):
+                held.set()
+
+    watcher = threading.Thread(target=watch_log, daemon=True)
+    watcher.start()
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -371,7 +385,7 @@ def test_killing_the_server_mid_apply_keeps_a_whole_version(tmp_path: Path) -> N
 import httpx, sys
 body = sys.stdin.buffer.read()
 try:
-    httpx.put("{url}/api/v1/graphs", params={{"graph": "{target}"}}, content=body, timeout=300,
+    httpx.put("{url}/api/v1/graphs", params={{"graph": "{target}"}}, content=body, timeout=600,
               headers={{"Content-Type": "application/n-triples", "Authorization": "Bearer {secret}"}})
 except httpx.HTTPError:
     pass
@@ -379,20 +393,32 @@ except httpx.HTTPError:
         assert client.stdin is not None
         client.stdin.write(body)
         client.stdin.close()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # the whole body is spooled: the server is about to apply it
-            if any(f.stat().st_size == len(body) for f in spool.glob("expgraph-upload-*")):
-                break
-            time.sleep(0.01)
-        process.kill()
+        assert held.wait(600), "the server never reached the hold"
+        process.kill()  # SIGKILL: no cleanup of any kind
+        process.wait(60)
         client.wait(120)
     finally:
         process.kill()
-        process.communicate(timeout=60)
-    stats = expgraph("--store", str(store), "stats", "--format", "json")
-    assert stats.returncode == 0, stats.stderr
-    after = {g["graph"]: g for g in json.loads(stats.stdout)["graphs"]}[target]
-    assert after["triples"] in (before["triples"], 300_000)  # one whole version, old or new, never a mix
+        process.wait(60)
+        watcher.join(60)
+        if process.stderr is not None:
+            process.stderr.close()
+    with EmbeddedStore(store) as crashed:  # the staging version the crash cut short is still registered
+        registered = {row["v"].value for row in crashed.ox.query(
+            f"SELECT ?v WHERE {{ GRAPH <{REGISTRY.value}> {{ ?v <{STORE.versionOf.value}> <{target}> }} }}")}
+        assert len(registered - {before["version"]}) == 1
+    with served(store) as url:  # restarting sweeps the leftovers
+        after = graphs(url)[target]
+        assert (after["version"], after["digest"], after["triples"]) == (
+            before["version"], before["digest"], before["triples"])
+    with EmbeddedStore(store) as recovered:
+        active = {info.version.value for info in recovered.active_graphs().values()}
+        held_graphs = {g.value for g in recovered.ox.named_graphs()}
+        assert held_graphs == active | {REGISTRY.value}
+        registered = {row["v"].value for row in recovered.ox.query(
+            f"SELECT ?v WHERE {{ GRAPH <{REGISTRY.value}> {{ ?v <{STORE.versionOf.value}> ?g }} }}")}
+        assert registered == active - {AUDIT.value}  # the audit graph is appended to, never versioned
+    assert not list((store / "uploads").glob("expgraph-upload-*"))
 
 
 def test_load_through_the_server_needs_a_curator(store: Path, server: str, tmp_path: Path) -> None:

@@ -58,6 +58,8 @@ RDFS = Namespace("http://www.w3.org/2000/01/rdf-schema#")
 OWL = Namespace("http://www.w3.org/2002/07/owl#")
 XSD = Namespace("http://www.w3.org/2001/XMLSchema#")
 SH = Namespace("http://www.w3.org/ns/shacl#")
+#: Terms the store keeps about its own graphs (the registry); not part of the public ontology.
+STORE = Namespace("https://w3id.org/expgraph/store#")
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 
 #: SKOS vocabularies shipped in ontology/vocab/: concept IRIs are ``{VOCAB}{scheme}/{notation}``.

@@ -68,6 +68,11 @@ SETTINGS: tuple[Setting, ...] = (
             "the reverse proxy whose proxy_user_header is trusted; from any other peer the header is ignored."),
     Setting("hash_cache", "", str, "File caching input checksums by path, size and time "
             "(default $XDG_CACHE_HOME/expgraph/hashes.sqlite)."),
+    Setting("history_keep", 5, int, "Previous versions of each graph kept after an import or load replaced it "
+            "(`expgraph history`, /history); 0: none."),
+    Setting("history_days", 90.0, float, "Days a previous version is kept after it was replaced; 0: no age limit."),
+    Setting("test_hold_apply", 0, int, "Testing only: the server stops applying an upload after this many statements "
+            "and says so on stderr, so that a test can kill it mid-apply. 0: off."),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}

@@ -230,11 +230,12 @@ class Saved:
 def save(items: list[Record], settings: Settings) -> Saved:
     """Write the run to the catalog, or into the spool when the store is busy or unreachable."""
     from expgraph.catalog import prepare
-    from expgraph.store import StoreError, open_store
+    from expgraph.store import Retention, StoreError, open_store
 
     run_id = CapturedRun(items).run_id
     try:
-        store = open_store(settings.store, endpoint=settings.endpoint or None)
+        store = open_store(settings.store, endpoint=settings.endpoint or None,
+                           retention=Retention(settings.history_keep, settings.history_days))
         try:
             write(prepare(store), items, base=settings.base_iri)
         finally:

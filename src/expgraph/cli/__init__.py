@@ -10,7 +10,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from expgraph._version import __version__
-from expgraph.cli import data, demo, imports, query, record, records, serve, team, validate
+from expgraph.cli import data, demo, history, imports, query, record, records, serve, team, validate
 from expgraph.cli.common import CliError, State, err
 from expgraph.settings import SettingsError, load_settings
 from expgraph.store import StoreError
@@ -121,6 +121,7 @@ validate.register(app)
 query.register(app)
 record.register(app)
 team.register(app)
+history.register(app)
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from expgraph.formats import GRAPH, RESULTS, by_name
 from expgraph.settings import Settings
-from expgraph.store import EmbeddedStore, Store, open_store
+from expgraph.store import EmbeddedStore, Retention, Store, open_store
 
 #: Human output goes to stdout; progress and messages to stderr so that pipes stay clean.
 out = Console(soft_wrap=True)
@@ -65,7 +65,8 @@ class State:
                 if path.is_dir() and any(path.iterdir()):
                     raise CliError(f"{location} holds other files and no store: give a new or empty directory")
                 self._created = None if path.exists() else path
-            store = open_store(location, endpoint=endpoint, timeout=self.settings.timeout)
+            store = open_store(location, endpoint=endpoint, timeout=self.settings.timeout,
+                               retention=Retention(self.settings.history_keep, self.settings.history_days))
             self._store = prepare_store(store) if prepare else store
         return self._store
 

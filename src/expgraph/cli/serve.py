@@ -50,6 +50,11 @@ def serve(ctx: typer.Context, host: HostOption = None, port: PortOption = None) 
     store = state(ctx).store()
     if getattr(store, "served", False):
         raise CliError(f"the store is served already by {store.location}")
+    from expgraph.team.actions import recover
+
+    swept = recover(store)  # leftovers of writes a crash cut short
+    if swept:
+        err.print(f"swept {len(swept)} leftovers of interrupted writes", highlight=False)
     run_server(store, state(ctx).settings, host, port)
 
 

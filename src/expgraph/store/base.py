@@ -10,7 +10,6 @@ its first triple is written, so leftovers of a crash are known to be ours and ar
 from __future__ import annotations
 
 import contextlib
-import re
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -19,57 +18,26 @@ from typing import BinaryIO, Protocol
 
 import pyoxigraph
 from pyoxigraph import (
-    BlankNode,
     Literal,
     NamedNode,
     Quad,
-    QueryBoolean,
     QuerySolutions,
-    QueryTriples,
     RdfFormat,
     Triple,
 )
 
 from expgraph.formats import DATASET, GRAPH, by_name, formats
-from expgraph.namespaces import GRAPHS, PREFIXES, XSD, Namespace
-from expgraph.sparql.lexer import keep_backslash_u
+from expgraph.namespaces import PREFIXES, PROV, RDF, STORE, XSD
 from expgraph.store.scope import EVERYTHING, GraphInfo, GraphScope, logical_to_versions, physical_graphs
+from expgraph.store.terms import AUDIT, REGISTRY, QueryResult, StoreBusyError, StoreError, Term, sparql_term
 from expgraph.store.text import CHUNK, ChunkReader, ContentDigest
+from expgraph.store.versions import NO_HISTORY, KeptVersions, Retention, VersionInfo, kept_entry
 
-__all__ = ["CHUNK", "ChunkReader", "ContentDigest", "GraphScope", "Snapshot", "Store", "StoreError",
+__all__ = ["AUDIT", "CHUNK", "REGISTRY", "STORE", "ChunkReader", "ContentDigest", "GraphScope", "QueryResult",
+           "Retention", "Snapshot", "Store", "StoreBusyError", "StoreError", "Term", "VersionInfo",
            "logical_to_versions", "sparql_term"]
 
-#: Terms the store keeps about its own graphs; not part of the public ontology.
-STORE = Namespace("https://w3id.org/expgraph/store#")
-REGISTRY = NamedNode(GRAPHS + "registry")
-#: The audit trail of imports, appended to (never replaced) in the same transaction as each swap.
-AUDIT = NamedNode(GRAPHS + "imports")
-
-QueryResult = QuerySolutions | QueryBoolean | QueryTriples
-Term = NamedNode | BlankNode | Literal
-
 _VERSION_MARK = "/version/"
-_SAFE_IRI = re.compile(r'^[^\s<>"{}|\\^`]+$')
-
-
-class StoreError(Exception):
-    """A store problem worth one clear line to the user."""
-
-
-class StoreBusyError(StoreError):
-    """Another process holds the on-disk store for writing."""
-
-
-def sparql_term(term: Term) -> str:
-    """A term in SPARQL syntax. pyoxigraph's N-Triples form escapes quotes, newlines and IRIs safely; a backslash
-    before ``u`` in a literal is kept from reading as a codepoint escape (see :func:`keep_backslash_u`)."""
-    if isinstance(term, NamedNode) and not _SAFE_IRI.match(term.value):
-        raise StoreError(f"not a valid IRI: {term.value!r}")
-    text = str(term)
-    if isinstance(term, Literal) and "\\" in term.value:
-        end = text.rindex('"')
-        text = text[0] + keep_backslash_u(text[1:end]) + text[end:]
-    return text
 
 
 class Snapshot(Protocol):
@@ -78,7 +46,7 @@ class Snapshot(Protocol):
     def open(self) -> Store: ...
 
 
-class Store(ABC):
+class Store(KeptVersions, ABC):
     """A quad store holding expgraph's graphs. Subclasses implement the primitives marked abstract."""
 
     #: Whether SPARQL ``substitutions`` are supported natively (else a ``VALUES`` clause binds parameters).
@@ -92,6 +60,8 @@ class Store(ABC):
     _registry_cache: dict[str, GraphInfo] | None = None
     #: Counts the writes that made the cache stale: a registry read while one happened is not kept.
     _registry_epoch = 0
+    #: How many previous versions of each graph are kept, and how long (see :mod:`expgraph.store.versions`).
+    retention: Retention = NO_HISTORY
 
     # -- primitives ---------------------------------------------------------------------------------------------
 
@@ -303,12 +273,16 @@ class Store(ABC):
                      f"{sparql_term(STORE.versionOf)} {sparql_term(name)} ; "
                      f"{sparql_term(STORE.started)} {sparql_term(_now())} }} }}")
         counter = ContentDigest()
+        keep = current is not None and self.retention.keep > 0
         try:
             write(staging, counter)
             content_digest = digest or counter.hexdigest()
             unchanged = current is not None and current.digest == content_digest
             if not unchanged:
-                self._swap(name, staging, content_digest, counter.count, list(audit), source_digest)
+                if keep:
+                    self._keep(current.version)
+                self._swap(name, staging, content_digest, counter.count, list(audit), source_digest,
+                           retained=current if keep else None)
         except BaseException:
             with contextlib.suppress(Exception):  # the original error matters more; sweep() retries later
                 self._discard(staging)
@@ -319,7 +293,11 @@ class Store(ABC):
                 self._set_source_digest(name, source_digest)
             return False
         if current is not None:
-            self._discard(current.version)
+            if keep:
+                self._superseded(current.version)
+                self._prune(name)
+            else:
+                self._discard(current.version)
         return True
 
     def append_audit(self, audit: Iterable[Triple]) -> None:
@@ -337,6 +315,8 @@ class Store(ABC):
             return False
         self._update(f"DELETE WHERE {{ GRAPH {sparql_term(REGISTRY)} {{ {sparql_term(name)} ?p ?o }} }}")
         self._discard(current.version)
+        for kept in self.versions(name):
+            self._release(kept.version)
         return True
 
     def triples(self, name: NamedNode) -> Iterator[Triple]:
@@ -350,12 +330,14 @@ class Store(ABC):
         Only graphs the registry lists as versions are touched, never anything else on a shared server. Without
         ``name`` every inactive version goes; with it, those of that graph plus any older than ``stale_after``
         seconds, so that a writer does not sweep away another writer's graph while it is still being written.
+        Previous versions kept by the retention policy are not leftovers (see :meth:`versions`).
         """
         rows = self._query(
             f"""SELECT ?version ?name ?started WHERE {{
                 ?version <{STORE.versionOf.value}> ?name .
                 OPTIONAL {{ ?version <{STORE.started.value}> ?started }}
-                FILTER NOT EXISTS {{ ?any <{STORE.activeVersion.value}> ?version }} }}""",
+                FILTER NOT EXISTS {{ ?any <{STORE.activeVersion.value}> ?version }}
+                FILTER NOT EXISTS {{ ?version <{STORE.superseded.value}> ?when }} }}""",
             default_graphs=[REGISTRY],
             named_graphs=[],
             bindings={},
@@ -407,7 +389,7 @@ class Store(ABC):
     # -- internals ----------------------------------------------------------------------------------------------
 
     def _swap(self, name: NamedNode, version: NamedNode, digest: str, count: int, audit: list[Triple],
-              source_digest: str | None = None) -> None:
+              source_digest: str | None = None, retained: GraphInfo | None = None) -> None:
         """Make ``version`` the active content of ``name`` (and append the audit record) in one transaction.
 
         Both steps are conditional on ``version`` still being registered: if a concurrent sweep discarded it, the
@@ -416,6 +398,11 @@ class Store(ABC):
         registry, graph, versioned = sparql_term(REGISTRY), sparql_term(name), sparql_term(version)
         registered = f"GRAPH {registry} {{ {versioned} {sparql_term(STORE.versionOf)} {graph} }}"
         entry = _entry(name, version, digest, count, source_digest)
+        # which audit activities wrote this version (the import's record, the server's entry): its history says who
+        entry += [Triple(version, STORE.writtenBy, t.subject) for t in audit
+                  if t.predicate == RDF.type and t.object == PROV.Activity and isinstance(t.subject, NamedNode)]
+        if retained is not None:  # the version this swap supersedes stays, described as it was when active
+            entry += kept_entry(retained, _now())
         audit_block = ""
         if audit:
             audit_block = f"GRAPH {sparql_term(AUDIT)} {{ {_triples_text(audit)} }}"
@@ -441,6 +428,9 @@ class Store(ABC):
     def _discard(self, version: NamedNode) -> None:
         """Drop one version graph and forget it."""
         self._drop_graph(version)
+        self._forget_version(version)
+
+    def _forget_version(self, version: NamedNode) -> None:
         self._update(f"DELETE WHERE {{ GRAPH {sparql_term(REGISTRY)} {{ {sparql_term(version)} ?p ?o }} }}")
 
 

@@ -1,5 +1,5 @@
 """Writes that are not imports: retire and restore a thing (an IRI; curators), purge a graph and back up the store
-(admins).
+(admins); and restoring a backup into a new store directory.
 
 A retired thing keeps its IRI and its statements; the graph of retirements (``graphs/retired``) states
 ``<thing> eg:retired <activity>``, the audit entry of the retirement, which says why, by whom and when. Restore
@@ -11,15 +11,17 @@ or in the server (whichever holds the store).
 from __future__ import annotations
 
 import hashlib
+import shutil
 import sqlite3
 from pathlib import Path
 
 from pyoxigraph import NamedNode, QueryBoolean, Triple
 
 from expgraph.namespaces import EG, GRAPHS
-from expgraph.store import Store, StoreError
+from expgraph.store import EmbeddedStore, Store, StoreError
 from expgraph.store.base import sparql_term
 from expgraph.team import audit
+from expgraph.team.discovery import FILE_NAME as DISCOVERY_FILE
 from expgraph.team.tokens import FILE_NAME as TOKENS_FILE
 
 RETIRED = NamedNode(GRAPHS + "retired")
@@ -83,13 +85,14 @@ def purge(store: Store, graph: NamedNode, reason: str, *, agent: str, client: st
 
 def backup(store: Store, target: Path) -> None:
     """pyoxigraph's online backup of an on-disk store into ``target`` (a new directory; hard links where the file
-    system allows), with the token table beside it; the backup opens as a store of its own (``--store TARGET``)."""
+    system allows), with its kept previous versions and the token table beside it; the backup opens as a store of
+    its own (``--store TARGET``), or is restored into a new one (:func:`restore_backup`)."""
     path = getattr(store, "path", None)
-    if path is None or not hasattr(store, "ox"):
+    if path is None or not isinstance(store, EmbeddedStore):
         raise StoreError("only an embedded on-disk store can be backed up this way")
     if target.exists():
         raise StoreError(f"{target} exists already: give a new directory")
-    store.ox.backup(str(target))
+    store.backup(target)
     tokens = Path(path) / TOKENS_FILE
     if tokens.is_file():
         source = sqlite3.connect(tokens)
@@ -99,3 +102,33 @@ def backup(store: Store, target: Path) -> None:
         finally:
             source.close()
             copy.close()
+
+
+def restore_backup(backup_dir: Path, target: Path) -> int:
+    """Copy a backup (see :func:`backup`) into ``target``, a new or empty directory, and open it to check it is a
+    whole store; returns its number of graphs. Never writes over a directory holding anything: restoring is for a
+    new store (stop the server, then serve the restored directory, or move it into place)."""
+    if not EmbeddedStore.exists(backup_dir):
+        raise StoreError(f"{backup_dir} is not a backup of an expgraph store (no store files in it)")
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise StoreError(f"{target} is not empty: restore into a new directory (a catalog is never overwritten)")
+    try:
+        shutil.copytree(backup_dir, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(DISCOVERY_FILE))
+        with EmbeddedStore(target) as restored:
+            return len(restored.active_graphs())
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+
+
+def recover(store: Store) -> list[str]:
+    """What a server does as it starts on an on-disk store it alone writes: remove what writes cut short by a crash
+    left behind (staging versions, copies of previous versions, spooled uploads). Returns what went, for the log."""
+    if not isinstance(store, EmbeddedStore) or store.path is None:
+        return []
+    gone = [version.value for version in store.sweep()]
+    spool = store.path / "uploads"
+    for leftover in spool.glob("expgraph-upload-*") if spool.is_dir() else ():
+        leftover.unlink(missing_ok=True)
+        gone.append(str(leftover))
+    return gone

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +63,7 @@ def install(app: FastAPI) -> None:
 
     app.include_router(submit.router)
     app.add_middleware(TeamGate, tokens=tokens, max_upload=settings.max_upload_mb * 2**20,
+                       spool_dir=str(upload_spool(path)) if path is not None else None,
                        proxy=ProxyTrust.from_settings(settings))  # a bad proxy setting fails at start too
 
 
@@ -152,6 +155,25 @@ def _content(path: Path) -> Iterator[Triple]:
                 yield quad.triple
 
 
+def _held(content: Iterator[Triple], after: int, graph: NamedNode) -> Iterator[Triple]:
+    """The content, stopped for good after ``after`` statements (the ``test_hold_apply`` setting; 0: never), saying
+    so on stderr: a crash test kills the server there, with a staging version half written."""
+    for count, triple in enumerate(content, 1):
+        yield triple
+        if count == after:
+            print(f"test_hold_apply: holding the write of <{graph.value}> after {count} statements", file=sys.stderr,
+                  flush=True)
+            threading.Event().wait()
+
+
+def upload_spool(store_dir: str | Path) -> Path:
+    """Where the server spools uploads: beside the store it alone writes, so that a restart can remove what a
+    crash left there (:func:`expgraph.team.actions.recover`)."""
+    spool = Path(store_dir) / "uploads"
+    spool.mkdir(parents=True, exist_ok=True)
+    return spool
+
+
 def _projects_of(store: Store, graph: NamedNode) -> set[str]:
     """The projects a graph's current content writes into (so that replacing it is judged by them too)."""
     if graph.value not in store.active_graphs():
@@ -220,10 +242,11 @@ def apply_upload(request: Request, token: Token, name: NamedNode, spooled: Path,
         change = audit.Change(action, name, before, digest_hint or upload.digest, upload.triples, source_digest)
         trail = upload.client_audit + audit.entry(store, change, agent=token.name, client=request.state.client,
                                                   base=settings.base_iri)
+        content = _held(_content(spooled), settings.test_hold_apply, name)
         if digest_hint is not None:
-            changed = store.replace_graph(name, _content(spooled), digest=digest_hint, audit=trail)
+            changed = store.replace_graph(name, content, digest=digest_hint, audit=trail)
         else:
-            changed = store.replace_statements(name, (str(t) for t in _content(spooled)), audit=trail,
+            changed = store.replace_statements(name, (str(t) for t in content), audit=trail,
                                                source_digest=source_digest)
         after = store.active_graphs()[name.value]
     return {"graph": name.value, "changed": changed, "triples": after.triples, "digest": after.digest}

@@ -46,6 +46,9 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     app.include_router(charts.router)
     app.include_router(dashboards.router)
     app.include_router(editor.router)
+    from expgraph.web import history_page  # /history: a source graph's versions and what changed
+
+    app.include_router(history_page.router)
     app.add_exception_handler(BadRequest, pages.bad_request)
     app.add_middleware(SecurityHeaders)
     # added last, so it runs first: 413 / 414 before any route (or header) is looked at

@@ -55,6 +55,7 @@ class ListSpec:
     default_sort: str
     columns: tuple[Column, ...]
     facets: tuple[Facet, ...] = field(default=())
+    value_columns: bool = False  # metric and parameter columns, value filters (:mod:`expgraph.web.list_values`)
 
 
 def _project(*hops: Step) -> Facet:
@@ -103,6 +104,7 @@ SPECS: dict[str, ListSpec] = {
              Facet("dataset", "Dataset", (Step(PROV.used), Step(DCAT.inSeries))),
              _TRACKER,
              Facet("agent", "Agent", (Step(PROV.wasAssociatedWith),))),
+            value_columns=True,
         ),
         ListSpec(
             "datasets", "Datasets", DCAT.DatasetSeries, _NAME, "name",

@@ -29,7 +29,9 @@ from expgraph.store import Store
 from expgraph.store.base import Term, sparql_term
 from expgraph.team.retired import retired_things
 from expgraph.web.list_specs import SPECS, Facet, ListSpec, Step
+from expgraph.web.list_values import ValueTables
 from expgraph.web.reading import query, select
+from expgraph.web.value_filters import ColumnRef, Filter
 
 FACET_LIMIT = 15
 SELECTION_CACHE = 64
@@ -85,6 +87,7 @@ class _Selection:
     small: bool  # filtered to few members: facets and keys not built yet are read for these members only
     tops: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     keys: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    names: tuple[dict[str, dict[str, int | None]], str] | None = None  # see ListIndex.value_names
 
 
 class ListIndex:
@@ -102,6 +105,9 @@ class ListIndex:
         self._keys: dict[str, list[tuple[str, str]]] = {}
         self._selections: OrderedDict[tuple, _Selection] = OrderedDict()
         self._members: list[str] | None = None
+        #: Metric and parameter columns (the run list's): values read per column on first use.
+        self.columns = ValueTables(store)
+        self._value_keys: dict[tuple[ColumnRef, bool], list[tuple[str, str]]] = {}
         self._retired: frozenset[str] | None = None
 
     @property
@@ -158,19 +164,20 @@ class ListIndex:
                 self._values[name] = reached
             return self._values[name]
 
-    def select(self, filters: Mapping[str, str], retired: bool = False) -> set[str]:
-        """The members matching all filters, retired ones only if asked (memoised with their facet counts, see
-        :meth:`top`)."""
-        return self._selection(filters, retired).chosen
+    def select(self, filters: Mapping[str, str], where: tuple[Filter, ...] = (), retired: bool = False) -> set[str]:
+        """The members matching all filters and value filters ``where``, retired ones only if asked (memoised with
+        their facet counts, see :meth:`top`)."""
+        return self._selection(filters, where, retired).chosen
 
-    def top(self, filters: Mapping[str, str], name: str, retired: bool = False) -> list[tuple[str, int]]:
+    def top(self, filters: Mapping[str, str], name: str, where: tuple[Filter, ...] = (),
+            retired: bool = False) -> list[tuple[str, int]]:
         """Facet ``name``'s most frequent values among the members matching ``filters`` (ties by value).
 
         Per facet, because building a facet over the whole catalog reads a predicate for every member and the
         home page needs three facets of the eleven; for a small filtered selection whose facet is not built yet,
         only the selection's values are read (see :meth:`_restricted`), which keeps a cold filtered list fast.
         """
-        selection = self._selection(filters, retired)
+        selection = self._selection(filters, where, retired)
         if name not in selection.tops:
             if name in self._values or not selection.small:
                 values = self.values(name)
@@ -182,11 +189,12 @@ class ListIndex:
                 selection.tops[name] = ranked
         return selection.tops[name]
 
-    def ordered(self, filters: Mapping[str, str], name: str, retired: bool = False) -> list[tuple[str, str]]:
+    def ordered(self, filters: Mapping[str, str], name: str, where: tuple[Filter, ...] = (),
+                retired: bool = False) -> list[tuple[str, str]]:
         """(key, member) for sort ``name``, ascending, of at least the members matching ``filters``: all
         members once that sort is built, else, for a small filtered selection, only the selection's (the same
         keys, so keyset pages are the same either way)."""
-        selection = self._selection(filters, retired)
+        selection = self._selection(filters, where, retired)
         if name in self._keys or not selection.small:
             return self.keys(name)
         if name not in selection.keys:
@@ -196,6 +204,33 @@ class ListIndex:
             with self._lock:
                 selection.keys[name] = ordered
         return selection.keys[name]
+
+    def ordered_by_value(self, filters: Mapping[str, str], column: ColumnRef, descending: bool,
+                         where: tuple[Filter, ...] = (), retired: bool = False) -> list[tuple[str, str]]:
+        """(key, member) in the order of a value column (:meth:`ValueTables.sort_keys`: walk forwards, whatever
+        the direction) of at least the selected members: every member's, kept; a small selection's alone."""
+        selection = self._selection(filters, where, retired)
+        if selection.small:
+            return self.columns.sort_keys(column, descending, selection.chosen)
+        with self._lock:
+            if (column, descending) not in self._value_keys:
+                self._value_keys[column, descending] = self.columns.sort_keys(column, descending, self.members)
+            return self._value_keys[column, descending]
+
+    def value_names(self, filters: Mapping[str, str],
+                    where: tuple[Filter, ...] = ()) -> tuple[dict[str, dict[str, int | None]], str]:
+        """The metric and parameter names for the selected members (kind -> name -> members with a value) and
+        where they come from: ``"list"`` for a filtered selection of at most :data:`RESTRICT_LIMIT` members, with
+        counts; else ``"catalog"``, the catalog's names, not counted. Memoised with the selection."""
+        selection = self._selection(filters, where)
+        if selection.names is None:
+            if (filters or where) and len(selection.chosen) <= RESTRICT_LIMIT:
+                found = (self.columns.names_among(selection.chosen), "list")
+            else:
+                found = (self.columns.names(), "catalog")
+            with self._lock:
+                selection.names = found
+        return selection.names
 
     def _restricted(self, template: SparqlTemplate, members: set[str]) -> dict[str, set[str]]:
         """member -> the values ``template`` binds to ``?v`` for ``?s``, for the given members only.
@@ -212,14 +247,16 @@ class ListIndex:
     def _facet(self, name: str) -> Facet:
         return next(f for f in self.spec.facets if f.name == name)
 
-    def _selection(self, filters: Mapping[str, str], retired: bool = False) -> _Selection:
+    def _selection(self, filters: Mapping[str, str], where: tuple[Filter, ...] = (),
+                   retired: bool = False) -> _Selection:
         """Members matching the filters and the facet counts and sort keys made so far for them (memoised:
         filtering and counting every member of a large catalog is slow in Python).
 
         With filters on facets not built yet, the matching members are found by one query that follows the
-        filters' paths from the chosen values (an experiment's runs, not every run's experiment).
+        filters' paths from the chosen values (an experiment's runs, not every run's experiment). Value filters
+        (``where``) then keep the members whose metric or parameter values pass (:class:`ValueTables`).
         """
-        key = (tuple(sorted(filters.items())), retired)
+        key = (tuple(sorted(filters.items())), where, retired)
         with self._lock:
             if key in self._selections:
                 self._selections.move_to_end(key)
@@ -231,10 +268,12 @@ class ListIndex:
             for name, value in filters.items():
                 values = self.values(name)
                 chosen = {m for m in chosen if value in values[m]}
+        if where:
+            chosen = self.columns.matching(where, chosen)
         if not retired:
             chosen -= self.retired
         with self._lock:
-            selection = self._selections.setdefault(key, _Selection(chosen, bool(filters)
+            selection = self._selections.setdefault(key, _Selection(chosen, bool(filters or where)
                                                                     and len(chosen) <= RESTRICT_LIMIT))
             if len(self._selections) > SELECTION_CACHE:
                 self._selections.popitem(last=False)
@@ -256,6 +295,8 @@ class ListIndex:
             if stop is not None and stop.is_set():
                 return
             build(name)
+        if self.spec.value_columns:
+            self.columns.names()
 
     def keys(self, name: str) -> list[tuple[str, str]]:
         """(key, member) for sort ``name``, ascending; a missing value sorts as the empty string."""

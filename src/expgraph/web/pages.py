@@ -16,7 +16,7 @@ from expgraph.web import compare as compare_view
 from expgraph.web import home as home_view
 from expgraph.web import lineage as lineage_view
 from expgraph.web import search as search_view
-from expgraph.web.list_pages import SPECS, list_page
+from expgraph.web.list_pages import SPECS, list_csv, list_page
 from expgraph.web.render import respond, templates
 from expgraph.web.state import state_of
 from expgraph.web.terms import BadRequest, iri_term
@@ -32,11 +32,17 @@ def home(request: Request) -> Response:
 
 def _list_route(name: str):
     def route(request: Request) -> Response:
-        data = list_page(state_of(request), SPECS[name], dict(request.query_params))
-        return respond(request, "list.html", data)
+        repeated = {key: request.query_params.getlist(key) for key in ("col", "where")}
+        data = list_page(state_of(request), SPECS[name], dict(request.query_params), repeated)
+        status = 400 if data.get("errors") else 200
+        if request.query_params.get("format") == "csv" and status == 200:
+            return Response(list_csv(data), media_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+        return respond(request, "list.html", data, status=status)
 
     route.__name__ = f"list_{name}"
-    route.__doc__ = f"{SPECS[name].title}, with facets, sorting and keyset pagination (``?format=json``)."
+    route.__doc__ = (f"{SPECS[name].title}, with facets, sorting and keyset pagination (``?format=json``, "
+                     "``?format=csv``); runs also with metric and parameter columns and value filters.")
     return route
 
 

@@ -54,8 +54,9 @@ def href(request: Request, iri: str | None) -> str | None:
 
 def page_url(request: Request, **changes: Any) -> str:
     """The current URL with some query parameters changed (None removes one); for facets, sorting, paging."""
-    params = {k: v for k, v in request.query_params.items() if k not in changes and k != "format"}
-    params.update({k: v for k, v in changes.items() if v is not None})
+    # multi_items: repeated parameters (a run list's columns and filters) stay repeated
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in changes and k != "format"]
+    params += [(k, v) for k, v in changes.items() if v is not None]
     return request.url.path + ("?" + urlencode(params, quote_via=quote) if params else "")
 
 
