@@ -16,6 +16,7 @@ import pytest
 from pyoxigraph import Literal
 
 import expgraph
+from cli_inprocess import run_cli
 from expgraph.capturing import spool
 from expgraph.capturing.hashing import HashCache
 from expgraph.store import EmbeddedStore
@@ -65,6 +66,13 @@ def expgraph_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> su
     environ = {**os.environ, "PYTHONPATH": SRC, "COLUMNS": "200", **(env or {})}
     return subprocess.run([sys.executable, "-c", "from expgraph.cli import main; main()", *args], cwd=cwd,
                           capture_output=True, text=True, env=environ, timeout=300)
+
+
+def in_process(*args: str) -> subprocess.CompletedProcess[str]:
+    """The same command in this process (no second start-up of expgraph, MLflow or W&B): for the steps around a
+    recorded run whose child process adds nothing; ``record`` itself always runs in a child process."""
+    code, stdout, stderr = run_cli(*args)
+    return subprocess.CompletedProcess(["expgraph", *args], code, stdout, stderr)
 
 
 def record(repo: Path, *command: str, options: tuple[str, ...] = (), env: dict[str, str] | None = None):
@@ -225,7 +233,7 @@ def test_a_busy_store_spools_the_run_and_flush_writes_it_once(repo: Path, tmp_pa
     assert not files[0].exists()
     run = the_run()
     assert (run["status"], run["exit"]) == ("failed", "2")
-    assert expgraph_cli("record", "--flush", cwd=repo).stdout.startswith("wrote 0")
+    assert in_process("record", "--flush").stdout.startswith("wrote 0")
 
 
 @pytest.mark.parametrize("store", ["file", "sqlite"])
@@ -241,7 +249,7 @@ def test_a_run_that_logs_to_mlflow_is_one_run_after_import(repo: Path, store: st
     env = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_ALLOW_FILE_STORE": "true"}
     done = record(repo, PY, "log.py", options=("--input", "data.csv"), env=env)
     assert done.returncode == 0, done.stderr
-    imported = expgraph_cli("import", "mlflow", uri, "--no-validate", cwd=repo)
+    imported = in_process("import", "mlflow", uri, "--no-validate")
     assert imported.returncode == 0, imported.stderr
     runs = select("SELECT DISTINCT ?run WHERE { ?run a eg:Run }")
     assert len(runs) == 1
@@ -268,11 +276,11 @@ def test_audit_finds_a_rewritten_history_and_a_changed_input(repo: Path) -> None
     git(repo, "reflog", "expire", "--expire=now", "--all")
     git(repo, "gc", "-q", "--prune=now")
     (repo / "data.csv").write_text("x,y\n1,3\n", encoding="utf-8")
-    broken = expgraph_cli("audit", "--project", "vision", cwd=repo)
+    broken = in_process("audit", "--project", "vision")
     assert broken.returncode == 1
     assert f"commit {old} no longer exists" in broken.stdout
     assert "data.csv changed" in broken.stdout and "3 links checked, 2 broken" in broken.stdout
-    assert expgraph_cli("audit", "--project", "other", cwd=repo).returncode == 0  # no runs there
+    assert in_process("audit", "--project", "other").returncode == 0  # no runs there
     held = select("""SELECT ?holds WHERE { ?audit a eg:AuditActivity ; eg:checked ?check ; prov:endedAtTime ?t .
         ?check eg:checkedEntity ?entity ; eg:linkHolds ?holds . ?entity eg:commitHash ?commit }""")
     assert held == [{"holds": "false"}]  # the project's audit replaced its earlier one
@@ -342,7 +350,7 @@ def test_a_run_that_logs_to_wandb_offline_is_one_run_after_import(repo: Path) ->
     env = {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_DIR": str(repo)}
     done = record(repo, PY, "log_wandb.py", env=env)
     assert done.returncode == 0, done.stderr
-    imported = expgraph_cli("import", "wandb", "./wandb", "--no-validate", cwd=repo)
+    imported = in_process("import", "wandb", "./wandb", "--no-validate")
     assert imported.returncode == 0, imported.stderr
     assert len(select("SELECT DISTINCT ?run WHERE { ?run a eg:Run }")) == 1
     facts = select("""SELECT DISTINCT ?commit ?lr ?status WHERE {
@@ -380,7 +388,7 @@ def test_a_failed_mlflow_run_has_one_negative_result_the_captured_one(repo: Path
         """), encoding="utf-8")
     env = {"MLFLOW_TRACKING_URI": "./mlruns", "MLFLOW_ALLOW_FILE_STORE": "true"}
     assert record(repo, PY, "crash.py", env=env).returncode == 1
-    assert expgraph_cli("import", "mlflow", "./mlruns", "--no-validate", cwd=repo).returncode == 0
+    assert in_process("import", "mlflow", "./mlruns", "--no-validate").returncode == 0
     rows = select("""SELECT DISTINCT ?result ?mode ?status WHERE { ?result a eg:NegativeResult ;
         prov:wasGeneratedBy ?run ; eg:failureMode/skos:notation ?mode . ?run eg:status/skos:notation ?status }""")
     assert [(row["mode"], row["status"]) for row in rows] == [("numerical-instability", "failed")]

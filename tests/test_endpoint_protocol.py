@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import xml.dom.minidom
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,7 +20,7 @@ from expgraph.sparql.guard import READ_ONLY
 from expgraph.store import EmbeddedStore
 from expgraph.web.app import create_app
 from expgraph.web.sparql import close_runner
-from loopback import serve, small_catalog_endpoint
+from loopback import serve
 from query_fixtures import fill
 from test_cli_core import expgraph, one_error_line
 
@@ -31,9 +30,9 @@ ODD_GRAPH = 'CONSTRUCT { <urn:s> <urn:p> "a\\u001Bb\\rc" } WHERE {}'
 
 
 @pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with small_catalog_endpoint() as url:
-        yield url
+def endpoint(small_catalog_endpoint: str) -> str:
+    """The app on a small in-memory catalog, served by uvicorn on loopback (one for the session: conftest.py)."""
+    return small_catalog_endpoint
 
 
 def test_two_query_parameters_are_a_400(endpoint):

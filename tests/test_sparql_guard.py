@@ -20,7 +20,6 @@ import pytest
 
 from expgraph.sparql.guard import QueryRefused, check_query
 from expgraph.store import EmbeddedStore
-from loopback import small_catalog_endpoint
 from query_fixtures import fill
 
 
@@ -64,10 +63,9 @@ def canary() -> Iterator[Canary]:
 
 
 @pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    """The app on a small in-memory catalog, served by uvicorn on loopback."""
-    with small_catalog_endpoint() as url:
-        yield url
+def endpoint(small_catalog_endpoint: str) -> str:
+    """The app on a small in-memory catalog, served by uvicorn on loopback (one for the session: conftest.py)."""
+    return small_catalog_endpoint
 
 
 def tricks(url: str) -> list[str]:

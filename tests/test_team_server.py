@@ -71,10 +71,14 @@ def server(store: Path) -> Iterator[str]:
 
 
 def token(store: Path, name: str, role: str, *projects: str) -> str:
+    """``token create`` in-process (a file beside the store, served or not); a token command in a child process:
+    ``token list`` in test_backup_opens_as_a_store_with_its_tokens."""
+    from cli_inprocess import run_cli
+
     args = [a for p in projects for a in ("--project", p)]
-    done = expgraph("--store", str(store), "token", "create", name, "--role", role, *args)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+    code, stdout, stderr = run_cli("--store", str(store), "token", "create", name, "--role", role, *args)
+    assert code == 0, stderr
+    return stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -209,9 +213,8 @@ def test_concurrent_writes_are_serialised_and_chained(store: Path, server: str,
     assert verdict["ok"], verdict["problems"]
 
 
-def test_anonymous_read_off_needs_a_reader_token(tmp_path: Path) -> None:
-    store = tmp_path / "store"
-    assert expgraph("--store", str(store), "import", "records", str(NOTEBOOK), "--no-validate").returncode == 0
+def test_anonymous_read_off_needs_a_reader_token(notebook_store: Path) -> None:
+    store = notebook_store
     secret = token(store, "reader", "reader")
     with served(store, anonymous_read="off") as url:
         assert httpx.get(url + "/api/v1/info", timeout=60).status_code == 200  # how clients recognise us
@@ -228,9 +231,8 @@ def test_anonymous_read_off_needs_a_reader_token(tmp_path: Path) -> None:
     assert not (store / "server.json").exists()  # removed when the server stops
 
 
-def test_a_stale_discovery_file_is_ignored(tmp_path: Path) -> None:
-    store = tmp_path / "store"
-    assert expgraph("--store", str(store), "import", "records", str(NOTEBOOK), "--no-validate").returncode == 0
+def test_a_stale_discovery_file_is_ignored(notebook_store: Path) -> None:
+    store = notebook_store
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     (store / "server.json").write_text(json.dumps({"url": f"http://127.0.0.1:{free_port()}", "pid": dead.pid}))
@@ -238,9 +240,8 @@ def test_a_stale_discovery_file_is_ignored(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def test_audit_log_verify_names_an_edited_entry(tmp_path: Path) -> None:
-    store = tmp_path / "store"
-    assert expgraph("--store", str(store), "import", "records", str(NOTEBOOK), "--no-validate").returncode == 0
+def test_audit_log_verify_names_an_edited_entry(notebook_store: Path) -> None:
+    store = notebook_store
     secret = token(store, "writer", "contributor")
     with served(store) as url:
         for n in range(3):
@@ -324,9 +325,8 @@ def test_backup_opens_as_a_store_with_its_tokens(store: Path, server: str, tmp_p
     assert "admin" in {t["name"] for t in names}
 
 
-def test_retire_on_a_local_store_is_audited_too(tmp_path: Path) -> None:
-    store = tmp_path / "store"
-    assert expgraph("--store", str(store), "import", "records", str(NOTEBOOK), "--no-validate").returncode == 0
+def test_retire_on_a_local_store_is_audited_too(notebook_store: Path) -> None:
+    store = notebook_store
     runs = expgraph("--store", str(store), "sparql", "SELECT ?r WHERE { ?r a eg:Run } LIMIT 1", "--format", "csv")
     iri = runs.stdout.split()[-1]
     done = expgraph("--store", str(store), "retire", iri, "--reason", "bad seed")
@@ -453,11 +453,10 @@ def test_purge_is_for_admins_and_audited(store: Path, server: str,
     assert httpx.get(server + "/api/v1/audit/verify", timeout=60, headers=auditor).json()["ok"]
 
 
-def test_a_write_waiting_behind_another_is_listed(tmp_path: Path) -> None:
+def test_a_write_waiting_behind_another_is_listed(notebook_store: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    store = tmp_path / "store"
-    assert expgraph("--store", str(store), "import", "records", str(NOTEBOOK), "--no-validate").returncode == 0
+    store = notebook_store
     big, small = token(store, "big-writer", "contributor"), token(store, "small-writer", "contributor")
     graph = "https://w3id.org/expgraph/id/graph/records/"
     body = "".join(f'<https://example.org/s{i}> <https://example.org/p> "value {i}" .\n'

@@ -52,16 +52,9 @@ def server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=chromium_path,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"],
-        )
-        yield chromium
-        chromium.close()
+def browser(chromium_path, shared_chromium):
+    """Headless Chromium, one for the session (tests/browser_fixtures.py): each test has its own page."""
+    return shared_chromium
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ visited whatever its shape.
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
@@ -22,8 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pyoxigraph import NamedNode, RdfFormat
 
-from expgraph.catalog import prepare, store_batch
-from expgraph.demo import build_demo
+from expgraph.catalog import store_batch
 from expgraph.mapping import DEFAULT_BASE, Minter, segment, source_key
 from expgraph.records import Experiment, ImportBatch, Project, Result, Run, RunStatus
 from expgraph.settings import load_settings
@@ -55,10 +55,10 @@ def hostile_batch() -> ImportBatch:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    store = prepare(EmbeddedStore())
-    report = build_demo(store, tmp_path_factory.mktemp("demo"))
-    assert report.imported and report.counts["runs"] > 0, report.skipped
+def client(tmp_path_factory: pytest.TempPathFactory, demo_catalog: tuple[Path, dict]) -> Iterator[TestClient]:
+    built, report = demo_catalog  # the demo catalog, built once for the session (tests/conftest.py): a copy
+    store = EmbeddedStore(shutil.copytree(built, tmp_path_factory.mktemp("crawl") / "store"))
+    assert report["counts"]["runs"] > 0, report
     store_batch(store, hostile_batch(), location=HOSTILE_SOURCE)
     with TestClient(create_app(store, load_settings(environ={}))) as test_client:
         yield test_client

@@ -1,4 +1,5 @@
-"""Team server commands: ``token create|list|revoke``, ``audit-log verify``, ``retire``/``restore`` and ``backup``.
+"""Team server commands: ``token create|list|revoke``, ``audit-log verify``, ``project restrict|unrestrict|list``,
+``retire``/``restore`` and ``backup``.
 
 On a served store they go through the server's API (with the caller's token); on a store this command holds,
 they act on it directly and the audit trail names the local user.
@@ -19,6 +20,8 @@ from expgraph.store.base import AUDIT, REGISTRY
 token_app = typer.Typer(help="Tokens for the team server (kept hashed in the store directory).",
                         no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail of writes through the team server.", no_args_is_help=True)
+project_app = typer.Typer(help="Private projects: visible only to admins and tokens naming them (admin).",
+                          no_args_is_help=True)
 
 
 class Role(StrEnum):
@@ -221,9 +224,67 @@ def backup_command(ctx: typer.Context, directory: Annotated[str, typer.Argument(
     out.print(f"backed up {store.location} into {target}", highlight=False)
 
 
+def _restriction(ctx: typer.Context, action: str, name: str) -> None:
+    from expgraph.team import projects
+    from expgraph.team.actions import NotFound
+
+    store = state(ctx).store()
+    if getattr(store, "served", False):
+        answer = store.api("POST", f"/api/v1/projects/{action}", json={"project": name}).json()  # type: ignore
+        project, changed = answer["project"], answer["changed"]
+    else:
+        base = state(ctx).settings.base_iri
+        try:
+            iri = projects.project_iri(name, base)
+        except ValueError:
+            raise CliError(f"not a project name or IRI: {name!r}") from None
+        change = projects.restrict if action == "restrict" else projects.unrestrict
+        try:
+            changed = change(store, iri, agent=_local_agent(), client="local", base=base)
+        except NotFound as error:
+            raise CliError(str(error)) from None
+        project = iri.value
+    done = {"restrict": "restricted", "unrestrict": "unrestricted"}[action]
+    out.print(f"{done} <{project}>" if changed else f"<{project}> was {done} already: nothing changed",
+              highlight=False)
+
+
+@project_app.command("restrict")
+def project_restrict(ctx: typer.Context, name: Annotated[str, typer.Argument(
+        help="The project's name (as --project gives it) or IRI.")]) -> None:
+    """Make a project private: its graphs are hidden from every reader but admins and tokens naming it."""
+    _restriction(ctx, "restrict", name)
+
+
+@project_app.command("unrestrict")
+def project_unrestrict(ctx: typer.Context, name: Annotated[str, typer.Argument(
+        help="The project's name or IRI.")]) -> None:
+    """Make a restricted project visible to every reader again."""
+    _restriction(ctx, "unrestrict", name)
+
+
+@project_app.command("list")
+def project_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+                 ) -> None:
+    """The restricted projects and the graphs each one hides."""
+    store = state(ctx).store()
+    if getattr(store, "served", False):
+        listed = store.api("GET", "/api/v1/projects/restricted").json()  # type: ignore[attr-defined]
+    else:
+        from expgraph.team.projects import listing
+
+        listed = listing(store)
+    if as_json:
+        print_json(listed)
+        return
+    print_table(["project", "graphs hidden"], ([e["project"], ", ".join(e["graphs"]) or "(none yet)"]
+                                                for e in listed))
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(token_app, name="token")
     app.add_typer(audit_app, name="audit-log")
+    app.add_typer(project_app, name="project")
     app.command("retire")(retire_command)
     app.command("restore")(restore_command)
     app.command("purge")(purge_command)

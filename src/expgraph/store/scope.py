@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urljoin
 
 from pyoxigraph import NamedNode
 
@@ -81,16 +82,20 @@ def logical_to_versions(sparql: str, versions: Mapping[str, NamedNode]) -> str:
         return sparql
     to_original = original_offsets(sparql)  # edits go into the text as given, its escapes (in strings) kept
     prefixes: dict[str, str] = {}
+    base = ""  # relative IRIs are resolved against the query's BASE, as the engine resolves them
     edits = []
     for position, token in enumerate(found):
         if token.kind == "pname" and position >= 1 and found[position - 1].text.upper() == "PREFIX":
             following = found[position + 1] if position + 1 < len(found) else None
             if following is not None and following.kind == "iri":
-                prefixes[token.text[:-1]] = following.text[1:-1]
+                prefixes[token.text[:-1]] = urljoin(base, following.text[1:-1])
+            continue
+        if token.kind == "iri" and position >= 1 and found[position - 1].text.upper() == "BASE":
+            base = urljoin(base, token.text[1:-1])
             continue
         iri = None
         if token.kind == "iri":
-            iri = token.text[1:-1]
+            iri = urljoin(base, token.text[1:-1])
         elif token.kind == "pname" and token.text.split(":", 1)[0] in prefixes:
             prefix, local = token.text.split(":", 1)
             iri = prefixes[prefix] + re.sub(r"\\(.)", r"\1", local)

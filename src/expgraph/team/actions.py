@@ -31,7 +31,8 @@ class NotFound(StoreError):
     """The thing to retire or restore is not in the catalog (or not retired)."""
 
 
-def _digest(triples: list[Triple]) -> str:
+def content_digest(triples: list[Triple]) -> str:
+    """The digest the store computes over this content (so the audit entry names the version it becomes)."""
     content = hashlib.sha256()
     for triple in triples:
         content.update(f"{triple}\n".encode())
@@ -52,7 +53,7 @@ def retire(store: Store, thing: NamedNode, reason: str, *, agent: str, client: s
     index, _ = audit.chain_head(store)
     activity = audit.entry_node(base, index)
     new = [*current, Triple(thing, EG.retired, activity)]
-    change = audit.Change("retire", RETIRED, before, _digest(new), len(new), reason=reason, subject=thing)
+    change = audit.Change("retire", RETIRED, before, content_digest(new), len(new), reason=reason, subject=thing)
     trail = audit.entry(store, change, agent=agent, client=client, base=base)
     return store.replace_graph(RETIRED, new, audit=trail)
 
@@ -64,7 +65,7 @@ def restore(store: Store, thing: NamedNode, *, agent: str, client: str, base: st
     if len(kept) == len(current):
         raise NotFound(f"<{thing.value}> is not retired")
     before = store.active_graphs().get(RETIRED.value)
-    change = audit.Change("restore", RETIRED, before, _digest(kept), len(kept), subject=thing)
+    change = audit.Change("restore", RETIRED, before, content_digest(kept), len(kept), subject=thing)
     trail = audit.entry(store, change, agent=agent, client=client, base=base)
     return store.replace_graph(RETIRED, kept, audit=trail)
 
@@ -78,7 +79,7 @@ def purge(store: Store, graph: NamedNode, reason: str, *, agent: str, client: st
     before = store.active_graphs().get(graph.value)
     if before is None:
         raise NotFound(f"<{graph.value}> is not a graph of the catalog")
-    change = audit.Change("purge", graph, before, _digest([]), 0, reason=reason)
+    change = audit.Change("purge", graph, before, content_digest([]), 0, reason=reason)
     store.replace_graph(graph, [], audit=audit.entry(store, change, agent=agent, client=client, base=base))
     store.drop(graph)
 

@@ -25,14 +25,14 @@ from expgraph.mapping import segment
 from expgraph.namespaces import EG, GRAPHS
 from expgraph.store import GraphInfo, Store, StoreError
 from expgraph.store.base import AUDIT, REGISTRY
-from expgraph.team import audit
+from expgraph.team import audit, projects
 from expgraph.team.actions import RETIRED, NotFound, backup, purge, restore, retire
 from expgraph.team.discovery import SERVICE
 from expgraph.team.gate import UPLOAD_TYPES, TeamGate, anonymous_read_allowed
 from expgraph.team.proxy import ProxyTrust
 from expgraph.team.tokens import Token, TokenStore
 from expgraph.team.writes import WriteQueue
-from expgraph.web.state import state_of
+from expgraph.web.state import reader_of, state_of
 
 router = APIRouter(prefix="/api/v1", tags=["team API"])
 DIGEST_HEADER = "X-Expgraph-Digest"
@@ -110,7 +110,7 @@ def _info_dict(info: GraphInfo) -> dict[str, object]:
 
 @router.get("/graphs", summary="The active graphs: name, version, content digest, triple count")
 def graphs(request: Request) -> list[dict[str, object]]:
-    return [_info_dict(info) for info in _store(request).active_graphs().values()]
+    return [_info_dict(info) for info in reader_of(request).store.active_graphs().values()]  # those it may read
 
 
 @dataclass
@@ -186,7 +186,7 @@ def _check_target(graph: NamedNode, token: Token, upload: Upload, base: str, cur
     """Contributors write import sources (``{base}graph/...``) of their own projects, both in what they upload and
     in what it replaces; other graphs (loaded RDF, vocabularies) need a curator; the store's own graphs nobody
     writes through the API."""
-    if graph in (REGISTRY, AUDIT, RETIRED) or graph.value.startswith((f"{GRAPHS}ontology/",)):
+    if graph in (REGISTRY, AUDIT, RETIRED, projects.RESTRICTED) or graph.value.startswith((f"{GRAPHS}ontology/",)):
         raise HTTPException(403, f"<{graph.value}> is kept by the server itself and cannot be written")
     if not graph.value.startswith(f"{base}graph/") and not token.allows("curator"):
         raise HTTPException(403, f"token {token.name!r} (contributor) may write import sources only; loading "
@@ -237,7 +237,10 @@ def apply_upload(request: Request, token: Token, name: NamedNode, spooled: Path,
         raise HTTPException(400, f"the upload is not valid: {error}") from None
     # one write at a time; readers see the old version until the swap
     with turn(request, token, action, name.value, write_id):
-        _check_target(name, token, upload, settings.base_iri, _projects_of(store, name))
+        current = _projects_of(store, name)
+        _check_target(name, token, upload, settings.base_iri, current)
+        if not projects.may_write(store, token, settings.base_iri, upload.projects | current):
+            raise HTTPException(403, f"token {token.name!r} may not write into a restricted project it does not name")
         before = store.active_graphs().get(name.value)
         change = audit.Change(action, name, before, digest_hint or upload.digest, upload.triples, source_digest)
         trail = upload.client_audit + audit.entry(store, change, agent=token.name, client=request.state.client,
@@ -254,7 +257,12 @@ def apply_upload(request: Request, token: Token, name: NamedNode, spooled: Path,
 
 @router.get("/writes", summary="The write being applied and those waiting behind it")
 def writes(request: Request) -> list[dict[str, object]]:
-    return request.app.state.team_writes.snapshot()
+    listed = request.app.state.team_writes.snapshot()
+    reader = reader_of(request)
+    if reader.scope.unrestricted:
+        return listed
+    visible = reader.store.active_graphs()  # a caller kept from a private project does not learn what it writes
+    return [w if w["target"] in visible else {**w, "target": "(not visible to this token)"} for w in listed]
 
 
 @router.get("/audit", summary="The latest entries of the audit trail, newest first (contributor)",
@@ -309,6 +317,42 @@ def restore_route(request: Request, body: Retirement) -> dict[str, object]:
         except NotFound as error:
             raise HTTPException(404, str(error)) from None
     return {"iri": body.iri, "changed": changed}
+
+
+class ProjectName(BaseModel):
+    project: str  # a name as --project gives it, or the project's IRI
+
+
+@router.get("/projects/restricted", summary="The restricted projects and the graphs holding each (admin)")
+def restricted_projects(request: Request) -> list[dict[str, object]]:
+    require_role(request, "admin")
+    return projects.listing(_store(request))
+
+
+@router.post("/projects/restrict", summary="Make a project visible only to tokens naming it and admins (admin)")
+def restrict_route(request: Request, body: ProjectName) -> dict[str, object]:
+    return _restriction(request, "restrict", body.project)
+
+
+@router.post("/projects/unrestrict", summary="Make a restricted project visible to every reader again (admin)")
+def unrestrict_route(request: Request, body: ProjectName) -> dict[str, object]:
+    return _restriction(request, "unrestrict", body.project)
+
+
+def _restriction(request: Request, action: str, name: str) -> dict[str, object]:
+    token = require_role(request, "admin")
+    base = state_of(request).settings.base_iri
+    try:
+        project = projects.project_iri(name, base)
+    except ValueError:
+        raise HTTPException(400, f"not a project name or IRI: {name!r}") from None
+    change = projects.restrict if action == "restrict" else projects.unrestrict
+    with turn(request, token, action, project.value):
+        try:
+            changed = change(_store(request), project, agent=token.name, client=request.state.client, base=base)
+        except NotFound as error:
+            raise HTTPException(404, str(error)) from None
+    return {"project": project.value, "changed": changed}
 
 
 class Purge(BaseModel):

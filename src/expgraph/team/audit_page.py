@@ -16,7 +16,7 @@ from expgraph.store.base import AUDIT
 from expgraph.team import audit
 from expgraph.team.tokens import Token
 from expgraph.web.render import respond
-from expgraph.web.state import state_of
+from expgraph.web.state import reader_of
 
 router = APIRouter()
 PAGE_SIZE = 50
@@ -39,7 +39,7 @@ def read_trail(request: Request, limit: int, before: int | None = None) -> list[
     with request.app.state.team_writes.if_free() as free:
         if free:
             record_pending_token_changes(request)
-    return audit.recent(state_of(request).store, limit, before)
+    return audit.recent(reader_of(request).store, limit, before)  # within the caller's scope (private projects)
 
 
 @router.get("/audit", summary="The audit trail, newest first (contributor; ?format=json)",

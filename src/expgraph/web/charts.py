@@ -22,7 +22,7 @@ from expgraph.history import extremes, read_history
 from expgraph.sparql.template import SparqlTemplate
 from expgraph.store import Store
 from expgraph.web.reading import PROLOGUE
-from expgraph.web.state import state_of
+from expgraph.web.state import reader_of
 from expgraph.web.terms import BadRequest, iri_term
 
 router = APIRouter()
@@ -143,5 +143,5 @@ def chart_runs(request: Request, run: list[str] = Query(default=[]),
     terms = [iri_term(r, "run") for r in dict.fromkeys(run)]
     if buckets is None:
         buckets = max(MIN_BUCKETS, min(BUCKETS, BUCKETS * 2 // len(terms)))
-    charts = CACHE.runs(state_of(request).store, terms, buckets)
+    charts = CACHE.runs(reader_of(request).store, terms, buckets)
     return JSONResponse({"runs": [{"run": iri, **entry} for iri, entry in charts.items()]})

@@ -26,7 +26,7 @@ from expgraph.store import Store
 from expgraph.web.list_specs import SPECS
 from expgraph.web.reading import PROLOGUE, QUALITY_GRAPH, has_quality
 from expgraph.web.render import respond
-from expgraph.web.state import WebState, state_of
+from expgraph.web.state import WebState, reader_of
 from expgraph.web.terms import iri_term, short
 
 router = APIRouter()
@@ -176,4 +176,4 @@ def _month_range(first: str, last: str) -> list[str]:
 def dashboard_page(request: Request, project: str | None = None) -> Response:
     """For the whole catalog, or one project with ``?project=IRI`` (``?format=json`` for the data)."""
     term = iri_term(project, "project") if project else None
-    return respond(request, "dashboard.html", KEPT.get(state_of(request), term))
+    return respond(request, "dashboard.html", KEPT.get(reader_of(request), term))

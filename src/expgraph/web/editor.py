@@ -20,7 +20,7 @@ from expgraph.namespaces import PREFIXES
 from expgraph.sparql.template import SparqlTemplate
 from expgraph.store import Store
 from expgraph.web.reading import PROLOGUE
-from expgraph.web.state import state_of
+from expgraph.web.state import reader_of
 
 router = APIRouter()
 
@@ -94,4 +94,4 @@ def _is_local_name(local: str) -> bool:
 
 @router.get("/editor/terms", summary="Prefixes and declared terms for the SPARQL editor's completion")
 def terms(request: Request) -> JSONResponse:
-    return JSONResponse(CACHE.get(state_of(request).store))
+    return JSONResponse(CACHE.get(reader_of(request).store))

@@ -18,7 +18,7 @@ from expgraph.web import lineage as lineage_view
 from expgraph.web import search as search_view
 from expgraph.web.list_pages import SPECS, list_csv, list_page
 from expgraph.web.render import respond, templates
-from expgraph.web.state import state_of
+from expgraph.web.state import reader_of, state_of
 from expgraph.web.terms import BadRequest, iri_term
 
 router = APIRouter()
@@ -27,13 +27,13 @@ MAX_COMPARE = 50
 
 @router.get("/", include_in_schema=False)
 def home(request: Request) -> Response:
-    return respond(request, "home.html", home_view.home(state_of(request)))
+    return respond(request, "home.html", home_view.home(reader_of(request)))
 
 
 def _list_route(name: str):
     def route(request: Request) -> Response:
         repeated = {key: request.query_params.getlist(key) for key in ("col", "where")}
-        data = list_page(state_of(request), SPECS[name], dict(request.query_params), repeated)
+        data = list_page(reader_of(request), SPECS[name], dict(request.query_params), repeated)
         status = 400 if data.get("errors") else 200
         if request.query_params.get("format") == "csv" and status == 200:
             return Response(list_csv(data), media_type="text/csv; charset=utf-8",
@@ -54,8 +54,8 @@ for _name in SPECS:
 def search(request: Request, q: str = "") -> Response:
     """Labels, descriptions, error texts, lessons learned and parameter values containing ``q``; retired things
     with ``?include=retired``."""
-    state = state_of(request)
-    data = search_view.search(state.store, state.search, q, included(request.query_params))
+    reader = reader_of(request)
+    data = search_view.search(reader.store, reader.search, q, included(request.query_params))
     return respond(request, "search.html", data)
 
 
@@ -65,17 +65,17 @@ def compare(request: Request, run: list[str] = Query(default=[])) -> Response:
     if len(run) > MAX_COMPARE:
         raise BadRequest(f"compare at most {MAX_COMPARE} runs at once")
     terms = [iri_term(r, "run") for r in dict.fromkeys(run)]
-    return respond(request, "compare.html", compare_view.compare(state_of(request).store, terms))
+    return respond(request, "compare.html", compare_view.compare(reader_of(request).store, terms))
 
 
 @router.get("/lineage", summary="Provenance neighbourhood")
 def lineage(request: Request, iri: str) -> Response:
-    return respond(request, "lineage.html", lineage_view.lineage(state_of(request).store, iri_term(iri)))
+    return respond(request, "lineage.html", lineage_view.lineage(reader_of(request).store, iri_term(iri)))
 
 
 @router.get("/vocab", summary="SKOS vocabularies")
 def vocab(request: Request) -> Response:
-    return respond(request, "vocab.html", search_view.vocab(state_of(request).store))
+    return respond(request, "vocab.html", search_view.vocab(reader_of(request).store))
 
 
 @router.get("/docs", include_in_schema=False)

@@ -23,7 +23,7 @@ from expgraph.team.retired import retirement
 from expgraph.web import lineage, resources, run_page
 from expgraph.web.reading import query, select
 from expgraph.web.render import resource_url, respond
-from expgraph.web.state import state_of
+from expgraph.web.state import reader_of, state_of
 from expgraph.web.terms import iri_term
 
 router = APIRouter()
@@ -59,7 +59,8 @@ def rdf_response(store: Store, iri: NamedNode, chosen: Format) -> Response:
 
 def show(request: Request, iri: NamedNode, media: Format | None) -> Response:
     """The resource as RDF (in format ``media``) or as its page; 404 when the store knows nothing about it."""
-    store: Store = state_of(request).store
+    reader = reader_of(request)
+    store: Store = reader.store
     # The resource's statements once: its types tell the page family, and a run's page is built from them.
     statements = select(store, run_page.STATEMENTS, s=iri)
     types = {row["o"].value for row in statements if row["p"] == RDF.type}
@@ -70,7 +71,7 @@ def show(request: Request, iri: NamedNode, media: Format | None) -> Response:
     if media:
         return rdf_response(store, iri, media)
     if kind == "run":
-        data = run_page.run(store, iri, statements, state_of(request).spec_labels)
+        data = run_page.run(store, iri, statements, reader.spec_labels)
     else:
         data = _BUILDERS[kind](store, iri) if kind in _BUILDERS else resources.generic(store, iri)
     if kind in ("run", "experiment", "dataset") or kind == "snapshot":
@@ -89,7 +90,7 @@ def minted(request: Request, path: str) -> Response:
     for suffix, suffix_media in SUFFIXES.items():
         if rest.endswith(suffix):
             stripped = iri_term(base + rest[: -len(suffix)])
-            store: Store = state_of(request).store
+            store: Store = reader_of(request).store
             if not resources.kind_of(store, iri)[1] and resources.kind_of(store, stripped)[1]:
                 return show(request, stripped, suffix_media)
     return show(request, iri, media)

@@ -24,7 +24,7 @@ from expgraph.sparql.guard import READ_ONLY
 from expgraph.sparql.runner import MB, QueryJob, QueryOutcome, QueryRunner, outcome_headers
 from expgraph.store.scope import GraphScope
 from expgraph.web.render import href, templates
-from expgraph.web.state import state_of
+from expgraph.web.state import reader_of, state_of
 
 router = APIRouter()
 FORMATS = "http://www.w3.org/ns/formats/"
@@ -100,11 +100,12 @@ def client_of(request: Request) -> str:
 
 
 def scope_of(request: Request) -> GraphScope:
-    """The graphs the caller may read: the app state's ``scope`` (the hook for access control; every graph unless
-    set). Every query a route runs for a caller carries it (see :class:`~expgraph.store.GraphScope`)."""
+    """The graphs the caller may read: the app state's ``scope`` less the graphs of the restricted projects the
+    caller's token does not name (:meth:`WebState.scope_for`). Every query a route runs for a caller carries it
+    (see :class:`~expgraph.store.GraphScope`); pages get it through :func:`~expgraph.web.state.reader_of`."""
     from expgraph.team.audit_page import hidden_graphs  # the audit trail: not for readers and visitors
 
-    return state_of(request).scope.hiding(hidden_graphs(getattr(request.state, "token", None)))
+    return reader_of(request).scope.hiding(hidden_graphs(getattr(request.state, "token", None)))
 
 
 def _text(status: int, message: str, headers: dict[str, str] | None = None) -> Response:

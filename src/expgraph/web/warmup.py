@@ -6,7 +6,8 @@ once, on a background thread whose queries the scheduler runs only when no reque
 idle beside them (client ``BACKGROUND``), so other requests are served meanwhile: first the list members, then
 the search index (which turns a search's scans into a lookup), then the saved queries, then every facet and sort
 key of the lists and their first pages (which the first visitor of a filtered list would otherwise wait for).
-The times are in docs/architecture.md.
+While a project is restricted, the same again for anonymous visitors' scope. The times are in
+docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -35,26 +36,28 @@ def _warm(app: FastAPI, stop: threading.Event) -> None:
     from expgraph.web.queries_routes import library, saved_job
     from expgraph.web.search import SEARCH
 
-    state = state_of(app)
+    app_state = state_of(app)
     try:
-        for spec in SPECS.values():
-            if stop.is_set():
-                return
-            state.lists.get(spec)
-        if not stop.is_set():
-            state.search.get(SEARCH).build()
-        runner = state.runner()
-        for saved in library().values():
-            if stop.is_set():
-                return
-            if all(parameter.default is not None or not parameter.required for parameter in saved.parameters):
-                runner.run(saved_job(saved.bind({}), state.settings), client=BACKGROUND)
-        for spec in SPECS.values():
-            if stop.is_set():
-                return
-            state.lists.get(spec).warm(stop)
+        # while a project is restricted, anonymous visitors read in a scope of their own, with caches of its own
+        for state in dict.fromkeys([app_state, app_state.within(app_state.scope_for(None))]):
+            for spec in SPECS.values():
+                if stop.is_set():
+                    return
+                state.lists.get(spec)
             if not stop.is_set():
-                list_page(state, spec, {})  # its first page: the counts in its columns are cached too
+                state.search.get(SEARCH).build()
+            runner = state.runner()
+            for saved in library().values():
+                if stop.is_set():
+                    return
+                if all(parameter.default is not None or not parameter.required for parameter in saved.parameters):
+                    runner.run(saved_job(saved.bind({}), state.settings, scope=state.scope), client=BACKGROUND)
+            for spec in SPECS.values():
+                if stop.is_set():
+                    return
+                state.lists.get(spec).warm(stop)
+                if not stop.is_set():
+                    list_page(state, spec, {})  # its first page: the counts in its columns are cached too
     except Exception:  # a warm-up failure must not take the server down; the request path reports errors
         if not stop.is_set():
             log.exception("cache warm-up stopped")
