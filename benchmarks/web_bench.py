@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--search-only", action="store_true", help="measure the searches only")
     parser.add_argument("--charts-only", action="store_true", help="measure the chart, compare, dashboard and "
                         "editor routes only")
+    parser.add_argument("--lists-only", action="store_true", help="measure the home page and run lists only")
+    parser.add_argument("--retire", type=int, default=0, help="first retire this many runs (sampled; restored "
+                        "at the end): what hiding retired things costs the lists")
     parser.add_argument("--columns-only", action="store_true", help="measure the run list's metric columns only")
     args = parser.parse_args(argv)
     from fastapi.testclient import TestClient
@@ -66,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     base = load_settings(environ={}).base_iri
     runs = [row["r"].value for row in store.select("SELECT ?r WHERE { ?r a <https://w3id.org/expgraph#Run> }")]
     print(f"{len(runs)} runs in the store")
+    if args.retire:
+        retired = retire_sample(store, random.Random(2).sample(runs, args.retire), base)
     if args.dump:
         dump(client, random.Random(1).sample(runs, args.dump_runs), base, args.dump)
         store.close()
@@ -92,6 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         response = client.get("/id/" + next(pages).removeprefix(base), params={"format": fmt} if fmt else None)
         assert response.status_code == 200
 
+    if args.lists_only:
+        lists(client, store, args.repeat)
+        if args.retire:
+            restore_sample(store, retired)
+        store.close()
+        return 0
     started = time.perf_counter()
     assert client.get("/").status_code == 200
     home_cold = (time.perf_counter() - started) * 1000
@@ -133,6 +144,47 @@ def main(argv: list[str] | None = None) -> int:
     if args.server:
         served(args.store, sample, base, args.repeat)
     return 0
+
+
+def retire_sample(store, runs: list[str], base: str):
+    """Retire ``runs`` in one write (the retirements graph as ``retire`` leaves it, without one audit entry per
+    run, which only the write would pay for); returns the graph's previous content, to put back."""
+    from pyoxigraph import NamedNode, Triple
+
+    from expgraph.namespaces import EG
+    from expgraph.team.actions import RETIRED
+
+    before = list(store.triples(RETIRED))
+    activity = NamedNode(base + "audit/bench")
+    store.replace_graph(RETIRED, before + [Triple(NamedNode(r), EG.retired, activity) for r in runs])
+    print(f"{len(runs)} runs retired")
+    return before
+
+
+def restore_sample(store, before) -> None:
+    from expgraph.team.actions import RETIRED
+
+    store.replace_graph(RETIRED, before)
+
+
+def lists(client, store, repeat: int) -> None:
+    """The home page and the run lists alone, cold and warm (``--lists-only``)."""
+    started = time.perf_counter()
+    assert client.get("/").status_code == 200
+    print(f"home page: cold {(time.perf_counter() - started) * 1000:.0f} ms, warm median "
+          f"{median_ms(lambda: client.get('/'), 5):.1f} ms")
+    project = store.select("SELECT ?p WHERE { ?p a <https://w3id.org/expgraph#Project> } LIMIT 1")[0]["p"]
+    failed = "https://w3id.org/expgraph/vocab/run-status/failed"
+    for name, params in (("filtered (project + failed)", {"project": project.value, "status": failed}),
+                         ("unfiltered", {}), ("unfiltered, ?include=retired", {"include": "retired"}),
+                         ("sorted by name, failed", {"status": failed, "sort": "name"})):
+        def listing(params=params) -> None:
+            assert client.get("/runs", params=params).status_code == 200
+
+        started = time.perf_counter()
+        listing()
+        cold = (time.perf_counter() - started) * 1000
+        print(f"run list {name}: cold {cold:.0f} ms, warm median {median_ms(listing, repeat):.1f} ms")
 
 
 def charts(client, store, repeat: int) -> None:

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -233,11 +234,44 @@ def test_an_mlflow_server_that_never_answers(tmp_path: Path, silent_server: str)
     assert one_line(result.stderr) == f"error: {silent_server}: the MLflow server did not answer within 1 s (--timeout)"
 
 
-def test_a_remote_store_that_never_answers_with_the_default_timeout(silent_server: str) -> None:
-    result = child("--endpoint", silent_server, "stats")
+@pytest.fixture
+def counting_silent_server() -> Iterator[tuple[str, list[socket.socket]]]:
+    """A loopback server that accepts connections, keeps them open and never answers; the list holds the
+    connections it took (one per request the client made)."""
+    taken: list[socket.socket] = []
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        stop = threading.Event()
+
+        def accept() -> None:
+            listener.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    taken.append(listener.accept()[0])
+                except TimeoutError:
+                    continue
+
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{listener.getsockname()[1]}", taken
+        finally:
+            stop.set()
+            thread.join()
+            for connection in taken:
+                connection.close()
+
+
+def test_a_remote_store_that_never_answers_is_waited_for_once(
+        counting_silent_server: tuple[str, list[socket.socket]]) -> None:
+    """Regression: ``--endpoint`` to a silent server waited twice (the expgraph-server probe, then the remote
+    store's own), and said so in the second one's words only after both."""
+    url, taken = counting_silent_server
+    result = child("--endpoint", url, "stats", "--timeout", "1")
     assert result.returncode == 2
-    line = one_line(result.stderr)
-    assert f"the SPARQL server at {silent_server}/query did not answer within 10 s" in line
+    assert one_line(result.stderr) == f"error: the SPARQL server at {url}/query did not answer within 1 s (--timeout)"
+    assert len(taken) == 1
 
 
 def test_a_remote_store_that_never_answers_with_a_given_timeout(silent_server: str) -> None:

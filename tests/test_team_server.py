@@ -81,6 +81,12 @@ def token(store: Path, name: str, role: str, *projects: str) -> str:
     return stdout.strip()
 
 
+@pytest.fixture(scope="module")
+def auditor(store: Path, server: str) -> dict[str, str]:
+    """Headers that may read the audit trail (contributors and above may)."""
+    return {"Authorization": f"Bearer {token(store, 'auditor', 'curator')}"}
+
+
 def graphs(url: str) -> dict[str, dict]:
     return {g["name"]: g for g in httpx.get(url + "/api/v1/graphs", timeout=60).json()}
 
@@ -102,7 +108,8 @@ def test_commands_on_a_served_store_go_through_the_server(store: Path, server: s
     assert int(done.stdout.split()[-1]) >= 1
 
 
-def test_import_while_served_needs_a_token_and_goes_through_the_server(store: Path, server: str) -> None:
+def test_import_while_served_needs_a_token_and_goes_through_the_server(store: Path, server: str,
+        auditor: dict[str, str]) -> None:
     refused = expgraph("--store", str(store), "import", "records", str(FIXTURE_RECORDS), "--no-validate")
     assert refused.returncode == 2
     assert "401" in refused.stderr and "token" in refused.stderr and "Traceback" not in refused.stderr
@@ -115,7 +122,7 @@ def test_import_while_served_needs_a_token_and_goes_through_the_server(store: Pa
     again = expgraph("--store", str(store), "import", "records", str(FIXTURE_RECORDS), "--format", "json",
                      "--no-validate", env=env)
     assert again.returncode == 0 and json.loads(again.stdout)["changed"] is False
-    verdict = httpx.get(server + "/api/v1/audit/verify", timeout=60).json()
+    verdict = httpx.get(server + "/api/v1/audit/verify", timeout=60, headers=auditor).json()
     assert verdict["ok"] and verdict["entries"] >= 1
 
 
@@ -188,7 +195,8 @@ time.sleep(600)
     assert done.returncode == 0, done.stderr
 
 
-def test_concurrent_writes_are_serialised_and_chained(store: Path, server: str) -> None:
+def test_concurrent_writes_are_serialised_and_chained(store: Path, server: str,
+        auditor: dict[str, str]) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     secret = token(store, "parallel", "contributor")
@@ -201,7 +209,7 @@ def test_concurrent_writes_are_serialised_and_chained(store: Path, server: str) 
     with ThreadPoolExecutor(4) as pool:
         assert list(pool.map(write, range(4))) == [200] * 4
     assert graphs(server)[graph]["triples"] == 2000
-    verdict = httpx.get(server + "/api/v1/audit/verify", timeout=60).json()
+    verdict = httpx.get(server + "/api/v1/audit/verify", timeout=60, headers=auditor).json()
     assert verdict["ok"], verdict["problems"]
 
 
@@ -241,10 +249,12 @@ def test_audit_log_verify_names_an_edited_entry(notebook_store: Path) -> None:
             assert _put(url, "https://w3id.org/expgraph/id/graph/records/00000000000000aa", body,
                         secret).status_code == 200
     intact = expgraph("--store", str(store), "audit-log", "verify")
-    assert intact.returncode == 0 and "3 entries" in intact.stdout
+    assert intact.returncode == 0 and "4 entries" in intact.stdout
     shown = json.loads(expgraph("--store", str(store), "audit-log", "show", "--json").stdout)
-    assert [(e["index"], e["agent"], e["action"], e["triples_after"]) for e in shown] == [
-        ("2", "writer", "replace", "1"), ("1", "writer", "replace", "1"), ("0", "writer", "replace", "1")]
+    assert [(e["index"], e["agent"], e["action"], e.get("triples_after")) for e in shown] == [
+        ("3", "writer", "replace", "1"), ("2", "writer", "replace", "1"), ("1", "writer", "replace", "1"),
+        ("0", shown[3]["agent"], "token create", None)]
+    assert shown[3]["agent"].startswith("local:") and shown[3]["reason"] == "role contributor"
     assert shown[0]["digest_before"] == shown[1]["digest_after"] and shown[0]["client"] == "127.0.0.1"
     import pyoxigraph
 
@@ -259,20 +269,21 @@ def test_audit_log_verify_names_an_edited_entry(notebook_store: Path) -> None:
     assert "entry 1 " in broken.stderr and "/audit/1>" in broken.stderr and "edited" in broken.stderr
 
 
-def _select(url: str, query: str) -> httpx.Response:
+def _select(url: str, query: str, headers: dict[str, str] | None = None) -> httpx.Response:
     from expgraph.namespaces import sparql_prologue
 
     answer = httpx.post(url + "/sparql", data={"query": sparql_prologue() + query},
-                        headers={"Accept": "application/sparql-results+json"}, timeout=60)
+                        headers={"Accept": "application/sparql-results+json", **(headers or {})}, timeout=60)
     assert answer.status_code == 200, answer.text
     return answer
 
 
-def _ask(url: str, query: str) -> bool:
-    return _select(url, query).json()["boolean"]
+def _ask(url: str, query: str, headers: dict[str, str] | None = None) -> bool:
+    return _select(url, query, headers).json()["boolean"]
 
 
-def test_retire_and_restore_through_the_server(store: Path, server: str) -> None:
+def test_retire_and_restore_through_the_server(store: Path, server: str,
+        auditor: dict[str, str]) -> None:
     run = _select(server, "SELECT ?r WHERE { ?r a eg:Run } LIMIT 1")
     iri = run.json()["results"]["bindings"][0]["r"]["value"]
     curator, contributor = token(store, "keeper", "curator"), token(store, "helper", "contributor")
@@ -284,7 +295,8 @@ def test_retire_and_restore_through_the_server(store: Path, server: str) -> None
         PREFIX a: <https://w3id.org/expgraph/audit#>
         ASK {{ <{iri}> eg:retired ?activity . ?activity a:reason "duplicate of run 7" ; a:agentName "keeper" ;
                prov:startedAtTime ?when }}"""
-    assert _ask(server, retired)
+    assert _ask(server, retired, auditor)  # the trail is for writers; the page shows why, by whom, when to all
+    assert not _ask(server, retired)
     again = expgraph("--store", str(store), "--token", curator, "retire", iri, "--reason", "again")
     assert again.returncode == 0 and "already" in again.stdout
     unknown = expgraph("--store", str(store), "--token", curator, "retire", "https://example.org/nothing",
@@ -295,7 +307,7 @@ def test_retire_and_restore_through_the_server(store: Path, server: str) -> None
     assert _ask(server, f"ASK {{ <{iri}> a eg:Run }}")  # retired or not, it stayed in the catalog
     restored_again = expgraph("--store", str(store), "--token", curator, "restore", iri)
     assert restored_again.returncode == 2 and "not retired" in restored_again.stderr
-    verdict = httpx.get(server + "/api/v1/audit/verify", timeout=60).json()
+    verdict = httpx.get(server + "/api/v1/audit/verify", timeout=60, headers=auditor).json()
     assert verdict["ok"], verdict["problems"]
 
 
@@ -422,7 +434,8 @@ def test_load_through_the_server_needs_a_curator(store: Path, server: str, tmp_p
     assert again.returncode == 0 and '"changed": false' in again.stdout  # same file: nothing sent, nothing written
 
 
-def test_purge_is_for_admins_and_audited(store: Path, server: str) -> None:
+def test_purge_is_for_admins_and_audited(store: Path, server: str,
+        auditor: dict[str, str]) -> None:
     secret = token(store, "purge-writer", "contributor")
     graph = "https://w3id.org/expgraph/id/graph/records/00000000deadbeef"
     assert _put(server, graph, b'<https://example.org/gone> <https://example.org/p> "x" .\n', secret).status_code \
@@ -434,10 +447,10 @@ def test_purge_is_for_admins_and_audited(store: Path, server: str) -> None:
     assert done.returncode == 0, done.stderr
     assert graph not in graphs(server)
     assert not _ask(server, "ASK { <https://example.org/gone> ?p ?o }")
-    latest = httpx.get(server + "/api/v1/audit", params={"limit": 1}, timeout=60).json()[0]
+    latest = httpx.get(server + "/api/v1/audit", params={"limit": 1}, timeout=60, headers=auditor).json()[0]
     assert (latest["action"], latest["graph"], latest["agent"], latest["reason"]) == (
         "purge", graph, "purge-admin", "test data")
-    assert httpx.get(server + "/api/v1/audit/verify", timeout=60).json()["ok"]
+    assert httpx.get(server + "/api/v1/audit/verify", timeout=60, headers=auditor).json()["ok"]
 
 
 def test_a_write_waiting_behind_another_is_listed(notebook_store: Path) -> None:

@@ -61,6 +61,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("anonymous_read", "auto", str, "Whether the served catalog may be read without a token: on, off, or "
             "auto (on when the server listens on a loopback address only, off otherwise). Writes always need one."),
     Setting("max_upload_mb", 2048, int, "Largest graph in MB a client may upload to the write API (413 beyond)."),
+    Setting("proxy_user_header", "", str, "Behind a reverse proxy with single sign-on: the header naming the "
+            "signed-in user (e.g. X-Forwarded-User); the user has the role of the token of that name, else reader. "
+            "Off when empty; trusted only from proxy_addresses."),
+    Setting("proxy_addresses", "", str, "Addresses or networks (comma-separated, e.g. 127.0.0.1,10.0.0.0/8) of "
+            "the reverse proxy whose proxy_user_header is trusted; from any other peer the header is ignored."),
     Setting("hash_cache", "", str, "File caching input checksums by path, size and time "
             "(default $XDG_CACHE_HOME/expgraph/hashes.sqlite)."),
     Setting("history_keep", 5, int, "Previous versions of each graph kept after an import or load replaced it "

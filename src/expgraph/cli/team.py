@@ -56,10 +56,12 @@ def token_create(
     """Create a token and print it once: only its hash is kept."""
     from expgraph.team.tokens import TokenError
 
+    tokens = _tokens(ctx)
     try:
-        secret = _tokens(ctx).create(name, role.value, project or [])
+        secret = tokens.create(name, role.value, project or [], agent=_local_agent())
     except TokenError as error:
         raise CliError(str(error)) from None
+    _record_token_changes(ctx, tokens)
     out.print(secret, highlight=False)
     err.print(f"token {escape(name)!r} ({role.value}) created: it is shown only now; give it to its owner, who "
               "passes it with --token or EXPGRAPH_TOKEN", highlight=False)
@@ -82,11 +84,23 @@ def token_revoke(ctx: typer.Context, name: Annotated[str, typer.Argument(help="T
     """Revoke a token: requests with it are refused from now on."""
     from expgraph.team.tokens import TokenError
 
+    tokens = _tokens(ctx)
     try:
-        _tokens(ctx).revoke(name)
+        tokens.revoke(name, agent=_local_agent())
     except TokenError as error:
         raise CliError(str(error)) from None
+    _record_token_changes(ctx, tokens)
     err.print(f"token {escape(name)!r} revoked", highlight=False)
+
+
+def _record_token_changes(ctx: typer.Context, tokens) -> None:
+    """Token changes into the audit trail: here when this command holds the store; when a server holds it, the
+    server records them (at its next write or audit read) from the token table's journal."""
+    from expgraph.team.audit import record_token_changes
+
+    store = state(ctx).store()
+    if not getattr(store, "served", False):
+        record_token_changes(store, tokens, base=state(ctx).settings.base_iri)
 
 
 @audit_app.command("verify")

@@ -67,6 +67,8 @@ class Store(KeptVersions, ABC):
     #: Whether :meth:`snapshot` gives views other processes can open (the query runner then uses worker processes).
     shares_snapshots = False
     _registry_cache: dict[str, GraphInfo] | None = None
+    #: Counts the writes that made the cache stale: a registry read while one happened is not kept.
+    _registry_epoch = 0
     #: How many previous versions of each graph are kept, and how long (see :mod:`expgraph.store.versions`).
     retention: Retention = NO_HISTORY
 
@@ -187,6 +189,7 @@ class Store(KeptVersions, ABC):
         """The logical graphs queries see, by IRI."""
         if self._registry_cache is not None:
             return dict(self._registry_cache)
+        epoch = self._registry_epoch
         rows = self._query(
             f"""SELECT ?name ?version ?digest ?triples ?modified ?source WHERE {{
                 ?name <{STORE.activeVersion.value}> ?version ;
@@ -204,12 +207,13 @@ class Store(KeptVersions, ABC):
             info = GraphInfo(row["name"], row["version"], row["digest"].value, int(row["triples"].value),
                              row["modified"].value, row["source"].value if row["source"] is not None else None)
             infos[info.name.value] = info
-        if self.caches_registry:
+        if self.caches_registry and epoch == self._registry_epoch:  # else a write came in meanwhile: maybe stale
             self._registry_cache = dict(infos)
         return infos
 
     def _forget_registry(self) -> None:
-        """Called by a caching backend on every write."""
+        """Called by a caching backend on every write, before and after it."""
+        self._registry_epoch += 1
         self._registry_cache = None
 
     def replace_graph(
@@ -304,6 +308,14 @@ class Store(KeptVersions, ABC):
             else:
                 self._discard(current.version)
         return True
+
+    def append_audit(self, audit: Iterable[Triple]) -> None:
+        """Append to the audit trail alone, in one transaction: the record of a write that changes no graph of the
+        catalog (a token created or revoked)."""
+        registered = ""
+        if AUDIT.value not in self.active_graphs():
+            registered = f"GRAPH {sparql_term(REGISTRY)} {{ {_triples_text(_entry(AUDIT, AUDIT, 'appendable', 0))} }}"
+        self._update(f"INSERT DATA {{ GRAPH {sparql_term(AUDIT)} {{ {_triples_text(audit)} }} {registered} }}")
 
     def drop(self, name: NamedNode) -> bool:
         """Remove a logical graph from the catalog; False when there was no such graph."""

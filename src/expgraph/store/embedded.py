@@ -239,6 +239,7 @@ class EmbeddedStore(Store):
     def _update(self, sparql: str) -> None:
         self._forget_registry()
         self.ox.update(sparql)
+        self._forget_registry()  # a registry read on another thread during the update must not be kept
 
     def _write_graph(self, graph: NamedNode, triples: Iterable[Triple]) -> None:
         """Small graphs in one transaction; large ones through the bulk loader, which has a fixed cost per call."""

@@ -210,13 +210,18 @@ class RemoteStore(Store):
             response = client.post(self.query_url, data={"query": "ASK {}"}, headers={"Accept": ACCEPT},
                                    timeout=self.connect_timeout)
         except httpx.TimeoutException:
-            raise StoreError(f"the SPARQL server at {_public(self.query_url)} did not answer within "
-                             f"{self.connect_timeout:g} s (--timeout)") from None
+            raise self.unanswered() from None
         except httpx.HTTPError as error:
             raise self._failure(self.query_url, error) from None
         recognised = servers.recognise(response)
         if recognised is not None and named_profile(self.endpoint) is None and recognised != self.profile:
             self._use_profile(recognised)
+
+    def unanswered(self) -> StoreError:
+        """The error of a server that took connections but did not answer within ``connect_timeout`` (also what a
+        client that probed it some other way reports, so the user is told once, in these words)."""
+        return StoreError(f"the SPARQL server at {_public(self.query_url)} did not answer within "
+                          f"{self.connect_timeout:g} s (--timeout)")
 
     def close(self) -> None:
         if self._client is not None:

@@ -18,7 +18,7 @@ import httpx
 from pyoxigraph import NamedNode, Triple
 
 from expgraph.store.base import AUDIT, GraphInfo, QueryResult, Store, StoreError, Term, sparql_term
-from expgraph.store.remote import ACCEPT, bind_values, parse_answer
+from expgraph.store.remote import ACCEPT, RemoteStore, bind_values, parse_answer
 from expgraph.store.scope import EVERYTHING, GraphScope
 
 _CHUNK = 1 << 18
@@ -101,7 +101,7 @@ class ServedStore(Store):
         if source_digest:
             headers["X-Expgraph-Source-Digest"] = source_digest
         headers["X-Expgraph-Write-Id"] = write_id = uuid.uuid4().hex
-        body = _body(statements, list(audit))
+        body = upload_body(statements, list(audit))
         done = threading.Event()
         watcher = threading.Thread(target=self._report_wait, args=(write_id, done), daemon=True)
         watcher.start()
@@ -178,7 +178,7 @@ def _detail(response: httpx.Response) -> str:
     return lines[0][:300] if lines else response.reason_phrase
 
 
-def _body(statements: Iterable[str], audit: list[Triple]) -> Iterator[bytes]:
+def upload_body(statements: Iterable[str], audit: list[Triple]) -> Iterator[bytes]:
     """N-Quads in chunks: the content as triples, then the import's record in the audit graph."""
     graph = sparql_term(AUDIT)
     lines: list[str] = []
@@ -204,8 +204,8 @@ def find_server(location: str, endpoint: str | None, token: str | None, timeout:
         url = endpoint.partition("#")[0].rstrip("/").removesuffix("/sparql")
         try:
             found = is_expgraph(url, timeout)
-        except httpx.TimeoutException:
-            found = False  # the remote store's own first request reports it, in its words
+        except httpx.TimeoutException:  # report it now, in the remote store's words, rather than wait again
+            raise RemoteStore(endpoint, connect_timeout=timeout).unanswered() from None
         return ServedStore(url, token, connect_timeout=timeout) if found else None
     url = running_server(location, timeout)
     return ServedStore(url, token, connect_timeout=timeout) if url else None

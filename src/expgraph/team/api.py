@@ -7,6 +7,7 @@ need (a token, or anonymous reading allowed for this client: see :mod:`expgraph.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sys
 import threading
@@ -28,6 +29,7 @@ from expgraph.team import audit, projects
 from expgraph.team.actions import RETIRED, NotFound, backup, purge, restore, retire
 from expgraph.team.discovery import SERVICE
 from expgraph.team.gate import UPLOAD_TYPES, TeamGate, anonymous_read_allowed
+from expgraph.team.proxy import ProxyTrust
 from expgraph.team.tokens import Token, TokenStore
 from expgraph.team.writes import WriteQueue
 from expgraph.web.state import reader_of, state_of
@@ -37,6 +39,10 @@ DIGEST_HEADER = "X-Expgraph-Digest"
 SOURCE_DIGEST_HEADER = "X-Expgraph-Source-Digest"
 #: A client's own name for its write, to find it in ``GET /api/v1/writes`` while it waits.
 WRITE_ID_HEADER = "X-Expgraph-Write-Id"
+#: Who may read the audit trail (token names, client addresses): those who may write. Readers and anonymous
+#: visitors of the public ``/sparql`` may not; contributors may, as their clients read their own import records
+#: there (an unchanged source is then skipped without being read).
+AUDIT_READER = "contributor"
 #: Statements of the client's own import record (the AUDIT graph of an N-Quads upload) accepted with one upload.
 MAX_CLIENT_AUDIT = 10_000
 
@@ -47,16 +53,25 @@ def install(app: FastAPI) -> None:
     path = getattr(store, "path", None)
     anonymous_read_allowed(settings.anonymous_read, settings.host)  # a bad value fails at start, not per request
     app.state.team_writes = WriteQueue()
+    app.state.team_tokens = tokens = TokenStore.beside(path)
+    audit.record_token_changes(store, tokens, base=settings.base_iri)  # those made while no server ran
     app.include_router(router)
-    app.add_middleware(TeamGate, tokens=TokenStore.beside(path), max_upload=settings.max_upload_mb * 2**20,
-                       spool_dir=str(upload_spool(path)) if path is not None else None)
+    from expgraph.team import audit_page
+
+    app.include_router(audit_page.router)
+    from expgraph.team import submit
+
+    app.include_router(submit.router)
+    app.add_middleware(TeamGate, tokens=tokens, max_upload=settings.max_upload_mb * 2**20,
+                       spool_dir=str(upload_spool(path)) if path is not None else None,
+                       proxy=ProxyTrust.from_settings(settings))  # a bad proxy setting fails at start too
 
 
 def _store(request: Request) -> Store:
     return state_of(request).store
 
 
-def _require(request: Request, role: str) -> Token:
+def require_role(request: Request, role: str) -> Token:
     token: Token | None = request.state.token
     if token is None:
         raise HTTPException(401, f"this needs a token with the role {role} or above: send Authorization: Bearer "
@@ -67,9 +82,19 @@ def _require(request: Request, role: str) -> Token:
     return token
 
 
-def _turn(request: Request, token: Token, action: str, target: str, write_id: str | None = None):
-    """The server's write lock, this write listed as waiting then applying (``GET /api/v1/writes``)."""
-    return request.app.state.team_writes.turn(token.name, action, target, write_id)
+@contextlib.contextmanager
+def turn(request: Request, token: Token, action: str, target: str, write_id: str | None = None) -> Iterator[None]:
+    """The server's write lock, this write listed as waiting then applying (``GET /api/v1/writes``); token
+    changes made meanwhile on the server's machine are recorded first, so the trail keeps their order."""
+    with request.app.state.team_writes.turn(token.name, action, target, write_id):
+        record_pending_token_changes(request)
+        yield
+
+
+def record_pending_token_changes(request: Request) -> None:
+    """Token changes journalled since the trail's last entry, into the trail. Call under the write lock."""
+    audit.record_token_changes(_store(request), request.app.state.team_tokens,
+                               base=state_of(request).settings.base_iri)
 
 
 @router.get("/info", summary="What this server is (clients recognise an expgraph server by it)")
@@ -191,27 +216,33 @@ def replace(request: Request, graph: str = Query(description="IRI of the graph t
     """The body (N-Triples, or N-Quads whose ``graphs/imports`` statements are the import's own record) becomes the
     graph's content. Headers: ``X-Expgraph-Digest`` identifies the content when the client knows it (a file's
     hash), ``X-Expgraph-Source-Digest`` what it was made from (kept for the next import of the same source)."""
-    token = _require(request, "contributor")
-    store, settings = _store(request), state_of(request).settings
+    token = require_role(request, "contributor")
     try:
         name = NamedNode(graph)
     except ValueError:
         raise HTTPException(400, f"not an IRI: {graph!r}") from None
-    spooled = Path(request.state.upload)
+    return apply_upload(request, token, name, Path(request.state.upload), request.headers.get(DIGEST_HEADER) or None,
+                        request.headers.get(SOURCE_DIGEST_HEADER) or None, request.headers.get(WRITE_ID_HEADER))
+
+
+def apply_upload(request: Request, token: Token, name: NamedNode, spooled: Path, digest_hint: str | None = None,
+                 source_digest: str | None = None, write_id: str | None = None, action: str = "replace"
+                 ) -> dict[str, object]:
+    """Check an N-Quads file (see :func:`inspect_upload`) and make it ``name``'s content for ``token``, with its
+    audit entry: what ``PUT /api/v1/graphs`` does with its body, and ``POST /api/v1/records`` with a mapped record."""
+    store, settings = _store(request), state_of(request).settings
     try:
         upload = inspect_upload(spooled)
     except (SyntaxError, ValueError) as error:
         raise HTTPException(400, f"the upload is not valid: {error}") from None
-    digest_hint = request.headers.get(DIGEST_HEADER) or None
-    source_digest = request.headers.get(SOURCE_DIGEST_HEADER) or None
     # one write at a time; readers see the old version until the swap
-    with _turn(request, token, "replace", name.value, request.headers.get(WRITE_ID_HEADER)):
+    with turn(request, token, action, name.value, write_id):
         current = _projects_of(store, name)
         _check_target(name, token, upload, settings.base_iri, current)
         if not projects.may_write(store, token, settings.base_iri, upload.projects | current):
             raise HTTPException(403, f"token {token.name!r} may not write into a restricted project it does not name")
         before = store.active_graphs().get(name.value)
-        change = audit.Change("replace", name, before, digest_hint or upload.digest, upload.triples, source_digest)
+        change = audit.Change(action, name, before, digest_hint or upload.digest, upload.triples, source_digest)
         trail = upload.client_audit + audit.entry(store, change, agent=token.name, client=request.state.client,
                                                   base=settings.base_iri)
         content = _held(_content(spooled), settings.test_hold_apply, name)
@@ -234,13 +265,18 @@ def writes(request: Request) -> list[dict[str, object]]:
     return [w if w["target"] in visible else {**w, "target": "(not visible to this token)"} for w in listed]
 
 
-@router.get("/audit", summary="The latest entries of the audit trail, newest first")
+@router.get("/audit", summary="The latest entries of the audit trail, newest first (contributor)",
+            responses={401: {"description": "no token"}, 403: {"description": "reader"}})
 def audit_entries(request: Request, limit: int = Query(50, ge=1, le=1000)) -> list[dict[str, str]]:
-    return audit.recent(reader_of(request).store, limit)  # none while the trail is hidden from the caller
+    from expgraph.team.audit_page import read_trail
+
+    return read_trail(request, limit)
 
 
-@router.get("/audit/verify", summary="Check the audit trail's hash chain")
+@router.get("/audit/verify", summary="Check the audit trail's hash chain (contributor)",
+            responses={401: {"description": "no token"}, 403: {"description": "reader"}})
 def verify_audit(request: Request) -> dict[str, object]:
+    require_role(request, AUDIT_READER)
     verdict = audit.verify(_store(request))
     return {"entries": verdict.entries, "ok": verdict.ok, "problems": list(verdict.problems)}
 
@@ -259,8 +295,8 @@ def _thing(iri: str) -> NamedNode:
 
 @router.post("/retire", summary="Retire a thing: hidden by default, still resolvable (curator)")
 def retire_route(request: Request, body: Retirement) -> dict[str, object]:
-    token = _require(request, "curator")
-    with _turn(request, token, "retire", body.iri):
+    token = require_role(request, "curator")
+    with turn(request, token, "retire", body.iri):
         try:
             changed = retire(_store(request), _thing(body.iri), body.reason, agent=token.name,
                              client=request.state.client, base=state_of(request).settings.base_iri)
@@ -273,8 +309,8 @@ def retire_route(request: Request, body: Retirement) -> dict[str, object]:
 
 @router.post("/restore", summary="Restore a retired thing (curator)")
 def restore_route(request: Request, body: Retirement) -> dict[str, object]:
-    token = _require(request, "curator")
-    with _turn(request, token, "restore", body.iri):
+    token = require_role(request, "curator")
+    with turn(request, token, "restore", body.iri):
         try:
             changed = restore(_store(request), _thing(body.iri), agent=token.name, client=request.state.client,
                               base=state_of(request).settings.base_iri)
@@ -289,7 +325,7 @@ class ProjectName(BaseModel):
 
 @router.get("/projects/restricted", summary="The restricted projects and the graphs holding each (admin)")
 def restricted_projects(request: Request) -> list[dict[str, object]]:
-    _require(request, "admin")
+    require_role(request, "admin")
     return projects.listing(_store(request))
 
 
@@ -304,14 +340,14 @@ def unrestrict_route(request: Request, body: ProjectName) -> dict[str, object]:
 
 
 def _restriction(request: Request, action: str, name: str) -> dict[str, object]:
-    token = _require(request, "admin")
+    token = require_role(request, "admin")
     base = state_of(request).settings.base_iri
     try:
         project = projects.project_iri(name, base)
     except ValueError:
         raise HTTPException(400, f"not a project name or IRI: {name!r}") from None
     change = projects.restrict if action == "restrict" else projects.unrestrict
-    with _turn(request, token, action, project.value):
+    with turn(request, token, action, project.value):
         try:
             changed = change(_store(request), project, agent=token.name, client=request.state.client, base=base)
         except NotFound as error:
@@ -326,11 +362,11 @@ class Purge(BaseModel):
 
 @router.post("/purge", summary="Remove a graph for good, leaving an audit entry (admin)")
 def purge_route(request: Request, body: Purge) -> dict[str, object]:
-    token = _require(request, "admin")
+    token = require_role(request, "admin")
     name = _thing(body.graph)
     if name in (REGISTRY, AUDIT):
         raise HTTPException(403, f"<{name.value}> is kept by the server itself and cannot be purged")
-    with _turn(request, token, "purge", name.value):
+    with turn(request, token, "purge", name.value):
         try:
             purge(_store(request), name, body.reason, agent=token.name, client=request.state.client,
                   base=state_of(request).settings.base_iri)
@@ -347,11 +383,11 @@ class BackupTarget(BaseModel):
 
 @router.post("/backup", summary="Back up the store into a new directory on the server's machine (admin)")
 def backup_route(request: Request, body: BackupTarget) -> dict[str, object]:
-    token = _require(request, "admin")
+    token = require_role(request, "admin")
     target = Path(body.directory)
     if not target.is_absolute():
         raise HTTPException(400, "give an absolute directory on the server's machine")
-    with _turn(request, token, "backup", str(target)):  # a backup between two writes, never during one
+    with turn(request, token, "backup", str(target)):  # a backup between two writes, never during one
         try:
             backup(_store(request), target)
         except (StoreError, OSError) as error:

@@ -23,6 +23,7 @@ from pyoxigraph import Literal, NamedNode, QuerySolutions, Triple
 from expgraph.namespaces import PROV, RDF, RDFS, XSD, Namespace
 from expgraph.store import GraphInfo, Store
 from expgraph.store.base import AUDIT
+from expgraph.team.tokens import TokenStore
 
 AUDIT_TERMS = Namespace("https://w3id.org/expgraph/audit#")
 GENESIS = "0" * 64
@@ -32,19 +33,26 @@ GENESIS = "0" * 64
 class Change:
     """What one write did to one graph, as the entry records it."""
 
-    action: str  # replace, drop, retire, restore
-    graph: NamedNode
+    action: str  # replace, drop, retire, restore, purge, token create, token revoke
+    graph: NamedNode  # for a token change, the token's agent
     before: GraphInfo | None
     digest_after: str | None
-    triples_after: int
+    triples_after: int | None
     source_digest: str | None = None
     reason: str | None = None
     subject: NamedNode | None = None  # the thing retired or restored
+    time: str | None = None  # when it happened, if not now (a token change journalled earlier)
+    journal: int | None = None  # a token change's number in the token table's journal
 
 
 def _now() -> Literal:
     text = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     return Literal(text, datatype=XSD.dateTime)
+
+
+def agent_node(base: str, name: str) -> NamedNode:
+    """The agent a token stands for (its name hashed into the IRI, so the IRI is safe whatever the name)."""
+    return NamedNode(f"{base}agent/token/{hashlib.sha256(name.encode()).hexdigest()[:16]}")
 
 
 def _integer(value: int) -> Literal:
@@ -76,22 +84,25 @@ def entry(store: Store, change: Change, *, agent: str, client: str, base: str) -
     lock, and write the result in the same transaction as the change (the ``audit=`` of a store write)."""
     index, previous = chain_head(store)
     node = entry_node(base, index)
-    agent_node = NamedNode(f"{base}agent/token/{hashlib.sha256(agent.encode()).hexdigest()[:16]}")
+    agent_iri = agent_node(base, agent)
     t = AUDIT_TERMS
     triples = [
         Triple(node, RDF.type, PROV.Activity),
         Triple(node, RDF.type, t.WriteActivity),
         Triple(node, RDFS.label, Literal(f"{change.action} <{change.graph.value}>")),
-        Triple(node, PROV.startedAtTime, _now()),
-        Triple(node, PROV.wasAssociatedWith, agent_node),
+        Triple(node, PROV.startedAtTime, Literal(change.time, datatype=XSD.dateTime) if change.time else _now()),
+        Triple(node, PROV.wasAssociatedWith, agent_iri),
         Triple(node, t.agentName, Literal(agent)),
         Triple(node, t.action, Literal(change.action)),
         Triple(node, t.graph, change.graph),
         Triple(node, t.clientAddress, Literal(client)),
-        Triple(node, t.triplesAfter, _integer(change.triples_after)),
         Triple(node, t.index, _integer(index)),
         Triple(node, t.previousHash, Literal(previous)),
     ]
+    if change.triples_after is not None:
+        triples.append(Triple(node, t.triplesAfter, _integer(change.triples_after)))
+    if change.journal is not None:
+        triples.append(Triple(node, t.tokenJournal, _integer(change.journal)))
     if change.before is not None:
         triples += [Triple(node, t.versionBefore, change.before.version),
                     Triple(node, t.digestBefore, Literal(change.before.digest)),
@@ -103,7 +114,23 @@ def entry(store: Store, change: Change, *, agent: str, client: str, base: str) -
         triples.append(Triple(node, PROV.used, change.subject))
     triples.append(Triple(node, t.entryHash, Literal(entry_hash(previous, triples))))
     # the agent's description is shared by its entries, so it stays outside each entry's hash
-    return [*triples, Triple(agent_node, RDF.type, PROV.Agent), Triple(agent_node, RDFS.label, Literal(agent))]
+    return [*triples, Triple(agent_iri, RDF.type, PROV.Agent), Triple(agent_iri, RDFS.label, Literal(agent))]
+
+
+def record_token_changes(store: Store, tokens: TokenStore, *, base: str, client: str = "local") -> int:
+    """Write the token table's journalled changes the trail lacks (those after the last it recorded) as entries,
+    each in its own transaction; how many. Idempotent: a change is recorded once, whoever calls this (the command
+    that made the change when it holds the store, else the server holding it). Call under the write lock."""
+    rows = store.query(f"SELECT (MAX(?n) AS ?last) WHERE {{ ?e {AUDIT_TERMS.tokenJournal} ?n }}", graphs=[AUDIT])
+    assert isinstance(rows, QuerySolutions)
+    last = next((int(row["last"].value) for row in rows if row["last"] is not None), -1)
+    pending = tokens.changes(after=last)
+    for change in pending:
+        token = agent_node(base, change.name)
+        recorded = Change(change.action, token, None, None, None, reason=change.detail or None, subject=token,
+                          time=change.time, journal=change.seq)
+        store.append_audit(entry(store, recorded, agent=change.agent, client=client, base=base))
+    return len(pending)
 
 
 @dataclass(frozen=True)
@@ -153,11 +180,13 @@ _FIELDS = {"index": AUDIT_TERMS.index, "time": PROV.startedAtTime, "agent": AUDI
            "digest_before": AUDIT_TERMS.digestBefore, "digest_after": AUDIT_TERMS.digestAfter}
 
 
-def recent(store: Store, limit: int = 50) -> list[dict[str, str]]:
-    """The last ``limit`` entries, newest first, as plain dicts (for ``/api/v1/audit`` and ``audit-log show``)."""
+def recent(store: Store, limit: int = 50, before: int | None = None) -> list[dict[str, str]]:
+    """The last ``limit`` entries (before the entry numbered ``before``, for paging), newest first, as plain dicts
+    (for ``/audit``, ``/api/v1/audit`` and ``audit-log show``)."""
     optional = " ".join(f"OPTIONAL {{ ?e {predicate} ?{name} }}" for name, predicate in _FIELDS.items()
                         if name != "index")
-    rows = store.query(f"SELECT * WHERE {{ ?e {AUDIT_TERMS.index} ?index {optional} }} "
+    older = f"FILTER(?index < {int(before)})" if before is not None else ""
+    rows = store.query(f"SELECT * WHERE {{ ?e {AUDIT_TERMS.index} ?index {optional} {older} }} "
                        f"ORDER BY DESC(?index) LIMIT {int(limit)}", graphs=[AUDIT])
     assert isinstance(rows, QuerySolutions)
     names = [v.value for v in rows.variables]

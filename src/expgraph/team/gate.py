@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from expgraph.settings import SettingsError
+from expgraph.team.proxy import ProxyTrust
 from expgraph.team.tokens import Token, TokenStore
 
 UPLOAD_PATH = "/api/v1/graphs"
@@ -44,8 +45,10 @@ class TeamGate:
     """ASGI middleware: sets ``request.state.token`` (a :class:`Token` or None) and ``request.state.may_read``;
     refuses unauthenticated reads where anonymous reading is off; spools uploads (see the module doc)."""
 
-    def __init__(self, app: ASGIApp, tokens: TokenStore, max_upload: int, spool_dir: str | None = None) -> None:
+    def __init__(self, app: ASGIApp, tokens: TokenStore, max_upload: int, spool_dir: str | None = None,
+                 proxy: ProxyTrust | None = None) -> None:
         self.app, self.tokens, self.max_upload, self.spool_dir = app, tokens, max_upload, spool_dir
+        self.proxy = proxy  # a reverse proxy's signed-in user header, when trusted (see expgraph.team.proxy)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,6 +68,8 @@ class TeamGate:
                 await _refuse(send, 401, "the token is not valid (revoked, mistyped, or for another server); send "
                                          "Authorization: Bearer TOKEN", api)
                 return
+        elif self.proxy is not None:
+            token = self.proxy.user(request.headers, request.client.host if request.client else None, self.tokens)
         client = client_of(request)
         settings = state_of(request).settings
         may_read = token is not None or anonymous_read_allowed(settings.anonymous_read, settings.host)

@@ -45,6 +45,22 @@ class Token:
         return {"name": self.name, "role": self.role, "projects": list(self.projects), "created": self.created}
 
 
+@dataclass(frozen=True)
+class TokenChange:
+    """One journalled change of the token table (``action``: token create, token revoke)."""
+
+    seq: int
+    action: str
+    name: str
+    detail: str
+    agent: str
+    time: str
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -76,14 +92,36 @@ class TokenStore:
     def _create(connection: sqlite3.Connection) -> None:
         connection.execute("CREATE TABLE IF NOT EXISTS tokens (name TEXT PRIMARY KEY, digest TEXT UNIQUE NOT NULL, "
                            "role TEXT NOT NULL, projects TEXT NOT NULL, created TEXT NOT NULL)")
+        # every change, in the same transaction as the change: the audit trail records them from here
+        connection.execute("CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+                           "action TEXT NOT NULL, name TEXT NOT NULL, detail TEXT NOT NULL, agent TEXT NOT NULL, "
+                           "time TEXT NOT NULL)")
         connection.commit()
+
+    @staticmethod
+    def _journal(connection: sqlite3.Connection, action: str, name: str, detail: str, agent: str) -> None:
+        connection.execute("INSERT INTO changes (action, name, detail, agent, time) VALUES (?, ?, ?, ?, ?)",
+                           (action, name, detail, agent, _now()))
+
+    def changes(self, after: int = -1) -> list[TokenChange]:
+        """The changes journalled after sequence number ``after``, oldest first (those the trail lacks)."""
+        if self.path is not None and not self.path.is_file():
+            return []
+        connection = self._connect()
+        try:
+            rows = connection.execute("SELECT seq, action, name, detail, agent, time FROM changes WHERE seq > ? "
+                                      "ORDER BY seq", (after,)).fetchall()
+        finally:
+            self._close(connection)
+        return [TokenChange(*row) for row in rows]
 
     def _close(self, connection: sqlite3.Connection) -> None:
         if connection is not self._memory:
             connection.close()
 
-    def create(self, name: str, role: str, projects: list[str] | tuple[str, ...] = ()) -> str:
-        """A new token's secret (shown once, never stored)."""
+    def create(self, name: str, role: str, projects: list[str] | tuple[str, ...] = (), *,
+               agent: str = "unknown") -> str:
+        """A new token's secret (shown once, never stored); ``agent`` (who made it) goes into the journal."""
         if role not in ROLES:
             raise TokenError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
         if not name.strip() or any(ch in name for ch in "\n\r\t"):
@@ -91,12 +129,14 @@ class TokenStore:
         if any("\n" in p or "\t" in p for p in projects):
             raise TokenError("a project name is one line")
         secret = PREFIX + secrets.token_urlsafe(32)
-        created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        created = _now()
         connection = self._connect()
         try:
             with connection:
                 connection.execute("INSERT INTO tokens VALUES (?, ?, ?, ?, ?)",
                                    (name, _digest(secret), role, "\t".join(projects), created))
+                detail = f"role {role}" + (f"; projects {', '.join(projects)}" if projects else "")
+                self._journal(connection, "token create", name, detail, agent)
         except sqlite3.IntegrityError:
             raise TokenError(f"a token named {name!r} exists already: revoke it first, or choose another name") \
                 from None
@@ -113,15 +153,21 @@ class TokenStore:
         return [Token(name, role, tuple(p for p in projects.split("\t") if p), created)
                 for name, role, projects, created in rows]
 
-    def revoke(self, name: str) -> None:
+    def revoke(self, name: str, *, agent: str = "unknown") -> None:
         connection = self._connect()
         try:
             with connection:
                 gone = connection.execute("DELETE FROM tokens WHERE name = ?", (name,)).rowcount
+                if gone:
+                    self._journal(connection, "token revoke", name, "", agent)
         finally:
             self._close(connection)
         if not gone:
             raise TokenError(f"no token named {name!r} (expgraph token list shows them)")
+
+    def named(self, name: str) -> Token | None:
+        """The token called ``name``, or None (a proxy's signed-in user has the role of the token of its name)."""
+        return next((token for token in self.list() if token.name == name), None)
 
     def verify(self, secret: str) -> Token | None:
         """The token a secret belongs to, or None. Looked up by digest, so no secret is ever compared by time."""

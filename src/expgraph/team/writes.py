@@ -44,6 +44,16 @@ class WriteQueue:
             with self._guard:
                 self._writes.pop(entry.id, None)
 
+    @contextlib.contextmanager
+    def if_free(self) -> Iterator[bool]:
+        """The lock if nobody holds it (True), else nothing (False): for housekeeping that must never wait."""
+        held = self._lock.acquire(blocking=False)
+        try:
+            yield held
+        finally:
+            if held:
+                self._lock.release()
+
     def snapshot(self) -> list[dict[str, object]]:
         """The writes applying and waiting, oldest first, with the seconds each has spent in its state."""
         now = time.time()

@@ -47,8 +47,8 @@ def home(state: WebState) -> dict[str, Any]:
     recent = [iri for _, iri in page_keys(runs.keys("started"), failed, None, True, RECENT)]
     return {
         "counts": {"projects": _count(state, EG.Project), "experiments": _count(state, EG.Experiment),
-                   "runs": len(runs.members), "failed_runs": len(failed), "datasets": _count(state, DCAT.Dataset),
-                   "results": len(results.members), "negative_results": len(negative)},
+                   "runs": len(runs.select({})), "failed_runs": len(failed), "datasets": _count(state, DCAT.Dataset),
+                   "results": len(results.select({})), "negative_results": len(negative)},  # retired ones not
         "recent_failures": _failures(store, recent),
         "top_failure_modes": _top_modes(store, results.top(negative_filter, "failure_mode")[:RECENT]),
         "completeness": [{"project": node(row, "project"), "score": plain(row["score"])}

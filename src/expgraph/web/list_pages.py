@@ -19,6 +19,7 @@ from pyoxigraph import NamedNode
 
 from expgraph.sparql.template import SparqlTemplate
 from expgraph.store import Store
+from expgraph.team.retired import included
 from expgraph.web.list_specs import SPECS, ListSpec
 from expgraph.web.list_values import shown
 from expgraph.web.lists import ListIndex
@@ -147,19 +148,22 @@ def list_page(state: WebState, spec: ListSpec, params: Mapping[str, str],
     where = asked.where if asked and not asked.errors else ()
     if asked and ":" in sort and asked.sort is None:
         sort, descending = spec.default_sort.lstrip("-"), spec.default_sort.startswith("-")
-    chosen = index.select(filters, where)
-    tops = {facet.name: index.top(filters, facet.name, where) for facet in spec.facets}
+    retired = included(params)  # ?include=retired: retired members listed too, and marked
+    chosen = index.select(filters, where, retired)
+    tops = {facet.name: index.top(filters, facet.name, where, retired) for facet in spec.facets}
     cursor = None
     if params.get("after") is not None and params.get("after_key") is not None:
         cursor = (params["after_key"], params["after"])
     if asked and asked.sort is not None:  # value sorts walk forwards in either direction
-        keys = page_keys(index.ordered_by_value(filters, asked.sort, descending, where), chosen, cursor, False,
-                         limit + 1)
+        keys = page_keys(index.ordered_by_value(filters, asked.sort, descending, where, retired), chosen, cursor,
+                         False, limit + 1)
     else:
-        keys = page_keys(index.ordered(filters, sort, where), chosen, cursor, descending, limit + 1)
+        keys = page_keys(index.ordered(filters, sort, where, retired), chosen, cursor, descending, limit + 1)
     more = len(keys) > limit
     keys = keys[:limit]
     items = _columns(state, spec, [NamedNode(iri) for _, iri in keys])
+    for item in items if retired else ():
+        item["retired"] = item["iri"] in index.retired
     values = _value_data(index, asked, items, filters, where) if asked else {}
     return {
         "list": spec.name,
@@ -171,6 +175,7 @@ def list_page(state: WebState, spec: ListSpec, params: Mapping[str, str],
         "filters": filters,
         "facets": _facets(state.store, spec, tops),
         "items": items,
+        "include_retired": retired,
         "next": {"after": keys[-1][1], "after_key": keys[-1][0]} if more else None,
         "limit": limit,
         **values,

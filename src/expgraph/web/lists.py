@@ -27,6 +27,7 @@ from pyoxigraph import Literal, NamedNode
 from expgraph.sparql.template import SparqlTemplate, values, values_block
 from expgraph.store import Store
 from expgraph.store.base import Term, sparql_term
+from expgraph.team.retired import retired_things
 from expgraph.web.list_specs import SPECS, Facet, ListSpec, Step
 from expgraph.web.list_values import ValueTables
 from expgraph.web.reading import query, select
@@ -107,6 +108,15 @@ class ListIndex:
         #: Metric and parameter columns (the run list's): values read per column on first use.
         self.columns = ValueTables(store)
         self._value_keys: dict[tuple[ColumnRef, bool], list[tuple[str, str]]] = {}
+        self._retired: frozenset[str] | None = None
+
+    @property
+    def retired(self) -> frozenset[str]:
+        """The retired things (of any list), left out of selections unless asked for: read once per index."""
+        with self._lock:
+            if self._retired is None:
+                self._retired = retired_things(self.store)
+            return self._retired
 
     @property
     def members(self) -> list[str]:
@@ -154,19 +164,20 @@ class ListIndex:
                 self._values[name] = reached
             return self._values[name]
 
-    def select(self, filters: Mapping[str, str], where: tuple[Filter, ...] = ()) -> set[str]:
-        """The members matching all filters and value filters ``where`` (memoised with their facet counts, see
-        :meth:`top`)."""
-        return self._selection(filters, where).chosen
+    def select(self, filters: Mapping[str, str], where: tuple[Filter, ...] = (), retired: bool = False) -> set[str]:
+        """The members matching all filters and value filters ``where``, retired ones only if asked (memoised with
+        their facet counts, see :meth:`top`)."""
+        return self._selection(filters, where, retired).chosen
 
-    def top(self, filters: Mapping[str, str], name: str, where: tuple[Filter, ...] = ()) -> list[tuple[str, int]]:
+    def top(self, filters: Mapping[str, str], name: str, where: tuple[Filter, ...] = (),
+            retired: bool = False) -> list[tuple[str, int]]:
         """Facet ``name``'s most frequent values among the members matching ``filters`` (ties by value).
 
         Per facet, because building a facet over the whole catalog reads a predicate for every member and the
         home page needs three facets of the eleven; for a small filtered selection whose facet is not built yet,
         only the selection's values are read (see :meth:`_restricted`), which keeps a cold filtered list fast.
         """
-        selection = self._selection(filters, where)
+        selection = self._selection(filters, where, retired)
         if name not in selection.tops:
             if name in self._values or not selection.small:
                 values = self.values(name)
@@ -178,11 +189,12 @@ class ListIndex:
                 selection.tops[name] = ranked
         return selection.tops[name]
 
-    def ordered(self, filters: Mapping[str, str], name: str, where: tuple[Filter, ...] = ()) -> list[tuple[str, str]]:
+    def ordered(self, filters: Mapping[str, str], name: str, where: tuple[Filter, ...] = (),
+                retired: bool = False) -> list[tuple[str, str]]:
         """(key, member) for sort ``name``, ascending, of at least the members matching ``filters``: all
         members once that sort is built, else, for a small filtered selection, only the selection's (the same
         keys, so keyset pages are the same either way)."""
-        selection = self._selection(filters, where)
+        selection = self._selection(filters, where, retired)
         if name in self._keys or not selection.small:
             return self.keys(name)
         if name not in selection.keys:
@@ -194,10 +206,10 @@ class ListIndex:
         return selection.keys[name]
 
     def ordered_by_value(self, filters: Mapping[str, str], column: ColumnRef, descending: bool,
-                         where: tuple[Filter, ...] = ()) -> list[tuple[str, str]]:
+                         where: tuple[Filter, ...] = (), retired: bool = False) -> list[tuple[str, str]]:
         """(key, member) in the order of a value column (:meth:`ValueTables.sort_keys`: walk forwards, whatever
         the direction) of at least the selected members: every member's, kept; a small selection's alone."""
-        selection = self._selection(filters, where)
+        selection = self._selection(filters, where, retired)
         if selection.small:
             return self.columns.sort_keys(column, descending, selection.chosen)
         with self._lock:
@@ -235,7 +247,8 @@ class ListIndex:
     def _facet(self, name: str) -> Facet:
         return next(f for f in self.spec.facets if f.name == name)
 
-    def _selection(self, filters: Mapping[str, str], where: tuple[Filter, ...] = ()) -> _Selection:
+    def _selection(self, filters: Mapping[str, str], where: tuple[Filter, ...] = (),
+                   retired: bool = False) -> _Selection:
         """Members matching the filters and the facet counts and sort keys made so far for them (memoised:
         filtering and counting every member of a large catalog is slow in Python).
 
@@ -243,7 +256,7 @@ class ListIndex:
         filters' paths from the chosen values (an experiment's runs, not every run's experiment). Value filters
         (``where``) then keep the members whose metric or parameter values pass (:class:`ValueTables`).
         """
-        key = (tuple(sorted(filters.items())), where)
+        key = (tuple(sorted(filters.items())), where, retired)
         with self._lock:
             if key in self._selections:
                 self._selections.move_to_end(key)
@@ -257,6 +270,8 @@ class ListIndex:
                 chosen = {m for m in chosen if value in values[m]}
         if where:
             chosen = self.columns.matching(where, chosen)
+        if not retired:
+            chosen -= self.retired
         with self._lock:
             selection = self._selections.setdefault(key, _Selection(chosen, bool(filters or where)
                                                                     and len(chosen) <= RESTRICT_LIMIT))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from expgraph.team.retired import included
 from expgraph.web import compare as compare_view
 from expgraph.web import home as home_view
 from expgraph.web import lineage as lineage_view
@@ -51,9 +52,11 @@ for _name in SPECS:
 
 @router.get("/search", summary="Full-text search")
 def search(request: Request, q: str = "") -> Response:
-    """Labels, descriptions, error texts, lessons learned and parameter values containing ``q``."""
+    """Labels, descriptions, error texts, lessons learned and parameter values containing ``q``; retired things
+    with ``?include=retired``."""
     reader = reader_of(request)
-    return respond(request, "search.html", search_view.search(reader.store, reader.search, q))
+    data = search_view.search(reader.store, reader.search, q, included(request.query_params))
+    return respond(request, "search.html", data)
 
 
 @router.get("/compare", summary="Compare runs")

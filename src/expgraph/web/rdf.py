@@ -19,6 +19,7 @@ from pyoxigraph import NamedNode, RdfFormat
 from expgraph.formats import RESOURCE_FORMATS, Format, preferred_rdf
 from expgraph.namespaces import PREFIXES, RDF
 from expgraph.store import Store
+from expgraph.team.retired import retirement
 from expgraph.web import lineage, resources, result_page, run_page
 from expgraph.web.reading import query, select
 from expgraph.web.render import resource_url, respond
@@ -77,6 +78,7 @@ def show(request: Request, iri: NamedNode, media: Format | None) -> Response:
         data = _BUILDERS[kind](store, iri) if kind in _BUILDERS else resources.generic(store, iri)
     if kind in ("run", "experiment", "dataset", "result") or kind == "snapshot":
         data["lineage"] = lineage.lineage(store, iri)
+    data["retired"] = retirement(store, iri)  # still resolvable, and saying so: why, by whom, when
     return respond(request, _TEMPLATES.get(kind or "", "resource.html"), data)
 
 

@@ -26,6 +26,7 @@ from expgraph.namespaces import DCT, EG, MLS, RDFS
 from expgraph.sparql.template import SparqlTemplate, values
 from expgraph.store import Store
 from expgraph.store.base import Term, sparql_term
+from expgraph.team.retired import retired_things
 from expgraph.web.reading import query, select
 from expgraph.web.terms import BadRequest, node, plain, short
 
@@ -65,14 +66,27 @@ _TYPES = {str(EG): ("Run", "NegativeResult", "Result", "Experiment", "Project"),
 _WANTED = {ns + name: name for ns, names in _TYPES.items() for name in names}
 
 
-def search(store: Store, indexes: IndexCache[SearchSpec, SearchIndex], q: str) -> dict[str, Any]:
+def search(store: Store, indexes: IndexCache[SearchSpec, SearchIndex], q: str,
+           include_retired: bool = False) -> dict[str, Any]:
     """Resources whose texts contain ``q`` (case-insensitive), one hit per resource with the matching snippets;
-    through the app's search index (in ``indexes``) once it is built."""
+    through the app's search index (in ``indexes``) once it is built. Retired things only when asked (marked)."""
     q = q.strip()
+    hits = _hits(store, indexes, q)
+    retired = indexes.get(SEARCH).retired if hits else frozenset()
+    if include_retired:
+        for hit in hits:
+            hit["retired"] = hit["resource"]["iri"] in retired
+    elif retired:
+        hits = [hit for hit in hits if hit["resource"]["iri"] not in retired]
+    return {"q": q, "total": len(hits), "hits": hits[:MAX_HITS], "include_retired": include_retired}
+
+
+def _hits(store: Store, indexes: IndexCache[SearchSpec, SearchIndex], q: str) -> list[dict[str, Any]]:
+    """Every hit for ``q``, in the order shown."""
     if len(q) > MAX_QUERY:
         raise BadRequest(f"search text is limited to {MAX_QUERY} characters")
     if not q:
-        return {"q": q, "hits": [], "total": 0}
+        return []
     matches: dict[str, list[dict[str, str]]] = {}
     index = indexes.get(SEARCH)
     rows = index.rows(q) if index.ready else None
@@ -83,7 +97,7 @@ def search(store: Store, indexes: IndexCache[SearchSpec, SearchIndex], q: str) -
         text = plain(row["text"])
         matches.setdefault(row["s"].value, []).append({"field": _FIELDS[position][0], "text": _snippet(str(text), q)})
     if not matches:
-        return {"q": q, "hits": [], "total": 0}
+        return []
     subjects = [NamedNode(iri) for iri in matches if iri.startswith(("http://", "https://", "urn:"))]
     for row in select(store, _OWNERS, x=subjects):
         matches.setdefault(row["owner"].value, []).extend(matches[row["x"].value])
@@ -99,7 +113,7 @@ def search(store: Store, indexes: IndexCache[SearchSpec, SearchIndex], q: str) -
         hits.append({"resource": {"iri": iri, "label": label or short(iri)}, "kind": kind,
                      "matches": [m for m in unique if not (m["field"] == "label" and m["text"] == label)] or unique})
     hits.sort(key=lambda h: (_ORDER.index(h["kind"]), h["resource"]["label"].lower()))
-    return {"q": q, "total": len(hits), "hits": hits[:MAX_HITS]}
+    return hits
 
 
 def scan_rows(store: Store, q: str) -> list[tuple[int, dict[str, Term]]]:
@@ -194,6 +208,14 @@ class SearchIndex:
         self._lock = threading.Lock()
         self._texts: list[_Texts] | None = None
         self._started = False
+        self._retired: frozenset[str] | None = None
+
+    @property
+    def retired(self) -> frozenset[str]:
+        """The retired things, read once per index (that is, per store generation)."""
+        if self._retired is None:
+            self._retired = retired_things(self.store)
+        return self._retired
 
     @property
     def ready(self) -> bool:

@@ -103,7 +103,9 @@ def scope_of(request: Request) -> GraphScope:
     """The graphs the caller may read: the app state's ``scope`` less the graphs of the restricted projects the
     caller's token does not name (:meth:`WebState.scope_for`). Every query a route runs for a caller carries it
     (see :class:`~expgraph.store.GraphScope`); pages get it through :func:`~expgraph.web.state.reader_of`."""
-    return reader_of(request).scope
+    from expgraph.team.audit_page import hidden_graphs  # the audit trail: not for readers and visitors
+
+    return reader_of(request).scope.hiding(hidden_graphs(getattr(request.state, "token", None)))
 
 
 def _text(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
