@@ -94,8 +94,9 @@ def graph_names(url: str, secret: str | None = None) -> dict[str, dict]:
 
 def secret_runs(url: str, admin: str) -> list[str]:
     """The secret project's runs, those of its "mnist-mlp" experiment first (the tests look for its name)."""
-    answer = sparql(url, f"SELECT ?r WHERE {{ ?r eg:inExperiment ?e . ?e eg:inProject <{SECRET_PROJECT}> "
-                         f'OPTIONAL {{ ?e rdfs:label ?l }} }} ORDER BY DESC(COALESCE(?l = "mnist-mlp", false)) ?r', admin)
+    query = (f"SELECT ?r WHERE {{ ?r eg:inExperiment ?e . ?e eg:inProject <{SECRET_PROJECT}> "
+             'OPTIONAL { ?e rdfs:label ?l } } ORDER BY DESC(COALESCE(?l = "mnist-mlp", false)) ?r')
+    answer = sparql(url, query, admin)
     runs = list(dict.fromkeys(answer.text.split()[1:]))
     assert runs and all("/id/sacred/" in run for run in runs)
     return runs
