@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyoxigraph
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel
 from pyoxigraph import NamedNode, RdfFormat, Triple
 
@@ -27,11 +27,10 @@ from expgraph.store import GraphInfo, Store, StoreError
 from expgraph.store.base import AUDIT, REGISTRY
 from expgraph.team import audit, projects
 from expgraph.team.actions import RETIRED, NotFound, backup, purge, restore, retire
+from expgraph.team.audit import AUDIT_READER
 from expgraph.team.discovery import SERVICE
-from expgraph.team.gate import UPLOAD_TYPES, TeamGate, anonymous_read_allowed
-from expgraph.team.proxy import ProxyTrust
-from expgraph.team.tokens import Token, TokenStore
-from expgraph.team.writes import WriteQueue
+from expgraph.team.gate import UPLOAD_TYPES
+from expgraph.team.tokens import Token
 from expgraph.web.state import reader_of, state_of
 
 router = APIRouter(prefix="/api/v1", tags=["team API"])
@@ -39,32 +38,8 @@ DIGEST_HEADER = "X-Expgraph-Digest"
 SOURCE_DIGEST_HEADER = "X-Expgraph-Source-Digest"
 #: A client's own name for its write, to find it in ``GET /api/v1/writes`` while it waits.
 WRITE_ID_HEADER = "X-Expgraph-Write-Id"
-#: Who may read the audit trail (token names, client addresses): those who may write. Readers and anonymous
-#: visitors of the public ``/sparql`` may not; contributors may, as their clients read their own import records
-#: there (an unchanged source is then skipped without being read).
-AUDIT_READER = "contributor"
 #: Statements of the client's own import record (the AUDIT graph of an N-Quads upload) accepted with one upload.
 MAX_CLIENT_AUDIT = 10_000
-
-
-def install(app: FastAPI) -> None:
-    """The team API and its gate on an app made by ``create_app`` (the one line web/app.py calls)."""
-    store, settings = state_of(app).store, state_of(app).settings
-    path = getattr(store, "path", None)
-    anonymous_read_allowed(settings.anonymous_read, settings.host)  # a bad value fails at start, not per request
-    app.state.team_writes = WriteQueue()
-    app.state.team_tokens = tokens = TokenStore.beside(path)
-    audit.record_token_changes(store, tokens, base=settings.base_iri)  # those made while no server ran
-    app.include_router(router)
-    from expgraph.team import audit_page
-
-    app.include_router(audit_page.router)
-    from expgraph.team import submit
-
-    app.include_router(submit.router)
-    app.add_middleware(TeamGate, tokens=tokens, max_upload=settings.max_upload_mb * 2**20,
-                       spool_dir=str(upload_spool(path)) if path is not None else None,
-                       proxy=ProxyTrust.from_settings(settings))  # a bad proxy setting fails at start too
 
 
 def _store(request: Request) -> Store:
@@ -263,14 +238,6 @@ def writes(request: Request) -> list[dict[str, object]]:
         return listed
     visible = reader.store.active_graphs()  # a caller kept from a private project does not learn what it writes
     return [w if w["target"] in visible else {**w, "target": "(not visible to this token)"} for w in listed]
-
-
-@router.get("/audit", summary="The latest entries of the audit trail, newest first (contributor)",
-            responses={401: {"description": "no token"}, 403: {"description": "reader"}})
-def audit_entries(request: Request, limit: int = Query(50, ge=1, le=1000)) -> list[dict[str, str]]:
-    from expgraph.team.audit_page import read_trail
-
-    return read_trail(request, limit)
 
 
 @router.get("/audit/verify", summary="Check the audit trail's hash chain (contributor)",

@@ -23,10 +23,22 @@ from pyoxigraph import Literal, NamedNode, QuerySolutions, Triple
 from expgraph.namespaces import PROV, RDF, RDFS, XSD, Namespace
 from expgraph.store import GraphInfo, Store
 from expgraph.store.base import AUDIT
-from expgraph.team.tokens import TokenStore
+from expgraph.team.tokens import Token, TokenStore
 
 AUDIT_TERMS = Namespace("https://w3id.org/expgraph/audit#")
 GENESIS = "0" * 64
+
+
+#: Who may read the audit trail (token names, client addresses): those who may write. Readers and anonymous
+#: visitors of the public ``/sparql`` may not; contributors may, as their clients read their own import records
+#: there (an unchanged source is then skipped without being read).
+AUDIT_READER = "contributor"
+
+
+def hidden_graphs(token: Token | None) -> frozenset[str]:
+    """The graphs a caller with ``token`` may not read because of the trail: the audit graph, below contributor.
+    (The hook for :func:`expgraph.web.sparql.scope_of`: its scope hides these too.)"""
+    return frozenset() if token is not None and token.allows(AUDIT_READER) else frozenset({AUDIT.value})
 
 
 @dataclass(frozen=True)

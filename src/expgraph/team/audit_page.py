@@ -12,29 +12,21 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from expgraph.store.base import AUDIT
 from expgraph.team import audit
-from expgraph.team.tokens import Token
+from expgraph.team.api import record_pending_token_changes, require_role
+from expgraph.team.audit import AUDIT_READER
 from expgraph.web.render import respond
 from expgraph.web.state import reader_of
 
 router = APIRouter()
+#: ``/api/v1/audit``, in the team API's part of the OpenAPI docs.
+api_router = APIRouter(prefix="/api/v1", tags=["team API"])
 PAGE_SIZE = 50
-
-
-def hidden_graphs(token: Token | None) -> frozenset[str]:
-    """The graphs a caller with ``token`` may not read because of the trail: the audit graph, below contributor.
-    (The hook for :func:`expgraph.web.sparql.scope_of`: its scope hides these too.)"""
-    from expgraph.team.api import AUDIT_READER
-
-    return frozenset() if token is not None and token.allows(AUDIT_READER) else frozenset({AUDIT.value})
 
 
 def read_trail(request: Request, limit: int, before: int | None = None) -> list[dict[str, str]]:
     """The entries for a contributor's request (401/403 otherwise), with token changes made on the server's machine
     recorded first when no write is under way (never waiting for one)."""
-    from expgraph.team.api import AUDIT_READER, record_pending_token_changes, require_role
-
     require_role(request, AUDIT_READER)
     with request.app.state.team_writes.if_free() as free:
         if free:
@@ -53,3 +45,9 @@ def audit_trail(request: Request, before: int | None = Query(None, ge=0, descrip
     data: dict[str, Any] = {"entries": entries, "limit": limit, "before": before,
                             "next": {"before": int(entries[-1]["index"])} if more else None}
     return respond(request, "audit.html", data)
+
+
+@api_router.get("/audit", summary="The latest entries of the audit trail, newest first (contributor)",
+                responses={401: {"description": "no token"}, 403: {"description": "reader"}})
+def audit_entries(request: Request, limit: int = Query(50, ge=1, le=1000)) -> list[dict[str, str]]:
+    return read_trail(request, limit)

@@ -53,7 +53,7 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     # added last, so it runs first: 413 / 414 before any route (or header) is looked at
     app.add_middleware(RequestLimits, max_body=settings.max_body_kb * 1024, max_target=settings.max_url_length)
-    from expgraph.team.api import install as install_team  # /api/v1 writes, tokens, audit (outermost gate)
+    from expgraph.team.server import install as install_team  # /api/v1 writes, tokens, audit (outermost gate)
 
     install_team(app)
     return app

@@ -23,6 +23,7 @@ from expgraph.namespaces import RDF, SD, sparql_prologue
 from expgraph.sparql.guard import READ_ONLY
 from expgraph.sparql.runner import MB, QueryJob, QueryOutcome, QueryRunner, outcome_headers
 from expgraph.store.scope import GraphScope
+from expgraph.team.audit import hidden_graphs
 from expgraph.web.render import href, templates
 from expgraph.web.state import reader_of, state_of
 
@@ -103,9 +104,8 @@ def scope_of(request: Request) -> GraphScope:
     """The graphs the caller may read: the app state's ``scope`` less the graphs of the restricted projects the
     caller's token does not name (:meth:`WebState.scope_for`). Every query a route runs for a caller carries it
     (see :class:`~expgraph.store.GraphScope`); pages get it through :func:`~expgraph.web.state.reader_of`."""
-    from expgraph.team.audit_page import hidden_graphs  # the audit trail: not for readers and visitors
-
-    return reader_of(request).scope.hiding(hidden_graphs(getattr(request.state, "token", None)))
+    return reader_of(request).scope.hiding(hidden_graphs(  # the audit trail: not for readers and visitors
+        getattr(request.state, "token", None)))
 
 
 def _text(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
