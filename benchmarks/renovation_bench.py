@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 from types import ModuleType
 
+from timing import median_ms
+
 HERE = Path(__file__).resolve()
 RUN_PAGES = 20
 LIST_REPEAT = 10
@@ -49,15 +51,6 @@ def _cli(store: Path, *args: str) -> tuple[float, str]:
     if done.returncode not in (0, 1):
         raise SystemExit(f"expgraph {' '.join(args)}: {done.stderr.strip()[-500:]}")
     return seconds, done.stdout
-
-
-def _median_ms(action, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
 
 
 def _saved_queries_module() -> ModuleType | None:
@@ -102,7 +95,7 @@ def worker(runs: int, workdir: Path) -> dict[str, float]:
                 continue
             query = saved.load_queries()[name]
             list(saved.run_saved(store, query))  # first run: store pages into the OS cache
-            figures[f"query {name}"] = _median_ms(lambda q=query: list(saved.run_saved(store, q)), 3) / 1000
+            figures[f"query {name}"] = median_ms(lambda q=query: list(saved.run_saved(store, q)), 3) / 1000
     finally:
         store.close()
 
@@ -121,15 +114,15 @@ def worker(runs: int, workdir: Path) -> dict[str, float]:
             pages = iter(sample * (LIST_REPEAT + 1))
             for url in sample:  # first visits fill the caches
                 assert client.get(url).status_code == 200, url
-            figures["run page warm_ms"] = _median_ms(lambda: client.get(next(pages)), RUN_PAGES)
+            figures["run page warm_ms"] = median_ms(lambda: client.get(next(pages)), RUN_PAGES)
             project = min(row["p"].value for row in
                           store.select("SELECT ?p WHERE { ?p a <https://w3id.org/expgraph#Project> }"))
             filtered = {"project": project, "status": "https://w3id.org/expgraph/vocab/run-status/failed"}
             assert client.get("/runs", params=filtered).status_code == 200
-            figures["run list filtered warm_ms"] = _median_ms(lambda: client.get("/runs", params=filtered),
+            figures["run list filtered warm_ms"] = median_ms(lambda: client.get("/runs", params=filtered),
                                                               LIST_REPEAT)
             assert client.get("/runs").status_code == 200
-            figures["run list warm_ms"] = _median_ms(lambda: client.get("/runs"), LIST_REPEAT)
+            figures["run list warm_ms"] = median_ms(lambda: client.get("/runs"), LIST_REPEAT)
     finally:
         store.close()
     return figures

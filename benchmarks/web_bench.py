@@ -24,22 +24,13 @@ import argparse
 import itertools
 import json
 import random
-import statistics
 import sys
 import time
 from pathlib import Path
 
 from expgraph.settings import load_settings
 from expgraph.store import EmbeddedStore
-
-
-def median_ms(action, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+from timing import median_ms
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,8 +22,8 @@ LOCK_PATTERNS = ("uv.lock", "poetry.lock", "Pipfile.lock", "pdm.lock", "requirem
 
 def distributions() -> list[str]:
     """The installed distributions as sorted "name==version", read from the ``.dist-info`` / ``.egg-info`` folder
-    names on ``sys.path`` (the first of a name wins, as for imports). Parsing every METADATA file instead, as
-    ``importlib.metadata`` does, took 1.2 s for 190 distributions here; this takes milliseconds."""
+    names on ``sys.path`` (the first of a name wins, as for imports): parsing every METADATA file instead, as
+    ``importlib.metadata`` does, costs seconds in a large environment, at every captured launch."""
     import os
     import sys
 
