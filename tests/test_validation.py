@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -221,8 +222,40 @@ def test_unchanged_scores_are_not_written_again(defects: Store) -> None:
     run = MINT.run("r-bare").value
     scores.runs[run] = Tally(scores.runs[run].applicable, scores.runs[run].applicable)
     assert write_scores(defects, scores) is True
-    assert defects.active_graphs()[QUALITY_GRAPH.value].version != first.version
     assert stored_score(defects, MINT.run("r-bare")) == 1.0
+
+
+def test_changed_scores_patch_the_quality_graph_to_what_a_rewrite_holds(defects: Store) -> None:
+    """A few changed scores are written in place (same version; the store would otherwise drop the whole previous
+    version): changed, removed and new measurements, with the digest and size a full rewrite would give. Many
+    changes rewrite the graph."""
+    _, scores = validate_catalog(defects)
+    first = defects.active_graphs()[QUALITY_GRAPH.value]
+    changed, gone = MINT.run("r-bare").value, MINT.run("r1").value
+    scores.runs[changed] = Tally(1, 3)
+    del scores.runs[gone]
+    scores.runs["https://example.org/new-run"] = Tally(2, 4)
+    assert write_scores(defects, scores) is True
+    patched = defects.active_graphs()[QUALITY_GRAPH.value]
+    assert patched.version == first.version
+    assert stored_score(defects, MINT.run("r-bare")) == pytest.approx(1 / 3, abs=1e-6)
+    assert stored_score(defects, MINT.run("r1")) is None
+    assert stored_score(defects, NamedNode("https://example.org/new-run")) == 0.5
+    expected = list(measurement_statements(scores))
+    assert sorted(str(t) for t in defects.triples(QUALITY_GRAPH)) == as_stored(expected)
+    assert patched.triples == len(expected) and patched.digest == patched.source_digest != first.digest
+    assert write_scores(defects, scores) is False
+    scores.runs = {f"https://example.org/other-run/{i}": Tally(1, 7) for i in range(len(scores.runs))}
+    assert write_scores(defects, scores) is True
+    assert defects.active_graphs()[QUALITY_GRAPH.value].version != first.version
+    assert sorted(str(t) for t in defects.triples(QUALITY_GRAPH)) == as_stored(measurement_statements(scores))
+
+
+def as_stored(statements: Iterable[str]) -> list[str]:
+    """Statements as a store reads them back (it keeps literals by value: "1.0"^^xsd:double is "1")."""
+    store = pyoxigraph.Store()
+    store.load("".join(f"{s} .\n" for s in statements).encode(), pyoxigraph.RdfFormat.N_TRIPLES)
+    return sorted(str(quad.triple) for quad in store)
 
 
 def test_summarise_import_reports_what_one_import_brought(memory_store: Store) -> None:

@@ -66,6 +66,8 @@ class Store(KeptVersions, ABC):
     caches_registry = False
     #: Whether :meth:`snapshot` gives views other processes can open (the query runner then uses worker processes).
     shares_snapshots = False
+    #: Whether :meth:`patch_statements` may change a graph in place (a served store is written through its API).
+    patchable = True
     _registry_cache: dict[str, GraphInfo] | None = None
     #: Counts the writes that made the cache stale: a registry read while one happened is not kept.
     _registry_epoch = 0
@@ -316,6 +318,27 @@ class Store(KeptVersions, ABC):
         if AUDIT.value not in self.active_graphs():
             registered = f"GRAPH {sparql_term(REGISTRY)} {{ {_triples_text(_entry(AUDIT, AUDIT, 'appendable', 0))} }}"
         self._update(f"INSERT DATA {{ GRAPH {sparql_term(AUDIT)} {{ {_triples_text(audit)} }} {registered} }}")
+
+    def patch_statements(self, name: NamedNode, removed: Iterable[str], added: Iterable[str], *, digest: str,
+                         count: int, source_digest: str | None = None) -> bool:
+        """Change an active graph in place: remove and add these statements (as ``str(Triple)`` prints them, no
+        blank nodes) and record its new content digest, size and source digest, in one transaction; False (and
+        nothing changed) when the graph does not exist or this store is written otherwise (a served store).
+
+        For a large derived graph that changes a little (the quality graph after an import): replacing it drops
+        the whole previous version, which pyoxigraph does one quad at a time. The caller vouches that ``digest``
+        and ``count`` describe the patched content, as :meth:`replace_statements` would have computed them."""
+        current = self.active_graphs().get(name.value)
+        if current is None or not self.patchable:
+            return False
+        version, registry, graph = sparql_term(current.version), sparql_term(REGISTRY), sparql_term(name)
+        gone, new = " .\n".join(removed), " .\n".join(added)
+        entry = _entry(name, current.version, digest, count, source_digest)
+        self._update((f"DELETE DATA {{ GRAPH {version} {{ {gone} . }} }} ;\n" if gone else "")
+                     + (f"INSERT DATA {{ GRAPH {version} {{ {new} . }} }} ;\n" if new else "")
+                     + f"DELETE WHERE {{ GRAPH {registry} {{ {graph} ?p ?o }} }} ;\n"
+                     f"INSERT DATA {{ GRAPH {registry} {{ {_triples_text(entry)} }} }}")
+        return True
 
     def drop(self, name: NamedNode) -> bool:
         """Remove a logical graph from the catalog; False when there was no such graph."""

@@ -29,6 +29,7 @@ class ServedStore(Store):
 
     native_substitutions = False
     served = True  # the server prepares its own ontology and vocabularies, and validates on its side
+    patchable = False
 
     def __init__(self, url: str, token: str | None = None, *, timeout: float = 300.0,
                  connect_timeout: float = 10.0) -> None:

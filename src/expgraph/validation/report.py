@@ -6,6 +6,7 @@ to fix first. The Turtle report is a standard ``sh:ValidationReport`` any SHACL 
 
 from __future__ import annotations
 
+import heapq
 import io
 import json
 from collections import Counter, defaultdict
@@ -35,31 +36,30 @@ def _short(iri: str) -> str:
     return iri
 
 
-def report_data(report: ValidationReport, scores: Scores, *, fail_on: str = "violation") -> dict[str, Any]:
-    """Everything any format shows, as plain data."""
+def report_data(report: ValidationReport, scores: Scores, *, fail_on: str = "violation", results: bool = True
+                ) -> dict[str, Any]:
+    """Everything any format shows, as plain data; without ``results`` (the text report), the summaries only: one
+    row per result is most of the work on a large catalog."""
     describe = report.shapes.describe
-    # A catalog's results repeat a few shapes, components and project sets many times: each is worked out once.
-    shorts = {c: _short(c) for c in {r.component for r in report.results}}
+    # A catalog's results repeat a few shapes, severities and project sets many times: each is worked out once.
     names = {s: severity_name(s) for s in {r.severity for r in report.results}}
     projects_of: dict[str, list[str]] = {}
-    results = []
-    for r in sorted(report.results, key=lambda r: (-RANK.get(r.severity, 3), r.focus, r.shape, r.component)):
-        info = describe(r.shape)
+    per_project: dict[str, Counter] = defaultdict(Counter)
+    by_focus: dict[str, Counter] = defaultdict(Counter)
+    shapes_by_focus: dict[str, set[str]] = defaultdict(set)
+    for r in report.results:
         projects = projects_of.get(r.focus)
         if projects is None:
             projects = projects_of[r.focus] = sorted(
                 scores.project_names.get(p, p) for p in scores.project_of.get(r.focus, ()))
-        results.append({
-            "focus": r.focus, "path": r.path, "severity": names[r.severity],
-            "component": shorts[r.component], "shape": r.shape, "shape_name": info.name,
-            "message": info.message, "group": info.group, "value": r.value, "projects": projects,
-        })
+        severity = names[r.severity]
+        for project in projects or ["(no project)"]:
+            per_project[project][severity] += 1
+        by_focus[r.focus][severity] += 1
+        if severity != "info":
+            shapes_by_focus[r.focus].add(r.shape)
     missing = Counter((r.shape, r.component, r.severity) for r in report.results)
     overall = scores.overall()
-    per_project: dict[str, Counter] = defaultdict(Counter)
-    for r in results:
-        for project in r["projects"] or ["(no project)"]:
-            per_project[project][r["severity"]] += 1
     projects = []
     for iri, tally in scores.projects.items():
         name = scores.project_names.get(iri, iri)
@@ -67,15 +67,9 @@ def report_data(report: ValidationReport, scores: Scores, *, fail_on: str = "vio
                          "applicable": tally.applicable, **{s: per_project[name][s] for s in ("violation",
                                                                                                  "warning", "info")}})
     projects.sort(key=lambda p: (p["score"] if p["score"] is not None else 2.0, p["name"]))
-    by_focus: dict[str, Counter] = defaultdict(Counter)
-    names_by_focus: dict[str, list[str]] = defaultdict(list)
-    for r in results:
-        by_focus[r["focus"]][r["severity"]] += 1
-        if r["severity"] != "info":
-            names_by_focus[r["focus"]].append(r["shape_name"])
-    worst = sorted(by_focus, key=lambda f: (-by_focus[f]["violation"],
-                                            _score_or(scores, f), -by_focus[f]["warning"], f))[:TOP]
-    return {
+    worst = heapq.nsmallest(TOP, by_focus, key=lambda f: (-by_focus[f]["violation"], _score_or(scores, f),
+                                                          -by_focus[f]["warning"], f))
+    data = {
         "conforms": report.conforms(fail_on),
         "fail_on": fail_on,
         "counts": report.counts(),
@@ -92,9 +86,17 @@ def report_data(report: ValidationReport, scores: Scores, *, fail_on: str = "vio
         "projects": projects,
         "worst": [{"focus": f, "score": scores.nodes[f].score if f in scores.nodes else None,
                    "violations": by_focus[f]["violation"], "warnings": by_focus[f]["warning"],
-                   "missing": sorted(set(names_by_focus[f]))} for f in worst],
-        "results": results,
+                   "missing": sorted({describe(shape).name for shape in shapes_by_focus[f]})} for f in worst],
     }
+    if results:
+        shorts = {c: _short(c) for c in {r.component for r in report.results}}
+        data["results"] = [{
+            "focus": r.focus, "path": r.path, "severity": names[r.severity],
+            "component": shorts[r.component], "shape": r.shape, "shape_name": describe(r.shape).name,
+            "message": describe(r.shape).message, "group": describe(r.shape).group, "value": r.value,
+            "projects": projects_of[r.focus],
+        } for r in sorted(report.results, key=lambda r: (-RANK.get(r.severity, 3), r.focus, r.shape, r.component))]
+    return data
 
 
 def _score_or(scores: Scores, node: str) -> float:
@@ -136,7 +138,15 @@ def render_text(data: dict[str, Any], width: int = 140) -> str:
 
 
 def render_json(data: dict[str, Any]) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    """Indented, one result a line: json's indenting encoder is pure Python, several times slower than the compact
+    one on the many results of a large catalog."""
+    rows = data.get("results")
+    if not rows:
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    head = json.dumps({key: value for key, value in data.items() if key != "results"}, indent=2, ensure_ascii=False)
+    compact = json.JSONEncoder(ensure_ascii=False).encode
+    body = ",\n    ".join(compact(row) for row in rows)
+    return f'{head[:-2]},\n  "results": [\n    {body}\n  ]\n}}\n'
 
 
 def _term(text: str) -> NamedNode | BlankNode | Literal:
@@ -237,5 +247,5 @@ def render_html(data: dict[str, Any]) -> str:
 def render(report: ValidationReport, scores: Scores, fmt: str, *, fail_on: str = "violation") -> str:
     if fmt == "turtle":
         return render_turtle(report)
-    data = report_data(report, scores, fail_on=fail_on)
+    data = report_data(report, scores, fail_on=fail_on, results=fmt != "text")
     return {"text": render_text, "json": render_json, "html": render_html}[fmt](data)

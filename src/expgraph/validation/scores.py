@@ -146,26 +146,35 @@ def measurement(node: str) -> NamedNode:
     return NamedNode(_MEASUREMENT_BASE + hashlib.sha256(node.encode()).hexdigest()[:32])
 
 
+_METRIC = (Triple(COMPLETENESS, RDF.type, DQV.Metric),
+           Triple(COMPLETENESS, RDFS.label, Literal("completeness", language="en")),
+           Triple(COMPLETENESS, RDFS.comment, Literal("Share of the should-constraints (sh:Warning shapes) a record "
+                                                      "meets, from 0 to 1.", language="en")))
+#: The quality graph is patched in place when at most this share of its statements changes (else rewritten).
+PATCH_SHARE = 0.5
+
+
+def stored_values(scores: Scores) -> dict[str, float]:
+    """Each scored run, experiment and project with the value its measurement holds (rounded as stored)."""
+    return {node: round(tally.score, 6) for group in (scores.runs, scores.experiments, scores.projects)
+            for node, tally in sorted(group.items()) if tally.score is not None}
+
+
+def _measurement(node: str, value: Literal | float) -> list[str]:
+    """The four N-Triples statements (without the final `` .``) of one node's completeness measurement."""
+    m = str(measurement(node))
+    text = value if isinstance(value, Literal) else double(value)
+    return [f"{m} {RDF.type} {DQV.QualityMeasurement}", f"{m} {DQV.computedOn} {NamedNode(node)}",
+            f"{m} {DQV.isMeasurementOf} {COMPLETENESS}", f"{m} {DQV.value} {text}"]
+
+
 def measurement_statements(scores: Scores) -> Iterator[str]:
     """The DQV description of every run, experiment and project score as N-Triples statements (without the final
     `` .``, as ``str(Triple)`` prints them): the store loads text without a term object per triple. Deterministic,
     so unchanged scores are recognised (see :func:`write_scores`)."""
-    for triple in (Triple(COMPLETENESS, RDF.type, DQV.Metric),
-                   Triple(COMPLETENESS, RDFS.label, Literal("completeness", language="en")),
-                   Triple(COMPLETENESS, RDFS.comment, Literal("Share of the should-constraints (sh:Warning shapes) "
-                                                              "a record meets, from 0 to 1.", language="en"))):
-        yield str(triple)
-    a, kind, computed_on = str(RDF.type), str(DQV.QualityMeasurement), str(DQV.computedOn)
-    of, metric, value = str(DQV.isMeasurementOf), str(COMPLETENESS), str(DQV.value)
-    for group in (scores.runs, scores.experiments, scores.projects):
-        for node, tally in sorted(group.items()):
-            if tally.score is None:
-                continue
-            m = str(measurement(node))
-            yield f"{m} {a} {kind}"
-            yield f"{m} {computed_on} {NamedNode(node)}"
-            yield f"{m} {of} {metric}"
-            yield f"{m} {value} {double(round(tally.score, 6))}"
+    yield from (str(triple) for triple in _METRIC)
+    for node, value in stored_values(scores).items():
+        yield from _measurement(node, value)
 
 
 def write_scores(store: Store, scores: Scores) -> bool:
@@ -173,10 +182,44 @@ def write_scores(store: Store, scores: Scores) -> bool:
 
     The statements' digest is kept as the graph's source digest, so that unchanged scores (a second ``validate``
     of an unchanged catalog) cost no write: the store would otherwise stage a full copy to find it unchanged.
+    Changed scores patch the graph in place (:func:`_patch`) when few changed, as after an import.
     """
     statements = list(measurement_statements(scores))
     digest = hashlib.sha256(("\n".join(statements) + "\n").encode()).hexdigest()
     current = store.active_graphs().get(QUALITY_GRAPH.value)
     if current is not None and current.source_digest == digest:
         return False
+    if current is not None and current.digest == current.source_digest and _patch(store, scores, statements, digest):
+        return True
     return store.replace_statements(QUALITY_GRAPH, statements, checked=True, source_digest=digest)
+
+
+def _patch(store: Store, scores: Scores, statements: list[str], digest: str) -> bool:
+    """Write only the measurements that changed into the quality graph, in one transaction; False when too many
+    did (or the store cannot patch). Replacing the graph would drop its whole previous version, which the store does
+    a quad at a time. Called only when the graph holds what an earlier write left (its content digest is the
+    digest of statements this module wrote), so its measurements describe it completely."""
+    rows = store.query(sparql_prologue() + "SELECT ?m ?value WHERE { ?m dqv:value ?value }", graphs=[QUALITY_GRAPH])
+    assert isinstance(rows, QuerySolutions)
+    before = {m.value: value for m, value in rows}  # by measurement: a join to each node costs twice as much
+    after = {measurement(node).value: (node, value) for node, value in stored_values(scores).items()}
+    gone = before.keys() - after.keys()
+    if len(gone) > 1000:
+        return False
+    removed, added = [], []
+    for m in gone:
+        node = store.select(sparql_prologue() + "SELECT ?m ?node WHERE { ?m dqv:computedOn ?node }",
+                            graphs=[QUALITY_GRAPH], m=NamedNode(m))[0]["node"]
+        removed += _measurement(node.value, before[m])
+    for m, (node, value) in after.items():
+        if m not in before:
+            added += _measurement(node, value)
+        elif float(before[m].value) != value:
+            removed.append(_measurement(node, before[m])[3])
+            added.append(_measurement(node, value)[3])
+    total = store.active_graphs()[QUALITY_GRAPH.value].triples
+    too_many = len(removed) + len(added) > PATCH_SHARE * len(statements)
+    if too_many or total - len(removed) + len(added) != len(statements):
+        return False
+    return store.patch_statements(QUALITY_GRAPH, removed, added, digest=digest, count=len(statements),
+                                  source_digest=digest)
