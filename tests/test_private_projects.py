@@ -182,6 +182,30 @@ def test_a_restricted_run_is_not_found_as_if_it_did_not_exist(catalog: dict, ser
         assert page.status_code == 200 and page.json()["iri"] == run and leaked(page.text)
 
 
+def test_a_curator_kept_from_the_project_cannot_probe_it_by_retiring(catalog: dict, server: str) -> None:
+    run = secret_runs(server, catalog["admin"])[0]
+    never = BASE + "sacred/0000000000000000/run/1"
+    outsider = {"Authorization": f"Bearer {catalog['outsider']}"}  # a curator of the open project only
+    admin = {"Authorization": f"Bearer {catalog['admin']}"}
+
+    def answer(action: str, thing: str, headers: dict[str, str]) -> httpx.Response:
+        return httpx.post(f"{server}/api/v1/{action}", json={"iri": thing, "reason": "probe"}, headers=headers,
+                          timeout=60)
+
+    hidden, absent = answer("retire", run, outsider), answer("retire", never, outsider)
+    assert hidden.status_code == absent.status_code == 404  # as if it did not exist
+    assert hidden.json()["detail"].replace(run, "X") == absent.json()["detail"].replace(never, "X")
+    assert get(server, "/id/" + run[len(BASE):], catalog["admin"], format="json").json()["retired"] is None
+    assert answer("retire", run, admin).json()["changed"] is True
+    try:
+        hidden, absent = answer("restore", run, outsider), answer("restore", never, outsider)
+        assert hidden.status_code == absent.status_code == 404
+        assert hidden.json()["detail"].replace(run, "X") == absent.json()["detail"].replace(never, "X")
+        assert get(server, "/id/" + run[len(BASE):], catalog["admin"], format="json").json()["retired"]
+    finally:
+        assert answer("restore", run, admin).json()["changed"] is True
+
+
 def test_a_token_naming_the_project_and_an_admin_see_it(catalog: dict, server: str) -> None:
     for caller in ("insider", "admin"):
         runs = get(server, "/runs", catalog[caller], format="json").json()

@@ -132,6 +132,28 @@ def test_the_audit_graph_is_hidden_from_readers_and_visitors_on_sparql(client: T
     assert named.status_code == 400 and "not in this store" in named.text  # as if it did not exist
 
 
+def test_an_audit_entry_s_own_page_is_for_those_who_may_read_the_trail(client: TestClient,
+                                                                       secrets: dict[str, str]) -> None:
+    client.get("/audit", headers=bearer(secrets["admin"]))  # the token changes are in the trail now
+    base = load_settings(environ={}).base_iri
+    entry = audit.entry_node(base, 0).value
+    agent = audit.agent_node(base, "admin").value
+    for thing in (entry, agent):
+        path = thing.replace(base, "/id/")
+        for headers in ({}, bearer(secrets["reader"])):
+            for suffix, params in (("", {}), ("", {"format": "json"}), (".ttl", {})):
+                hidden = client.get(path + suffix, params=params, headers=headers)
+                assert hidden.status_code == 404, (thing, headers, suffix)
+                assert "local:test" not in hidden.text and "token" not in hidden.text.replace(path, "")
+            by_iri = client.get("/resource", params={"iri": thing, "format": "ttl"}, headers=headers)
+            assert by_iri.status_code == 404
+        for role in ("contributor", "curator", "admin"):
+            shown = client.get(path, params={"format": "json"}, headers=bearer(secrets[role]))
+            assert shown.status_code == 200, (thing, role)
+        assert "local:test" in client.get(entry.replace(base, "/id/") + ".ttl",
+                                          headers=bearer(secrets["contributor"])).text
+
+
 RECORDS = Path(__file__).parent / "fixtures" / "records"
 YAML = {"Content-Type": "application/yaml"}
 

@@ -39,12 +39,19 @@ def content_digest(triples: list[Triple]) -> str:
     return content.hexdigest()
 
 
-def retire(store: Store, thing: NamedNode, reason: str, *, agent: str, client: str, base: str) -> bool:
-    """Mark ``thing`` retired; False when it is retired already. Call under the store's write lock."""
+def _known(visible: Store, thing: NamedNode) -> bool:
+    known = visible.query(f"ASK {{ {sparql_term(thing)} ?p ?o }}")
+    return isinstance(known, QueryBoolean) and bool(known)
+
+
+def retire(store: Store, thing: NamedNode, reason: str, *, agent: str, client: str, base: str,
+           visible: Store | None = None) -> bool:
+    """Mark ``thing`` retired; False when it is retired already. Call under the store's write lock. ``visible`` is
+    the store as the caller may read it (a private project's graphs hidden): what it cannot see is not found, so
+    retiring is no way to learn whether a thing exists in a project the caller may not read."""
     if not reason.strip():
         raise ValueError("give a reason for retiring it (--reason TEXT)")
-    known = store.query(f"ASK {{ {sparql_term(thing)} ?p ?o }}")
-    if not (isinstance(known, QueryBoolean) and bool(known)):
+    if not _known(visible or store, thing):
         raise NotFound(f"<{thing.value}> is not in the catalog")
     current = list(store.triples(RETIRED))
     if any(t.subject == thing and t.predicate == EG.retired for t in current):
@@ -58,11 +65,13 @@ def retire(store: Store, thing: NamedNode, reason: str, *, agent: str, client: s
     return store.replace_graph(RETIRED, new, audit=trail)
 
 
-def restore(store: Store, thing: NamedNode, *, agent: str, client: str, base: str) -> bool:
-    """Undo a retirement; NotFound when ``thing`` is not retired. Call under the store's write lock."""
+def restore(store: Store, thing: NamedNode, *, agent: str, client: str, base: str,
+            visible: Store | None = None) -> bool:
+    """Undo a retirement; NotFound when ``thing`` is not retired, or not in ``visible`` (see :func:`retire`). Call
+    under the store's write lock."""
     current = list(store.triples(RETIRED))
     kept = [t for t in current if not (t.subject == thing and t.predicate == EG.retired)]
-    if len(kept) == len(current):
+    if len(kept) == len(current) or (visible is not None and not _known(visible, thing)):
         raise NotFound(f"<{thing.value}> is not retired")
     before = store.active_graphs().get(RETIRED.value)
     change = audit.Change("restore", RETIRED, before, content_digest(kept), len(kept), subject=thing)

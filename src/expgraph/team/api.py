@@ -266,7 +266,8 @@ def retire_route(request: Request, body: Retirement) -> dict[str, object]:
     with turn(request, token, "retire", body.iri):
         try:
             changed = retire(_store(request), _thing(body.iri), body.reason, agent=token.name,
-                             client=request.state.client, base=state_of(request).settings.base_iri)
+                             client=request.state.client, base=state_of(request).settings.base_iri,
+                             visible=reader_of(request).store)
         except NotFound as error:
             raise HTTPException(404, str(error)) from None
         except ValueError as error:
@@ -280,7 +281,7 @@ def restore_route(request: Request, body: Retirement) -> dict[str, object]:
     with turn(request, token, "restore", body.iri):
         try:
             changed = restore(_store(request), _thing(body.iri), agent=token.name, client=request.state.client,
-                              base=state_of(request).settings.base_iri)
+                              base=state_of(request).settings.base_iri, visible=reader_of(request).store)
         except NotFound as error:
             raise HTTPException(404, str(error)) from None
     return {"iri": body.iri, "changed": changed}

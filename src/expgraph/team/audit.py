@@ -41,6 +41,16 @@ def hidden_graphs(token: Token | None) -> frozenset[str]:
     return frozenset() if token is not None and token.allows(AUDIT_READER) else frozenset({AUDIT.value})
 
 
+def in_trail(base: str, iri: NamedNode) -> bool:
+    """Whether ``iri`` is one of the trail's own nodes (an entry, a token's agent): their pages show token names
+    and client addresses, so they are for those who may read the trail, as the audit graph is."""
+    return iri.value.startswith((f"{base}audit/", f"{base}agent/token/"))
+
+
+def may_read_trail(token: Token | None) -> bool:
+    return not hidden_graphs(token)
+
+
 @dataclass(frozen=True)
 class Change:
     """What one write did to one graph, as the entry records it."""

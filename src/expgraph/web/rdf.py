@@ -19,6 +19,7 @@ from pyoxigraph import NamedNode, RdfFormat
 from expgraph.formats import RESOURCE_FORMATS, Format, preferred_rdf
 from expgraph.namespaces import PREFIXES, RDF
 from expgraph.store import Store
+from expgraph.team.audit import in_trail, may_read_trail
 from expgraph.team.retired import retirement
 from expgraph.web import lineage, resources, result_page, run_page
 from expgraph.web.reading import query, select
@@ -57,17 +58,23 @@ def rdf_response(store: Store, iri: NamedNode, chosen: Format) -> Response:
     return Response(body, media_type=chosen.content_type, headers={"Vary": "Accept"})
 
 
+def _unknown(request: Request, iri: NamedNode) -> Response:
+    data = {"error": f"no resource {iri.value} in this catalog", "iri": iri.value}
+    return respond(request, "error.html", data, status=404)
+
+
 def show(request: Request, iri: NamedNode, media: Format | None) -> Response:
     """The resource as RDF (in format ``media``) or as its page; 404 when the store knows nothing about it."""
     reader = reader_of(request)
     store: Store = reader.store
+    if in_trail(reader.settings.base_iri, iri) and not may_read_trail(getattr(request.state, "token", None)):
+        return _unknown(request, iri)  # as the audit graph is hidden from them on /sparql
     # The resource's statements once: its types tell the page family, and a run's page is built from them.
     statements = select(store, run_page.STATEMENTS, s=iri)
     types = {row["o"].value for row in statements if row["p"] == RDF.type}
     kind, known = resources.kind_of(store, iri, types if statements else None)
     if not known:
-        data = {"error": f"no resource {iri.value} in this catalog", "iri": iri.value}
-        return respond(request, "error.html", data, status=404)
+        return _unknown(request, iri)
     if media:
         return rdf_response(store, iri, media)
     if kind == "run":
