@@ -46,7 +46,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
             # and drop of 30-45k triples takes 10-60 s on a busy 2-core machine. Its uploads in pieces are
             # tested in test_servers.py.
             pytest.skip("bulk-path sizes: run on the embedded stores and Oxigraph server only")
-        server: SparqlServer = request.getfixturevalue(request.param)
+        server: SparqlServer = request.getfixturevalue("own_oxigraph" if request.param == "oxigraph" else "virtuoso")
         server.reset()
         opened = open_store(endpoint=server.endpoint)
         SERVERS_OWN_GRAPHS[opened.endpoint] = server.own_graphs

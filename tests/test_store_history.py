@@ -26,7 +26,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     elif request.param == "disk":
         opened = EmbeddedStore(tmp_path / "store")
     else:
-        server = request.getfixturevalue("oxigraph")
+        server = request.getfixturevalue("own_oxigraph")
         server.reset()
         opened = open_store(endpoint=server.endpoint)
     opened.retention = KEEP
