@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
+from typing import TypeVar
 
 import pyoxigraph
 import rdflib
@@ -38,6 +39,7 @@ FURNITURE_PREFIXES = SHIPPED_PREFIXES
 SHAPES_GRAPH_PREFIX = f"{GRAPHS}shapes/"
 #: Checks run at once: one per core (pyoxigraph evaluates queries outside the GIL), a few at most.
 WORKERS = min(4, os.cpu_count() or 1)
+T = TypeVar("T")
 
 
 def severity_name(severity: str) -> str:
@@ -211,7 +213,7 @@ def validate(store: Store, shapes: Shapes | None = None, *, graphs: list[NamedNo
     """Validate the active graphs (or ``graphs`` plus the furniture) against the shapes (by default the shipped
     ones and the store's shapes graphs). With ``focus_graph``, only the focus nodes that graph describes (its
     subjects) are validated, with the whole catalog as data: what an import checks. ``workers``: checks run at
-    once (see :func:`_run_checks`)."""
+    once (see :func:`_in_parallel`)."""
     started = time.perf_counter()
     shapes = shapes or Shapes.load(store=store)
     within = None
@@ -238,7 +240,18 @@ def validate(store: Store, shapes: Shapes | None = None, *, graphs: list[NamedNo
                     if auxiliary and store.query(f"ASK {{ {target} }}", graphs=auxiliary)}
     jobs = [(check, scope if check.needs_furniture or check.node_shape in seen_elsewhere or "^" in (check.path or "")
              else catalog) for check in compiled.checks]
-    results = [result for batch in _run_checks(store, jobs, workers) for result in batch]
+    # The focus nodes of shapes with warnings (what the scores need), one query per distinct target and scope,
+    # run on the same threads as the checks.
+    constraints = {shape_key(shape): declared_constraints(shapes.graph, shape) for shape in node_shapes(shapes.graph)}
+    warned = {key: (compiled.targets[key], scope if key in seen_elsewhere else catalog)
+              for key, declared in constraints.items()
+              if key in compiled.targets and any(c[2] == str(SH.Warning) for c in declared)}
+    targets = list(dict.fromkeys((target, tuple(where) if where is not None else None)
+                                 for target, where in warned.values()))
+    done = _in_parallel(workers, store, [partial(_run_check, store, *job) for job in jobs]
+                        + [partial(_focus_nodes, store, *target) for target in targets])
+    results = [result for batch in done[:len(jobs)] for result in batch]
+    focus = dict(zip(targets, done[len(jobs):], strict=True))
     engine = None
     if compiled.fallback:
         delegated, engine = delegate(store, scope, shapes.graph, list(compiled.fallback))
@@ -247,53 +260,51 @@ def validate(store: Store, shapes: Shapes | None = None, *, graphs: list[NamedNo
                 store, "SELECT DISTINCT ?n WHERE { ?n ?p ?o }", [focus_graph])}
             delegated = [r for r in delegated if r.focus in mentioned]
         results += delegated
-    report = ValidationReport(results, shapes, fallback=compiled.fallback, fallback_engine=engine)
-    for shape in node_shapes(shapes.graph):
-        key = shape_key(shape)
-        constraints = declared_constraints(shapes.graph, shape)
-        report.constraints[key] = constraints
-        if key in compiled.targets and any(c[2] == str(SH.Warning) for c in constraints):
-            query = f"SELECT ?this WHERE {{ {compiled.targets[key]} }}"
-            where = scope if key in seen_elsewhere else catalog
-            report.focus_nodes[key] = sorted({_text(row["this"]) for row in _rows(store, query, where)})
+    report = ValidationReport(results, shapes, fallback=compiled.fallback, fallback_engine=engine,
+                              constraints=constraints)
+    for key, (target, where) in warned.items():
+        report.focus_nodes[key] = focus[target, tuple(where) if where is not None else None]
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _run_checks(store: Store, jobs: list[tuple[Check, list[NamedNode] | None]], workers: int
-                ) -> list[list[ValidationResult]]:
-    """Each check's results, in the checks' order. pyoxigraph evaluates a query without holding the GIL, so the
-    checks run on ``workers`` threads at once; each thread reads the rows of its own queries."""
-    def run(job: tuple[Check, list[NamedNode] | None]) -> list[ValidationResult]:
-        return list(_run_check(store, *job))
-
-    if workers <= 1 or len(jobs) <= 1:
-        return [run(job) for job in jobs]
+def _in_parallel(workers: int, store: Store, calls: list[Callable[[], T]]) -> list[T]:
+    """Each call's answer, in order. pyoxigraph evaluates a query without holding the GIL, so the calls (each
+    running and reading its own queries) run on ``workers`` threads at once."""
+    if workers <= 1 or len(calls) <= 1:
+        return [call() for call in calls]
     store.active_graphs()  # the registry read once, before the threads share it
     with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(run, jobs))
+        return list(pool.map(lambda call: call(), calls))
 
 
-def _run_check(store: Store, check: Check, scope: list[NamedNode] | None) -> Iterable[ValidationResult]:
+def _focus_nodes(store: Store, target: str, scope: tuple[NamedNode, ...] | None) -> list[str]:
+    """The focus nodes of a target pattern, sorted."""
+    rows = _rows(store, f"SELECT ?this WHERE {{ {target} }}", list(scope) if scope is not None else None)
+    return sorted({_text(row["this"]) for row in rows})
+
+
+def _run_check(store: Store, check: Check, scope: list[NamedNode] | None) -> list[ValidationResult]:
     """One result per distinct row: duplicates within a check (a triple held by two graphs) go; identical
     results of two constraints (two sh:class of one shape) or two rows (sh:uniqueLang's languages) stay."""
     rows = _rows(store, check.sparql, scope)
     has_value = any(v.value == "value" for v in rows.variables)
-    seen = set()
+    seen, results = set(), []
     for row in rows:
-        key = tuple(str(term) for term in row)
+        key = tuple(row)  # terms hash and compare as the very terms, without writing each out as text
         if key in seen:
             continue
         seen.add(key)
         value = row["value"] if has_value else None
-        yield ValidationResult(
+        results.append(ValidationResult(
             focus=_text(row["this"]),
             path=check.path,
             severity=check.severity,
             component=check.component,
             shape=check.shape,
             value=str(value) if value is not None else None,
-        )
+        ))
+    return results
 
 
 def _text(term: NamedNode | BlankNode | Literal) -> str:
