@@ -143,6 +143,19 @@ class Shapes:
         return self.info.get(shape) or ShapeInfo(shape, shape, "", "", str(SH.Violation), "Other", 99, 0)
 
 
+@dataclass(frozen=True)
+class CheckTiming:
+    """What one compiled check cost: its thread's CPU seconds (the query runs on that thread, so a busy machine
+    distorts them least), wall seconds and results. What ``expgraph validate --timings`` lists."""
+
+    shape: str
+    component: str
+    path: str | None
+    cpu_seconds: float
+    seconds: float
+    results: int
+
+
 @dataclass
 class ValidationReport:
     results: list[ValidationResult]
@@ -155,6 +168,8 @@ class ValidationReport:
     fallback: dict[str, str] = field(default_factory=dict)
     fallback_engine: str | None = None
     seconds: float = 0.0
+    #: the compiled checks' costs, in the checks' order
+    timings: list[CheckTiming] = field(default_factory=list)
 
     def conforms(self, fail_on: str = "violation") -> bool:
         """True when no result is at or above ``fail_on`` (violation, warning or info)."""
@@ -175,7 +190,7 @@ class ValidationReport:
         results = [r for r in self.results
                    if (wanted is None or r.severity in wanted) and (nodes is None or r.focus in nodes)]
         return ValidationReport(results, self.shapes, self.focus_nodes, self.constraints, self.fallback,
-                                self.fallback_engine, self.seconds)
+                                self.fallback_engine, self.seconds, self.timings)
 
 
 def declared_constraints(graph: rdflib.Graph, node_shape: rdflib.term.Node) -> list[tuple[str, str, str]]:
@@ -250,7 +265,7 @@ def validate(store: Store, shapes: Shapes | None = None, *, graphs: list[NamedNo
                                  for target, where in warned.values()))
     done = _in_parallel(workers, store, [partial(_run_check, store, *job) for job in jobs]
                         + [partial(_focus_nodes, store, *target) for target in targets])
-    results = [result for batch in done[:len(jobs)] for result in batch]
+    results = [result for batch, _ in done[:len(jobs)] for result in batch]
     focus = dict(zip(targets, done[len(jobs):], strict=True))
     engine = None
     if compiled.fallback:
@@ -261,7 +276,7 @@ def validate(store: Store, shapes: Shapes | None = None, *, graphs: list[NamedNo
             delegated = [r for r in delegated if r.focus in mentioned]
         results += delegated
     report = ValidationReport(results, shapes, fallback=compiled.fallback, fallback_engine=engine,
-                              constraints=constraints)
+                              constraints=constraints, timings=[timing for _, timing in done[:len(jobs)]])
     for key, (target, where) in warned.items():
         report.focus_nodes[key] = focus[target, tuple(where) if where is not None else None]
     report.seconds = time.perf_counter() - started
@@ -284,9 +299,11 @@ def _focus_nodes(store: Store, target: str, scope: tuple[NamedNode, ...] | None)
     return sorted({_text(row["this"]) for row in rows})
 
 
-def _run_check(store: Store, check: Check, scope: list[NamedNode] | None) -> list[ValidationResult]:
+def _run_check(store: Store, check: Check, scope: list[NamedNode] | None
+               ) -> tuple[list[ValidationResult], CheckTiming]:
     """One result per distinct row: duplicates within a check (a triple held by two graphs) go; identical
     results of two constraints (two sh:class of one shape) or two rows (sh:uniqueLang's languages) stay."""
+    cpu, wall = time.thread_time(), time.perf_counter()
     rows = _rows(store, check.sparql, scope)
     has_value = any(v.value == "value" for v in rows.variables)
     seen, results = set(), []
@@ -304,7 +321,8 @@ def _run_check(store: Store, check: Check, scope: list[NamedNode] | None) -> lis
             shape=check.shape,
             value=str(value) if value is not None else None,
         ))
-    return results
+    return results, CheckTiming(check.shape, check.component, check.path, time.thread_time() - cpu,
+                                time.perf_counter() - wall, len(results))
 
 
 def _text(term: NamedNode | BlankNode | Literal) -> str:
