@@ -117,29 +117,34 @@ def _canonical(literal: Literal) -> bool:
     return str(next(iter(store)).object) == str(term)
 
 
-def _datatype_violation(datatype: Node, v: str) -> str:
+def _datatype_violation(datatype: Node, v: str, exact_casts: bool = False) -> str:
     """True when ``v`` is not a well-formed literal of ``datatype``.
 
-    pyoxigraph pays for ``datatype(?v)`` on every value (it builds the IRI term each time), so the common datatypes
-    avoid it: a cast to a castable datatype gives back the very term for a well-formed literal of it, fails on an
-    ill-formed one and yields another term for anything else; ``STR(?v)`` is ``?v`` exactly for an xsd:string
-    literal (``tests/test_datatype_forms.py`` checks that these forms select what the plain definition selects)."""
+    The definition asks ``datatype(?v)``, which pyoxigraph pays for on every value (it builds the IRI term each
+    time). On a store with ``exact_casts`` (``Store.exact_casts``: pyoxigraph's), a cast to a castable datatype
+    gives back the very term for a well-formed literal of it, fails on an ill-formed one and yields another term for
+    anything else, and ``STR(?v)`` is ``?v`` exactly for an xsd:string literal: one cheap test says it all
+    (``tests/test_datatype_forms.py`` checks that it selects what the definition selects)."""
     if datatype in _REWRITTEN:
         return "true"
-    if datatype == XSD.string:
+    if exact_casts and datatype == XSD.string:
         return f"!COALESCE(sameTerm(STR({v}), {v}), false)"
-    if datatype in _CASTABLE:
+    if exact_casts and datatype in _CASTABLE:
         return f"!COALESCE(sameTerm({_term(datatype)}({v}), {v}), false)"
-    return f"(!isLiteral({v}) || datatype({v}) != {_term(datatype)})"
+    plain = f"(!isLiteral({v}) || datatype({v}) != {_term(datatype)}"
+    if datatype in _CASTABLE:
+        plain += f' || sameTerm(COALESCE({_term(datatype)}(STR({v})), "ill"), "ill")'
+    return plain + ")"
 
 
 class _Compiler:
     def __init__(self, graph: Graph, subclasses: Callable[[str], list[str]], within: str | None = None,
-                 few: Callable[[str, str], bool] | None = None) -> None:
+                 few: Callable[[str, str], bool] | None = None, exact_casts: bool = False) -> None:
         self.g = graph
         self.subclasses = subclasses
         self.within = within
         self.few = few
+        self.exact_casts = exact_casts
         self._fresh = itertools.count()
 
     def var(self) -> str:
@@ -180,7 +185,7 @@ class _Compiler:
         if component == SH["class"]:
             return f"NOT EXISTS {{ {self.typed(v, param, lookup=True)} }}"
         if component == SH.datatype:
-            return _datatype_violation(param, v)
+            return _datatype_violation(param, v, self.exact_casts)
         if component == SH.nodeKind:
             if param not in _NODE_KINDS:
                 raise Unsupported(f"node kind {param}")
@@ -457,18 +462,19 @@ def component_iri(predicate: URIRef) -> str:
 
 
 def compile_shapes(graph: Graph, subclasses: Callable[[str], list[str]], within: str | None = None,
-                   few: Callable[[str, str], bool] | None = None) -> CompiledShapes:
+                   few: Callable[[str, str], bool] | None = None, *, exact_casts: bool = False) -> CompiledShapes:
     """Compile every targeted shape of ``graph``; ``subclasses(C)`` lists C and its subclasses in the data.
 
     With ``within`` (a named graph of the store, as queries see it), only the focus nodes that graph describes (its
     subjects) are checked, with the whole catalog as data. ``few(target, predicate)`` says whether a target pattern
     has so few focus nodes, next to the predicate's triples, that looking up each one's values is cheaper than
-    reading the whole predicate: it chooses between plans with the same results."""
+    reading the whole predicate: it chooses between plans with the same results; ``exact_casts``: see
+    :func:`_datatype_violation`."""
     compiled = CompiledShapes()
     for shape in node_shapes(graph):
         if (shape, SH.deactivated, Literal(True)) in graph:
             continue
-        compiler = _Compiler(graph, subclasses, within, few)
+        compiler = _Compiler(graph, subclasses, within, few, exact_casts)
         try:
             target, checks = compiler.node_shape(shape)
         except Unsupported as reason:

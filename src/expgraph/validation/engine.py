@@ -251,7 +251,7 @@ def validate(store: Store, shapes: Shapes | None = None, *, graphs: list[NamedNo
     # an import's focus nodes are few, but looking their values up was measured slower than the set-at-a-time
     # forms there (docs/validation.md, Performance): lookups only for small targets of a whole-catalog validation
     few = _few(store, scope) if within is None else None
-    compiled = compile_shapes(shapes.graph, subclasses, within, few)
+    compiled = compile_shapes(shapes.graph, subclasses, within, few, exact_casts=store.exact_casts)
     # The whole catalog is validated over all active graphs at once (the store answers that fastest: one union
     # instead of a list of graphs). A scoped validation looks for focus nodes and their own triples in the given
     # graphs only; checks that test a value's type (or follow an inverse path) also see the furniture.
