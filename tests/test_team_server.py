@@ -1,5 +1,6 @@
 """The team server for real: ``expgraph serve`` in a child process on a free loopback port, real clients (the CLI
-in child processes, httpx, a raw socket that dies mid-upload)."""
+in child processes, and in this process for further calls of a command a test has run as a child; httpx; a raw
+socket that dies mid-upload)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,16 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="stops servers w
 def expgraph(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "COLUMNS": "200", **(env or {})})
+
+
+def in_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The same command in this process (a second less than a child's start-up), for calls that succeed: a test
+    still runs each command at least once as a child, and every refusal there (exit code and error line are the
+    entry point's, which the in-process runner skips)."""
+    from cli_inprocess import run_cli
+
+    code, stdout, stderr = run_cli(*args, env=dict(env or {}))
+    return subprocess.CompletedProcess(["expgraph", *args], code, stdout, stderr)
 
 
 @contextlib.contextmanager
@@ -115,12 +126,12 @@ def test_import_while_served_needs_a_token_and_goes_through_the_server(store: Pa
     assert "401" in refused.stderr and "token" in refused.stderr and "Traceback" not in refused.stderr
     secret = token(store, "importer", "contributor")
     env = {"EXPGRAPH_TOKEN": secret}
-    first = expgraph("--store", str(store), "import", "records", str(FIXTURE_RECORDS), "--format", "json", env=env)
+    first = in_process("--store", str(store), "import", "records", str(FIXTURE_RECORDS), "--format", "json", env=env)
     assert first.returncode == 0, first.stderr
     outcome = json.loads(first.stdout)
     assert outcome["changed"] and outcome["graph"] in graphs(server)
-    again = expgraph("--store", str(store), "import", "records", str(FIXTURE_RECORDS), "--format", "json",
-                     "--no-validate", env=env)
+    again = in_process("--store", str(store), "import", "records", str(FIXTURE_RECORDS), "--format", "json",
+                       "--no-validate", env=env)
     assert again.returncode == 0 and json.loads(again.stdout)["changed"] is False
     verdict = httpx.get(server + "/api/v1/audit/verify", timeout=60, headers=auditor).json()
     assert verdict["ok"] and verdict["entries"] >= 1
@@ -226,7 +237,7 @@ def test_anonymous_read_off_needs_a_reader_token(notebook_store: Path) -> None:
                              timeout=60).status_code == 200, path
         refused = expgraph("--endpoint", url, "query", "failures-by-mode")
         assert refused.returncode == 2 and "401" in refused.stderr
-        allowed = expgraph("--endpoint", url, "--token", secret, "query", "failures-by-mode")
+        allowed = in_process("--endpoint", url, "--token", secret, "query", "failures-by-mode")
         assert allowed.returncode == 0, allowed.stderr
     assert not (store / "server.json").exists()  # removed when the server stops
 
@@ -250,7 +261,7 @@ def test_audit_log_verify_names_an_edited_entry(notebook_store: Path) -> None:
                         secret).status_code == 200
     intact = expgraph("--store", str(store), "audit-log", "verify")
     assert intact.returncode == 0 and "4 entries" in intact.stdout
-    shown = json.loads(expgraph("--store", str(store), "audit-log", "show", "--json").stdout)
+    shown = json.loads(in_process("--store", str(store), "audit-log", "show", "--json").stdout)
     assert [(e["index"], e["agent"], e["action"], e.get("triples_after")) for e in shown] == [
         ("3", "writer", "replace", "1"), ("2", "writer", "replace", "1"), ("1", "writer", "replace", "1"),
         ("0", shown[3]["agent"], "token create", None)]
@@ -264,7 +275,7 @@ def test_audit_log_verify_names_an_edited_entry(notebook_store: Path) -> None:
         WHERE { GRAPH ?g { ?e a:index 1 ; a:triplesAfter ?n } }""")
     ox.flush()
     del ox
-    broken = expgraph("--store", str(store), "audit-log", "verify")
+    broken = in_process("--store", str(store), "audit-log", "verify")
     assert broken.returncode == 1
     assert "entry 1 " in broken.stderr and "/audit/1>" in broken.stderr and "edited" in broken.stderr
 
@@ -289,7 +300,7 @@ def test_retire_and_restore_through_the_server(store: Path, server: str,
     curator, contributor = token(store, "keeper", "curator"), token(store, "helper", "contributor")
     refused = expgraph("--store", str(store), "--token", contributor, "retire", iri, "--reason", "duplicate")
     assert refused.returncode == 2 and "403" in refused.stderr and "curator" in refused.stderr
-    done = expgraph("--store", str(store), "--token", curator, "retire", iri, "--reason", "duplicate of run 7")
+    done = in_process("--store", str(store), "--token", curator, "retire", iri, "--reason", "duplicate of run 7")
     assert done.returncode == 0 and "retired" in done.stdout, done.stderr
     retired = f"""
         PREFIX a: <https://w3id.org/expgraph/audit#>
@@ -297,12 +308,12 @@ def test_retire_and_restore_through_the_server(store: Path, server: str,
                prov:startedAtTime ?when }}"""
     assert _ask(server, retired, auditor)  # the trail is for writers; the page shows why, by whom, when to all
     assert not _ask(server, retired)
-    again = expgraph("--store", str(store), "--token", curator, "retire", iri, "--reason", "again")
+    again = in_process("--store", str(store), "--token", curator, "retire", iri, "--reason", "again")
     assert again.returncode == 0 and "already" in again.stdout
     unknown = expgraph("--store", str(store), "--token", curator, "retire", "https://example.org/nothing",
                        "--reason", "x")
     assert unknown.returncode == 2 and "404" in unknown.stderr
-    assert expgraph("--store", str(store), "--token", curator, "restore", iri).returncode == 0
+    assert in_process("--store", str(store), "--token", curator, "restore", iri).returncode == 0
     assert not _ask(server, f"ASK {{ <{iri}> eg:retired ?a }}")
     assert _ask(server, f"ASK {{ <{iri}> a eg:Run }}")  # retired or not, it stayed in the catalog
     restored_again = expgraph("--store", str(store), "--token", curator, "restore", iri)
@@ -316,9 +327,9 @@ def test_backup_opens_as_a_store_with_its_tokens(store: Path, server: str, tmp_p
     target = tmp_path / "backup"
     refused = expgraph("--store", str(store), "--token", token(store, "not-admin", "curator"), "backup", str(target))
     assert refused.returncode == 2 and "403" in refused.stderr and not target.exists()
-    done = expgraph("--store", str(store), "--token", admin, "backup", str(target))
+    done = in_process("--store", str(store), "--token", admin, "backup", str(target))
     assert done.returncode == 0, done.stderr
-    copied = expgraph("--store", str(target), "stats", "--format", "json")
+    copied = in_process("--store", str(target), "stats", "--format", "json")
     assert copied.returncode == 0, copied.stderr
     assert {g["graph"] for g in json.loads(copied.stdout)["graphs"]} == set(graphs(server))
     names = json.loads(expgraph("--store", str(target), "token", "list", "--json").stdout)
@@ -327,15 +338,15 @@ def test_backup_opens_as_a_store_with_its_tokens(store: Path, server: str, tmp_p
 
 def test_retire_on_a_local_store_is_audited_too(notebook_store: Path) -> None:
     store = notebook_store
-    runs = expgraph("--store", str(store), "sparql", "SELECT ?r WHERE { ?r a eg:Run } LIMIT 1", "--format", "csv")
+    runs = in_process("--store", str(store), "sparql", "SELECT ?r WHERE { ?r a eg:Run } LIMIT 1", "--format", "csv")
     iri = runs.stdout.split()[-1]
     done = expgraph("--store", str(store), "retire", iri, "--reason", "bad seed")
     assert done.returncode == 0, done.stderr
-    found = expgraph("--store", str(store), "sparql", f"""PREFIX a: <https://w3id.org/expgraph/audit#>
+    found = in_process("--store", str(store), "sparql", f"""PREFIX a: <https://w3id.org/expgraph/audit#>
         SELECT ?who WHERE {{ <{iri}> eg:retired ?act . ?act a:agentName ?who ; a:reason "bad seed" }}""",
-                     "--format", "csv")
+                       "--format", "csv")
     assert found.stdout.split()[-1].startswith("local:")
-    assert expgraph("--store", str(store), "audit-log", "verify").returncode == 0
+    assert in_process("--store", str(store), "audit-log", "verify").returncode == 0
 
 
 def test_the_fragment_form_and_the_openapi_docs(server: str) -> None:
@@ -427,10 +438,10 @@ def test_load_through_the_server_needs_a_curator(store: Path, server: str, tmp_p
     contributor, curator = token(store, "loader", "contributor"), token(store, "librarian", "curator")
     refused = expgraph("--store", str(store), "--token", contributor, "load", str(data))
     assert refused.returncode == 2 and "403" in refused.stderr and "curator" in refused.stderr
-    done = expgraph("--store", str(store), "--token", curator, "load", str(data), "--format", "json")
+    done = in_process("--store", str(store), "--token", curator, "load", str(data), "--format", "json")
     assert done.returncode == 0, done.stderr
     assert _ask(server, 'ASK { <https://example.org/thing> rdfs:label "a thing" }')
-    again = expgraph("--store", str(store), "--token", curator, "load", str(data), "--format", "json")
+    again = in_process("--store", str(store), "--token", curator, "load", str(data), "--format", "json")
     assert again.returncode == 0 and '"changed": false' in again.stdout  # same file: nothing sent, nothing written
 
 
@@ -443,7 +454,7 @@ def test_purge_is_for_admins_and_audited(store: Path, server: str,
     curator, admin = token(store, "purge-curator", "curator"), token(store, "purge-admin", "admin")
     refused = expgraph("--store", str(store), "--token", curator, "purge", graph, "--reason", "test data")
     assert refused.returncode == 2 and "403" in refused.stderr
-    done = expgraph("--store", str(store), "--token", admin, "purge", graph, "--reason", "test data")
+    done = in_process("--store", str(store), "--token", admin, "purge", graph, "--reason", "test data")
     assert done.returncode == 0, done.stderr
     assert graph not in graphs(server)
     assert not _ask(server, "ASK { <https://example.org/gone> ?p ?o }")
