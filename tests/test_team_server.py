@@ -359,11 +359,10 @@ def test_the_fragment_form_and_the_openapi_docs(server: str) -> None:
     assert "application/n-triples" in paths["/api/v1/graphs"]["put"]["requestBody"]["content"]
 
 
-def test_killing_the_server_mid_apply_keeps_the_previous_version(tmp_path: Path) -> None:
+def test_killing_the_server_mid_apply_keeps_the_previous_version(notebook_store: Path) -> None:
     """kill -9 while the server writes a large upload's staging version (held there by the test_hold_apply setting,
     which says so on stderr): the previous version stays active, and the restarted server sweeps every leftover."""
-    store = tmp_path / "store"
-    assert expgraph("--store", str(store), "import", "records", str(NOTEBOOK), "--no-validate").returncode == 0
+    store = notebook_store
     secret = token(store, "big", "contributor")
     port = free_port()
     env = {**os.environ, "EXPGRAPH_TEST_HOLD_APPLY": "250000"}
