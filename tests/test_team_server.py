@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +24,6 @@ from expgraph.store.base import AUDIT, REGISTRY, STORE
 from loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "src" / "expgraph" / "examples" / "records" / "lab-notebook.yaml"
 FIXTURE_RECORDS = ROOT / "tests" / "fixtures" / "records" / "negative-results.yaml"
 CLI = [sys.executable, "-c", "from expgraph.cli import main; main()"]
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="stops servers with SIGINT")
@@ -68,11 +68,9 @@ def served(store: Path, **settings: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("team") / "store"
-    done = expgraph("--store", str(path), "import", "records", str(NOTEBOOK), "--no-validate")
-    assert done.returncode == 0, done.stderr
-    return path
+def store(notebook_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The module's own copy of the session's lab-notebook store, which the module's server serves."""
+    return Path(shutil.copytree(notebook_template, tmp_path_factory.mktemp("team") / "store"))
 
 
 @pytest.fixture(scope="module")
