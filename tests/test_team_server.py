@@ -59,7 +59,7 @@ def served(store: Path, **settings: str) -> Iterator[str]:
                 if httpx.get(url + "/api/v1/info", timeout=5).status_code == 200:
                     break
             except httpx.TransportError:
-                time.sleep(0.2)  # polling the server's readiness, not standing in for synchronisation
+                time.sleep(0.05)  # polling the server's readiness, not standing in for synchronisation
         assert process.poll() is None, process.stderr.read() if process.stderr else ""
         yield url
     finally:
@@ -384,7 +384,7 @@ def test_killing_the_server_mid_apply_keeps_the_previous_version(notebook_store:
                 httpx.get(url + "/api/v1/info", timeout=5)
                 break
             except httpx.TransportError:
-                time.sleep(0.2)  # polling readiness
+                time.sleep(0.05)  # polling readiness
         target = next(name for name in graphs(url) if "/graph/records/" in name)
         before = graphs(url)[target]
         body = "".join(f'<https://example.org/s{i}> <https://example.org/p> "value {i}" .\n'
