@@ -221,11 +221,12 @@ def test_the_default_timeout_is_at_most_ten_seconds() -> None:
     assert 0 < load_settings(environ={"EXPGRAPH_CONFIG": os.devnull}).timeout <= 10
 
 
-def test_an_mlflow_server_that_is_not_there(tmp_path: Path) -> None:
+def test_an_mlflow_server_that_is_not_there(expgraph) -> None:
+    """In-process: a refused connection needs no bound (a child process would add MLflow's second of imports)."""
     url = f"http://127.0.0.1:{free_port()}"
-    result = child("--store", str(tmp_path / "s"), "import", "mlflow", url)
-    assert result.returncode == 2
-    assert one_line(result.stderr) == f"error: {url}: cannot reach an MLflow server there (is it running?)"
+    code, _, stderr = expgraph("--store", "s", "import", "mlflow", url)
+    assert code == 2
+    assert one_line(stderr) == f"error: {url}: cannot reach an MLflow server there (is it running?)"
 
 
 def test_an_mlflow_server_that_never_answers(tmp_path: Path, silent_server: str) -> None:

@@ -80,7 +80,7 @@ def test_demo_serves_the_catalog_and_cleans_up(tmp_path: Path) -> None:
                 answer = httpx.get(f"http://127.0.0.1:{port}/settings.json", timeout=1)
                 break
             except httpx.TransportError:
-                time.sleep(0.2)
+                time.sleep(0.05)
         assert answer is not None and answer.status_code == 200, process.stderr.read() if process.poll() else ""
         assert answer.json()["port"]["value"] == port
     finally:

@@ -90,5 +90,5 @@ def _wait_for(url: str, server: subprocess.Popen[str]) -> None:
             if httpx.get(url + "/api/v1/info", timeout=5).status_code == 200:
                 return
         except httpx.TransportError:
-            time.sleep(0.2)  # polling the server's readiness, not standing in for synchronisation
+            time.sleep(0.05)  # polling the server's readiness, not standing in for synchronisation
     raise AssertionError(f"the documented server did not start (exit code {server.poll()})")

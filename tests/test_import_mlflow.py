@@ -304,7 +304,7 @@ def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
             except httpx.HTTPError:
                 if server.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"the MLflow server did not start: {(workdir / 'server.log').read_text()}")
-                time.sleep(0.2)
+                time.sleep(0.05)
         yield url, database
     finally:
         os.killpg(server.pid, signal.SIGTERM)

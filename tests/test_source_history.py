@@ -4,8 +4,10 @@ kept, who wrote them, and what changed between two versions (runs added, removed
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,18 @@ def test_a_graph_the_callers_scope_hides_has_no_history_page(edited: tuple[Store
     state_of(app).scope = GraphScope(frozenset({graph.value}))
     hidden = TestClient(app).get("/history", params={"source": graph.value, "format": "json"})
     assert hidden.status_code == 404 and "no graph" in hidden.json()["error"]
+
+
+def test_a_run_page_leads_to_its_source_s_history(edited: tuple[Store, Path]) -> None:
+    store, _ = edited
+    graph = find_graph(store, "/graph/sacred/")
+    client = TestClient(create_app(store, Settings()))
+    run = next(iri for iri in client.get("/runs", params={"format": "json"}).json()["items"]
+               for iri in [iri["iri"]] if iri.endswith("/run/3"))
+    page = client.get("/resource", params={"iri": run, "format": "json"}, follow_redirects=True)
+    assert page.json()["sources"] == [graph.value]  # not the quality graph, which also states the run
+    html = client.get("/resource", params={"iri": run}, follow_redirects=True).text
+    link = re.search(r'class="source-history" href="([^"]+)"', html)
+    assert link is not None
+    changed = client.get(unescape(link.group(1)) + "&format=json").json()["changes"]["changed"]
+    assert [r["run"] for r in changed] == [run]

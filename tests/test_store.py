@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import subprocess
@@ -74,7 +75,13 @@ def expected_graphs(store: Store) -> set[str]:
 
 
 def sample(count: int, tag: str = "v") -> list[Triple]:
-    return [Triple(EX[f"s{i}"], RDFS.label, Literal(f"{tag}{i}")) for i in range(count)]
+    return list(_sample(count, tag))
+
+
+@functools.lru_cache(maxsize=8)
+def _sample(count: int, tag: str) -> tuple[Triple, ...]:
+    """Made once per size for every store kind (terms are immutable): 45k triples take seconds on a busy machine."""
+    return tuple(Triple(EX[f"s{i}"], RDFS.label, Literal(f"{tag}{i}")) for i in range(count))
 
 
 def labels(store: Store) -> set[str]:
@@ -198,9 +205,9 @@ def test_a_bad_chunk_stops_the_write_early_and_leaves_the_old_graph(store: Store
 
     def statements() -> Iterator[str]:
         yield "<not an IRI> <x> <y>"
-        for triple in sample(400_000, "new"):  # 20 chunks
+        for i in range(400_000):  # 20 chunks, made one by one (a list of them all would take longer than the test)
             made[0] += 1
-            yield str(triple)
+            yield f'<{EX.base}s{i}> <{RDFS.label.value}> "new{i}"'
 
     with pytest.raises(SyntaxError):
         store.replace_statements(ONE, statements())

@@ -1,11 +1,13 @@
 """The team server for real: ``expgraph serve`` in a child process on a free loopback port, real clients (the CLI
-in child processes, httpx, a raw socket that dies mid-upload)."""
+in child processes, and in this process for further calls of a command a test has run as a child; httpx; a raw
+socket that dies mid-upload)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +24,6 @@ from expgraph.store.base import AUDIT, REGISTRY, STORE
 from loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "src" / "expgraph" / "examples" / "records" / "lab-notebook.yaml"
 FIXTURE_RECORDS = ROOT / "tests" / "fixtures" / "records" / "negative-results.yaml"
 CLI = [sys.executable, "-c", "from expgraph.cli import main; main()"]
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="stops servers with SIGINT")
@@ -31,6 +32,16 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="stops servers w
 def expgraph(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "COLUMNS": "200", **(env or {})})
+
+
+def in_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The same command in this process (a second less than a child's start-up), for calls that succeed: a test
+    still runs each command at least once as a child, and every refusal there (exit code and error line are the
+    entry point's, which the in-process runner skips)."""
+    from cli_inprocess import run_cli
+
+    code, stdout, stderr = run_cli(*args, env=dict(env or {}))
+    return subprocess.CompletedProcess(["expgraph", *args], code, stdout, stderr)
 
 
 @contextlib.contextmanager
@@ -48,7 +59,7 @@ def served(store: Path, **settings: str) -> Iterator[str]:
                 if httpx.get(url + "/api/v1/info", timeout=5).status_code == 200:
                     break
             except httpx.TransportError:
-                time.sleep(0.2)  # polling the server's readiness, not standing in for synchronisation
+                time.sleep(0.05)  # polling the server's readiness, not standing in for synchronisation
         assert process.poll() is None, process.stderr.read() if process.stderr else ""
         yield url
     finally:
@@ -57,11 +68,9 @@ def served(store: Path, **settings: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("team") / "store"
-    done = expgraph("--store", str(path), "import", "records", str(NOTEBOOK), "--no-validate")
-    assert done.returncode == 0, done.stderr
-    return path
+def store(notebook_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The module's own copy of the session's lab-notebook store, which the module's server serves."""
+    return Path(shutil.copytree(notebook_template, tmp_path_factory.mktemp("team") / "store"))
 
 
 @pytest.fixture(scope="module")
@@ -115,12 +124,12 @@ def test_import_while_served_needs_a_token_and_goes_through_the_server(store: Pa
     assert "401" in refused.stderr and "token" in refused.stderr and "Traceback" not in refused.stderr
     secret = token(store, "importer", "contributor")
     env = {"EXPGRAPH_TOKEN": secret}
-    first = expgraph("--store", str(store), "import", "records", str(FIXTURE_RECORDS), "--format", "json", env=env)
+    first = in_process("--store", str(store), "import", "records", str(FIXTURE_RECORDS), "--format", "json", env=env)
     assert first.returncode == 0, first.stderr
     outcome = json.loads(first.stdout)
     assert outcome["changed"] and outcome["graph"] in graphs(server)
-    again = expgraph("--store", str(store), "import", "records", str(FIXTURE_RECORDS), "--format", "json",
-                     "--no-validate", env=env)
+    again = in_process("--store", str(store), "import", "records", str(FIXTURE_RECORDS), "--format", "json",
+                       "--no-validate", env=env)
     assert again.returncode == 0 and json.loads(again.stdout)["changed"] is False
     verdict = httpx.get(server + "/api/v1/audit/verify", timeout=60, headers=auditor).json()
     assert verdict["ok"] and verdict["entries"] >= 1
@@ -226,7 +235,7 @@ def test_anonymous_read_off_needs_a_reader_token(notebook_store: Path) -> None:
                              timeout=60).status_code == 200, path
         refused = expgraph("--endpoint", url, "query", "failures-by-mode")
         assert refused.returncode == 2 and "401" in refused.stderr
-        allowed = expgraph("--endpoint", url, "--token", secret, "query", "failures-by-mode")
+        allowed = in_process("--endpoint", url, "--token", secret, "query", "failures-by-mode")
         assert allowed.returncode == 0, allowed.stderr
     assert not (store / "server.json").exists()  # removed when the server stops
 
@@ -250,7 +259,7 @@ def test_audit_log_verify_names_an_edited_entry(notebook_store: Path) -> None:
                         secret).status_code == 200
     intact = expgraph("--store", str(store), "audit-log", "verify")
     assert intact.returncode == 0 and "4 entries" in intact.stdout
-    shown = json.loads(expgraph("--store", str(store), "audit-log", "show", "--json").stdout)
+    shown = json.loads(in_process("--store", str(store), "audit-log", "show", "--json").stdout)
     assert [(e["index"], e["agent"], e["action"], e.get("triples_after")) for e in shown] == [
         ("3", "writer", "replace", "1"), ("2", "writer", "replace", "1"), ("1", "writer", "replace", "1"),
         ("0", shown[3]["agent"], "token create", None)]
@@ -264,7 +273,7 @@ def test_audit_log_verify_names_an_edited_entry(notebook_store: Path) -> None:
         WHERE { GRAPH ?g { ?e a:index 1 ; a:triplesAfter ?n } }""")
     ox.flush()
     del ox
-    broken = expgraph("--store", str(store), "audit-log", "verify")
+    broken = in_process("--store", str(store), "audit-log", "verify")
     assert broken.returncode == 1
     assert "entry 1 " in broken.stderr and "/audit/1>" in broken.stderr and "edited" in broken.stderr
 
@@ -289,7 +298,7 @@ def test_retire_and_restore_through_the_server(store: Path, server: str,
     curator, contributor = token(store, "keeper", "curator"), token(store, "helper", "contributor")
     refused = expgraph("--store", str(store), "--token", contributor, "retire", iri, "--reason", "duplicate")
     assert refused.returncode == 2 and "403" in refused.stderr and "curator" in refused.stderr
-    done = expgraph("--store", str(store), "--token", curator, "retire", iri, "--reason", "duplicate of run 7")
+    done = in_process("--store", str(store), "--token", curator, "retire", iri, "--reason", "duplicate of run 7")
     assert done.returncode == 0 and "retired" in done.stdout, done.stderr
     retired = f"""
         PREFIX a: <https://w3id.org/expgraph/audit#>
@@ -297,12 +306,12 @@ def test_retire_and_restore_through_the_server(store: Path, server: str,
                prov:startedAtTime ?when }}"""
     assert _ask(server, retired, auditor)  # the trail is for writers; the page shows why, by whom, when to all
     assert not _ask(server, retired)
-    again = expgraph("--store", str(store), "--token", curator, "retire", iri, "--reason", "again")
+    again = in_process("--store", str(store), "--token", curator, "retire", iri, "--reason", "again")
     assert again.returncode == 0 and "already" in again.stdout
     unknown = expgraph("--store", str(store), "--token", curator, "retire", "https://example.org/nothing",
                        "--reason", "x")
     assert unknown.returncode == 2 and "404" in unknown.stderr
-    assert expgraph("--store", str(store), "--token", curator, "restore", iri).returncode == 0
+    assert in_process("--store", str(store), "--token", curator, "restore", iri).returncode == 0
     assert not _ask(server, f"ASK {{ <{iri}> eg:retired ?a }}")
     assert _ask(server, f"ASK {{ <{iri}> a eg:Run }}")  # retired or not, it stayed in the catalog
     restored_again = expgraph("--store", str(store), "--token", curator, "restore", iri)
@@ -316,9 +325,9 @@ def test_backup_opens_as_a_store_with_its_tokens(store: Path, server: str, tmp_p
     target = tmp_path / "backup"
     refused = expgraph("--store", str(store), "--token", token(store, "not-admin", "curator"), "backup", str(target))
     assert refused.returncode == 2 and "403" in refused.stderr and not target.exists()
-    done = expgraph("--store", str(store), "--token", admin, "backup", str(target))
+    done = in_process("--store", str(store), "--token", admin, "backup", str(target))
     assert done.returncode == 0, done.stderr
-    copied = expgraph("--store", str(target), "stats", "--format", "json")
+    copied = in_process("--store", str(target), "stats", "--format", "json")
     assert copied.returncode == 0, copied.stderr
     assert {g["graph"] for g in json.loads(copied.stdout)["graphs"]} == set(graphs(server))
     names = json.loads(expgraph("--store", str(target), "token", "list", "--json").stdout)
@@ -327,15 +336,15 @@ def test_backup_opens_as_a_store_with_its_tokens(store: Path, server: str, tmp_p
 
 def test_retire_on_a_local_store_is_audited_too(notebook_store: Path) -> None:
     store = notebook_store
-    runs = expgraph("--store", str(store), "sparql", "SELECT ?r WHERE { ?r a eg:Run } LIMIT 1", "--format", "csv")
+    runs = in_process("--store", str(store), "sparql", "SELECT ?r WHERE { ?r a eg:Run } LIMIT 1", "--format", "csv")
     iri = runs.stdout.split()[-1]
     done = expgraph("--store", str(store), "retire", iri, "--reason", "bad seed")
     assert done.returncode == 0, done.stderr
-    found = expgraph("--store", str(store), "sparql", f"""PREFIX a: <https://w3id.org/expgraph/audit#>
+    found = in_process("--store", str(store), "sparql", f"""PREFIX a: <https://w3id.org/expgraph/audit#>
         SELECT ?who WHERE {{ <{iri}> eg:retired ?act . ?act a:agentName ?who ; a:reason "bad seed" }}""",
-                     "--format", "csv")
+                       "--format", "csv")
     assert found.stdout.split()[-1].startswith("local:")
-    assert expgraph("--store", str(store), "audit-log", "verify").returncode == 0
+    assert in_process("--store", str(store), "audit-log", "verify").returncode == 0
 
 
 def test_the_fragment_form_and_the_openapi_docs(server: str) -> None:
@@ -348,11 +357,10 @@ def test_the_fragment_form_and_the_openapi_docs(server: str) -> None:
     assert "application/n-triples" in paths["/api/v1/graphs"]["put"]["requestBody"]["content"]
 
 
-def test_killing_the_server_mid_apply_keeps_the_previous_version(tmp_path: Path) -> None:
+def test_killing_the_server_mid_apply_keeps_the_previous_version(notebook_store: Path) -> None:
     """kill -9 while the server writes a large upload's staging version (held there by the test_hold_apply setting,
     which says so on stderr): the previous version stays active, and the restarted server sweeps every leftover."""
-    store = tmp_path / "store"
-    assert expgraph("--store", str(store), "import", "records", str(NOTEBOOK), "--no-validate").returncode == 0
+    store = notebook_store
     secret = token(store, "big", "contributor")
     port = free_port()
     env = {**os.environ, "EXPGRAPH_TEST_HOLD_APPLY": "250000"}
@@ -376,7 +384,7 @@ def test_killing_the_server_mid_apply_keeps_the_previous_version(tmp_path: Path)
                 httpx.get(url + "/api/v1/info", timeout=5)
                 break
             except httpx.TransportError:
-                time.sleep(0.2)  # polling readiness
+                time.sleep(0.05)  # polling readiness
         target = next(name for name in graphs(url) if "/graph/records/" in name)
         before = graphs(url)[target]
         body = "".join(f'<https://example.org/s{i}> <https://example.org/p> "value {i}" .\n'
@@ -427,10 +435,10 @@ def test_load_through_the_server_needs_a_curator(store: Path, server: str, tmp_p
     contributor, curator = token(store, "loader", "contributor"), token(store, "librarian", "curator")
     refused = expgraph("--store", str(store), "--token", contributor, "load", str(data))
     assert refused.returncode == 2 and "403" in refused.stderr and "curator" in refused.stderr
-    done = expgraph("--store", str(store), "--token", curator, "load", str(data), "--format", "json")
+    done = in_process("--store", str(store), "--token", curator, "load", str(data), "--format", "json")
     assert done.returncode == 0, done.stderr
     assert _ask(server, 'ASK { <https://example.org/thing> rdfs:label "a thing" }')
-    again = expgraph("--store", str(store), "--token", curator, "load", str(data), "--format", "json")
+    again = in_process("--store", str(store), "--token", curator, "load", str(data), "--format", "json")
     assert again.returncode == 0 and '"changed": false' in again.stdout  # same file: nothing sent, nothing written
 
 
@@ -443,7 +451,7 @@ def test_purge_is_for_admins_and_audited(store: Path, server: str,
     curator, admin = token(store, "purge-curator", "curator"), token(store, "purge-admin", "admin")
     refused = expgraph("--store", str(store), "--token", curator, "purge", graph, "--reason", "test data")
     assert refused.returncode == 2 and "403" in refused.stderr
-    done = expgraph("--store", str(store), "--token", admin, "purge", graph, "--reason", "test data")
+    done = in_process("--store", str(store), "--token", admin, "purge", graph, "--reason", "test data")
     assert done.returncode == 0, done.stderr
     assert graph not in graphs(server)
     assert not _ask(server, "ASK { <https://example.org/gone> ?p ?o }")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -340,6 +341,16 @@ def test_cli_gate(cli, tmp_path: Path) -> None:
     report = tmp_path / "report.html"
     code, out, err = cli("validate", "--format", "html", "--output", str(report))
     assert code == 1 and report.read_text().startswith("<!doctype html>") and out == ""
+    code, out, err = cli("validate", "--timings")
+    assert code == 1 and "cpu s" in err and "final value · MaxCount" in err and "cpu s" not in out
+
+
+def test_report_times_each_compiled_check(defects: Store) -> None:
+    report = validate(defects)
+    assert len(report.timings) == len({(t.shape, t.component, t.path) for t in report.timings}) > 20
+    counted = Counter((t.shape, t.component) for t in report.timings for _ in range(t.results))
+    assert counted == Counter((r.shape, r.component) for r in report.results)
+    assert all(t.cpu_seconds >= 0 and t.seconds >= 0 for t in report.timings)
 
 
 def test_shapes_targeting_the_audit_or_quality_graphs_see_them(defects: Store) -> None:

@@ -44,6 +44,8 @@ def validate(
                                                       "file (repeatable; Turtle or any RDF format).")] = None,
     default_shapes: Annotated[bool, typer.Option(help="Use the shipped shapes (and the store's shapes graphs); "
                                                  "--no-default-shapes uses only the --shapes files.")] = True,
+    timings: Annotated[bool, typer.Option("--timings", help="Also list on stderr what each compiled check cost "
+                                          "(CPU and wall seconds, results), costliest first.")] = False,
 ) -> None:
     """Check completeness against the SHACL shapes and refresh the stored completeness scores.
 
@@ -62,6 +64,8 @@ def validate(
     except ValueError as error:
         raise CliError(str(error)) from None
     report, scores = validate_catalog(store, chosen)
+    if timings:
+        print_timings(report)
     gate = report
     if project is not None:
         node = project_iri(store, project)
@@ -96,6 +100,19 @@ def validate(
         err.print(f"validation failed: {counts['violation']} violations, {counts['warning']} warnings "
                   f"(fail on {fail_on.value})", highlight=False)
         raise typer.Exit(1)
+
+
+def print_timings(report) -> None:
+    """The compiled checks' costs on stderr, costliest first: where a slow validation spends its time."""
+    shapes = report.shapes
+    err.print(f"{'cpu s':>7} {'wall s':>7} {'results':>8}  check", highlight=False)
+    for timing in sorted(report.timings, key=lambda t: -t.cpu_seconds):
+        component = timing.component.rsplit("#", 1)[-1].removesuffix("ConstraintComponent")
+        err.print(f"{timing.cpu_seconds:7.3f} {timing.seconds:7.3f} {timing.results:8d}  "
+                  f"{shapes.describe(timing.shape).name} · {component}", highlight=False, markup=False)
+    total = sum(t.cpu_seconds for t in report.timings)
+    err.print(f"{total:7.3f} cpu s in {len(report.timings)} checks; validation took {report.seconds:.2f} s",
+              highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -54,10 +54,21 @@ class Emitter:
         if label:
             yield f"{node} {RDFS.label} {nt.text(label)}"
 
-    def hypothesis(self, node: str, hypothesis: Hypothesis) -> Iterator[str]:
-        yield from self.labelled(node, [EG.Hypothesis], hypothesis.text)
+    def texts(self, node: str, pairs: Iterable[tuple[str, str | None]]) -> Iterator[str]:
+        """The free texts a record may carry (description, error, method...): each stated only when given."""
+        for predicate, value in pairs:
+            if value:
+                yield f"{node} {predicate} {nt.text(value)}"
+
+    def hypothesis(self, node: str, link: str, hypothesis: Hypothesis | None) -> Iterator[str]:
+        """The hypothesis an experiment states or a result tests, a node below ``node`` linked by ``link``."""
+        if hypothesis is None:
+            return
+        below = nt.below(node, "hypothesis")
+        yield f"{node} {link} {below}"
+        yield from self.labelled(below, [EG.Hypothesis], hypothesis.text)
         if hypothesis.expected_outcome:
-            yield f"{node} {EG.expectedOutcome} {nt.text(hypothesis.expected_outcome)}"
+            yield f"{below} {EG.expectedOutcome} {nt.text(hypothesis.expected_outcome)}"
 
     def checksum(self, node: str, checksum: Checksum) -> Iterator[str]:
         algorithm = checksum.algorithm.lower().replace("-", "")

@@ -62,10 +62,7 @@ class RunStatements(Emitter):
             yield from self.labelled(agent, [PROV.Agent], run.agent.name)
         if run.parent_id:
             yield f"{node} {EG.parentRun} {self.mint.run(run.parent_id)}"
-        if run.description:
-            yield f"{node} {DCT.description} {nt.text(run.description)}"
-        if run.error_text:
-            yield f"{node} {EG.errorText} {nt.text(run.error_text)}"
+        yield from self.texts(node, [(DCT.description, run.description), (EG.errorText, run.error_text)])
         if run.exit_code is not None:
             yield f"{node} {EG.exitCode} {nt.integer(run.exit_code)}"
         if run.runtime_seconds is not None and own:
@@ -123,15 +120,22 @@ class RunStatements(Emitter):
         if self.liveness is not None and self.liveness.presumed_dead(run):
             yield f"{node} {EG.inferredStatus} {RUN_STATUS.term('presumed-dead')}"
 
-    def parameter(self, run: str, setting: ParameterSetting) -> Iterator[str]:
-        node = nt.below(run, "param", setting.key)
-        parameter = self.shared("parameter", setting.key)
-        yield f"{run} {MLS.hasInput} {node}"
-        yield f"{node} {RDF.type} {MLS.HyperParameterSetting}"
-        yield f"{node} {MLS.specifiedBy} {parameter}"
-        yield f"{node} {MLS.hasValue} {nt.scalar(setting.value)}"
-        if (original := original_value(setting.value, setting.original)) is not None:
+    def valued(self, run: str, link: str, node: str, kind: str, specifier: str, value: str,
+               original: str | None) -> Iterator[str]:
+        """A parameter setting or a measurement (ML Schema): a node below the run, of ``kind``, specified by the
+        parameter or measure shared across sources, with its value and the tracker's own spelling of it when the
+        RDF literal would not give it back."""
+        yield f"{run} {link} {node}"
+        yield f"{node} {RDF.type} {kind}"
+        yield f"{node} {MLS.specifiedBy} {specifier}"
+        yield f"{node} {MLS.hasValue} {value}"
+        if original is not None:
             yield f"{node} {EG.originalValue} {nt.text(original)}"
+
+    def parameter(self, run: str, setting: ParameterSetting) -> Iterator[str]:
+        parameter = self.shared("parameter", setting.key)
+        yield from self.valued(run, MLS.hasInput, nt.below(run, "param", setting.key), MLS.HyperParameterSetting,
+                               parameter, nt.scalar(setting.value), original_value(setting.value, setting.original))
         yield f"{parameter} {RDF.type} {MLS.HyperParameter}"
         yield f"{parameter} {RDFS.label} {nt.text(setting.key)}"
 
@@ -166,12 +170,9 @@ class RunStatements(Emitter):
     def metric(self, run: str, metric: MetricValue) -> Iterator[str]:
         node = nt.below(run, "metric", metric.key)
         measure = self.shared("measure", metric.key)
-        yield f"{run} {MLS.hasOutput} {node}"
-        yield f"{node} {RDF.type} {MLS.ModelEvaluation}"
-        yield f"{node} {MLS.specifiedBy} {measure}"
-        yield f"{node} {MLS.hasValue} {nt.double(metric.value)}"
-        if (original := original_value(metric.value)) is not None:  # 1.0 comes back "1", 1e-05 "0.00001"
-            yield f"{node} {EG.originalValue} {nt.text(original)}"
+        # original_value: 1.0 comes back "1", 1e-05 "0.00001"
+        yield from self.valued(run, MLS.hasOutput, node, MLS.ModelEvaluation, measure, nt.double(metric.value),
+                               original_value(metric.value))
         if metric.step is not None:
             yield f"{node} {EG.step} {nt.integer(metric.step)}"
         if metric.timestamp is not None:

@@ -72,16 +72,10 @@ class SourceStatements(RunStatements):
         else:
             yield f"{node} {EG.inProject} {self.mint.default_project()}"
             yield from self.default_project()
-        if experiment.description:
-            yield f"{node} {DCT.description} {nt.text(experiment.description)}"
-        if experiment.research_question:
-            yield f"{node} {EG.researchQuestion} {nt.text(experiment.research_question)}"
-        if experiment.method:
-            yield f"{node} {EG.method} {nt.text(experiment.method)}"
-        if experiment.hypothesis:
-            hypothesis = nt.below(node, "hypothesis")
-            yield f"{node} {EG.hypothesis} {hypothesis}"
-            yield from self.hypothesis(hypothesis, experiment.hypothesis)
+        yield from self.texts(node, [(DCT.description, experiment.description),
+                                     (EG.researchQuestion, experiment.research_question),
+                                     (EG.method, experiment.method)])
+        yield from self.hypothesis(node, EG.hypothesis, experiment.hypothesis)
         for key, value in sorted(experiment.tags.items()):
             yield f"{node} {EG.tag} {nt.text(f'{key}={value}')}"
 
@@ -97,19 +91,11 @@ class SourceStatements(RunStatements):
             yield f"{node} {EG.refersToRun} {nt.text(f'{ref.tracker}:{ref.native_id}')}"
         if result.experiment_id:
             yield f"{node} {EG.aboutExperiment} {self.mint.experiment(result.experiment_id)}"
-        if result.hypothesis:
-            hypothesis = nt.below(node, "hypothesis")
-            yield f"{node} {EG.testsHypothesis} {hypothesis}"
-            yield from self.hypothesis(hypothesis, result.hypothesis)
-        optional_texts = [
-            (DCT.description, result.description),
-            (EG.expectedOutcome, result.expected_outcome),
-            (EG.observedOutcome, result.observed_outcome),
-            (EG.errorText, result.error_text),
-        ]
-        for predicate, value in optional_texts:
-            if value:
-                yield f"{node} {predicate} {nt.text(value)}"
+        yield from self.hypothesis(node, EG.testsHypothesis, result.hypothesis)
+        yield from self.texts(node, [(DCT.description, result.description),
+                                     (EG.expectedOutcome, result.expected_outcome),
+                                     (EG.observedOutcome, result.observed_outcome),
+                                     (EG.errorText, result.error_text)])
         for deviation in result.deviations:
             yield f"{node} {EG.deviation} {nt.text(deviation)}"
         for lesson in result.lessons:

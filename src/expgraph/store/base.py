@@ -66,6 +66,10 @@ class Store(KeptVersions, ABC):
     caches_registry = False
     #: Whether :meth:`snapshot` gives views other processes can open (the query runner then uses worker processes).
     shares_snapshots = False
+    #: Whether a cast to a datatype gives back the very term of a well-formed literal of it, and STR() the very
+    #: term of an xsd:string literal, as pyoxigraph's do (validation then tests sh:datatype that way; Virtuoso's
+    #: keep "x"^^xsd:string apart from "x" and rewrite cast xsd:dateTime values).
+    exact_casts = False
     #: Whether :meth:`patch_statements` may change a graph in place (a served store is written through its API).
     patchable = True
     _registry_cache: dict[str, GraphInfo] | None = None

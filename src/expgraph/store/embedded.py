@@ -40,6 +40,7 @@ class EmbeddedStore(Store):
     """
 
     caches_registry = True
+    exact_casts = True
     shares_snapshots = True
 
     def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:

@@ -177,6 +177,7 @@ class RemoteStore(Store):
         self.timeout = timeout
         #: Seconds a query may run on the server, passed as the profile says (None: the server's own limit).
         self.query_timeout = query_timeout
+        self.answer_grace = _ANSWER_GRACE
         self.connect_timeout = connect_timeout
         self._client: httpx.Client | None = None
 
@@ -256,7 +257,7 @@ class RemoteStore(Store):
             accept = "application/n-triples" if graph_form else "application/sparql-results+json"
         # The server is told the limit in its own terms (if it has any) and given a little longer to answer; past
         # that this client stops waiting, so a server without such a parameter, or one that never answers, is cut too
-        waited = None if self.query_timeout is None else self.query_timeout + _ANSWER_GRACE
+        waited = None if self.query_timeout is None else self.query_timeout + self.answer_grace
         response = self._send("POST", self.query_url, data=form, headers={"Accept": accept},
                               params=self.profile.timeout_params(self.query_timeout), waited=waited)
         why = servers.incomplete(response)

@@ -23,6 +23,7 @@ class ScopedView(Store):
     def __init__(self, store: Store, scope: GraphScope) -> None:
         self.store, self.scope = store, scope
         self.native_substitutions = store.native_substitutions
+        self.exact_casts = store.exact_casts
 
     @property
     def location(self) -> str:

@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
+from typing import TypeVar
 
 import pyoxigraph
 import rdflib
@@ -38,6 +39,11 @@ FURNITURE_PREFIXES = SHIPPED_PREFIXES
 SHAPES_GRAPH_PREFIX = f"{GRAPHS}shapes/"
 #: Checks run at once: one per core (pyoxigraph evaluates queries outside the GIL), a few at most.
 WORKERS = min(4, os.cpu_count() or 1)
+T = TypeVar("T")
+#: A lookup per focus node costs about as much as hashing ten triples of the predicate (pyoxigraph 0.5, measured at
+#: 10k and 100k runs): below that ratio, and for targets of up to this many focus nodes, checks look values up.
+LOOKUP_RATIO = 10
+LOOKUP_AT_MOST = 20_000
 
 
 def severity_name(severity: str) -> str:
@@ -141,6 +147,19 @@ class Shapes:
         return self.info.get(shape) or ShapeInfo(shape, shape, "", "", str(SH.Violation), "Other", 99, 0)
 
 
+@dataclass(frozen=True)
+class CheckTiming:
+    """What one compiled check cost: its thread's CPU seconds (the query runs on that thread, so a busy machine
+    distorts them least), wall seconds and results. What ``expgraph validate --timings`` lists."""
+
+    shape: str
+    component: str
+    path: str | None
+    cpu_seconds: float
+    seconds: float
+    results: int
+
+
 @dataclass
 class ValidationReport:
     results: list[ValidationResult]
@@ -153,6 +172,8 @@ class ValidationReport:
     fallback: dict[str, str] = field(default_factory=dict)
     fallback_engine: str | None = None
     seconds: float = 0.0
+    #: the compiled checks' costs, in the checks' order
+    timings: list[CheckTiming] = field(default_factory=list)
 
     def conforms(self, fail_on: str = "violation") -> bool:
         """True when no result is at or above ``fail_on`` (violation, warning or info)."""
@@ -173,7 +194,7 @@ class ValidationReport:
         results = [r for r in self.results
                    if (wanted is None or r.severity in wanted) and (nodes is None or r.focus in nodes)]
         return ValidationReport(results, self.shapes, self.focus_nodes, self.constraints, self.fallback,
-                                self.fallback_engine, self.seconds)
+                                self.fallback_engine, self.seconds, self.timings)
 
 
 def declared_constraints(graph: rdflib.Graph, node_shape: rdflib.term.Node) -> list[tuple[str, str, str]]:
@@ -211,7 +232,7 @@ def validate(store: Store, shapes: Shapes | None = None, *, graphs: list[NamedNo
     """Validate the active graphs (or ``graphs`` plus the furniture) against the shapes (by default the shipped
     ones and the store's shapes graphs). With ``focus_graph``, only the focus nodes that graph describes (its
     subjects) are validated, with the whole catalog as data: what an import checks. ``workers``: checks run at
-    once (see :func:`_run_checks`)."""
+    once (see :func:`_in_parallel`)."""
     started = time.perf_counter()
     shapes = shapes or Shapes.load(store=store)
     within = None
@@ -227,7 +248,10 @@ def validate(store: Store, shapes: Shapes | None = None, *, graphs: list[NamedNo
             cache[cls] = sorted({row["c"].value for row in rows if isinstance(row["c"], NamedNode)} | {cls})
         return cache[cls]
 
-    compiled = compile_shapes(shapes.graph, subclasses, within)
+    # an import's focus nodes are few, but looking their values up was measured slower than the set-at-a-time
+    # forms there (docs/validation.md, Performance): lookups only for small targets of a whole-catalog validation
+    few = _few(store, scope) if within is None else None
+    compiled = compile_shapes(shapes.graph, subclasses, within, few, exact_casts=store.exact_casts)
     # The whole catalog is validated over all active graphs at once (the store answers that fastest: one union
     # instead of a list of graphs). A scoped validation looks for focus nodes and their own triples in the given
     # graphs only; checks that test a value's type (or follow an inverse path) also see the furniture.
@@ -238,7 +262,19 @@ def validate(store: Store, shapes: Shapes | None = None, *, graphs: list[NamedNo
                     if auxiliary and store.query(f"ASK {{ {target} }}", graphs=auxiliary)}
     jobs = [(check, scope if check.needs_furniture or check.node_shape in seen_elsewhere or "^" in (check.path or "")
              else catalog) for check in compiled.checks]
-    results = [result for batch in _run_checks(store, jobs, workers) for result in batch]
+    # The focus nodes of shapes with warnings (what the scores need), one query per distinct target and scope,
+    # run on the same threads as the checks.
+    constraints = {shape_key(shape): declared_constraints(shapes.graph, shape) for shape in node_shapes(shapes.graph)}
+    warned = {key: (compiled.targets[key], scope if key in seen_elsewhere else catalog)
+              for key, declared in constraints.items()
+              if key in compiled.targets and any(c[2] == str(SH.Warning) for c in declared)}
+    targets = list(dict.fromkeys((target, tuple(where) if where is not None else None)
+                                 for target, where in warned.values()))
+    grouped = [number for number, (check, _) in enumerate(jobs) if "GROUP BY" in check.sparql]  # counts: costly
+    done = _in_parallel(workers, store, [partial(_run_check, store, *job) for job in jobs]
+                        + [partial(_focus_nodes, store, *target) for target in targets], first=grouped)
+    results = [result for batch, _ in done[:len(jobs)] for result in batch]
+    focus = dict(zip(targets, done[len(jobs):], strict=True))
     engine = None
     if compiled.fallback:
         delegated, engine = delegate(store, scope, shapes.graph, list(compiled.fallback))
@@ -247,53 +283,71 @@ def validate(store: Store, shapes: Shapes | None = None, *, graphs: list[NamedNo
                 store, "SELECT DISTINCT ?n WHERE { ?n ?p ?o }", [focus_graph])}
             delegated = [r for r in delegated if r.focus in mentioned]
         results += delegated
-    report = ValidationReport(results, shapes, fallback=compiled.fallback, fallback_engine=engine)
-    for shape in node_shapes(shapes.graph):
-        key = shape_key(shape)
-        constraints = declared_constraints(shapes.graph, shape)
-        report.constraints[key] = constraints
-        if key in compiled.targets and any(c[2] == str(SH.Warning) for c in constraints):
-            query = f"SELECT ?this WHERE {{ {compiled.targets[key]} }}"
-            where = scope if key in seen_elsewhere else catalog
-            report.focus_nodes[key] = sorted({_text(row["this"]) for row in _rows(store, query, where)})
+    report = ValidationReport(results, shapes, fallback=compiled.fallback, fallback_engine=engine,
+                              constraints=constraints, timings=[timing for _, timing in done[:len(jobs)]])
+    for key, (target, where) in warned.items():
+        report.focus_nodes[key] = focus[target, tuple(where) if where is not None else None]
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _run_checks(store: Store, jobs: list[tuple[Check, list[NamedNode] | None]], workers: int
-                ) -> list[list[ValidationResult]]:
-    """Each check's results, in the checks' order. pyoxigraph evaluates a query without holding the GIL, so the
-    checks run on ``workers`` threads at once; each thread reads the rows of its own queries."""
-    def run(job: tuple[Check, list[NamedNode] | None]) -> list[ValidationResult]:
-        return list(_run_check(store, *job))
+def _few(store: Store, scope: list[NamedNode] | None) -> Callable[[str, str], bool]:
+    """Whether a target has under ``LOOKUP_AT_MOST`` focus nodes and its predicate over ``LOOKUP_RATIO`` times as
+    many triples: then one lookup per focus node costs less than reading the whole predicate. Counted with LIMITs,
+    so a large catalog is never read whole for this."""
+    counts: dict[str, int] = {}
 
-    if workers <= 1 or len(jobs) <= 1:
-        return [run(job) for job in jobs]
+    def count(sparql: str) -> int:
+        if sparql not in counts:
+            rows = _rows(store, f"SELECT (COUNT(*) AS ?n) WHERE {{ {sparql} }}", scope)
+            counts[sparql] = int(next(iter(rows))["n"].value)
+        return counts[sparql]
+
+    def few(target: str, predicate: str) -> bool:
+        focus = count(f"SELECT ?this WHERE {{ {target} }} LIMIT {LOOKUP_AT_MOST}")
+        if focus >= LOOKUP_AT_MOST:
+            return False
+        limit = LOOKUP_RATIO * focus + 1
+        return count(f"SELECT ?s WHERE {{ ?s <{predicate}> ?o }} LIMIT {limit}") >= limit
+
+    return few
+
+
+def _in_parallel(workers: int, store: Store, calls: list[Callable[[], T]], first: Iterable[int] = ()) -> list[T]:
+    """Each call's answer, in order. pyoxigraph evaluates a query without holding the GIL, so the calls (each
+    running and reading its own queries) run on ``workers`` threads at once; the calls numbered ``first`` (the
+    likely longest) start first, so that no long one is left running alone at the end."""
+    if workers <= 1 or len(calls) <= 1:
+        return [call() for call in calls]
+    order = list(dict.fromkeys([*first, *range(len(calls))]))
     store.active_graphs()  # the registry read once, before the threads share it
     with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(run, jobs))
+        answers = dict(zip(order, pool.map(lambda number: calls[number](), order), strict=True))
+    return [answers[number] for number in range(len(calls))]
 
 
-def _run_check(store: Store, check: Check, scope: list[NamedNode] | None) -> Iterable[ValidationResult]:
+def _focus_nodes(store: Store, target: str, scope: tuple[NamedNode, ...] | None) -> list[str]:
+    """The focus nodes of a target pattern, sorted."""
+    rows = _rows(store, f"SELECT ?this WHERE {{ {target} }}", list(scope) if scope is not None else None)
+    return sorted({_text(row["this"]) for row in rows})
+
+
+def _run_check(store: Store, check: Check, scope: list[NamedNode] | None
+               ) -> tuple[list[ValidationResult], CheckTiming]:
     """One result per distinct row: duplicates within a check (a triple held by two graphs) go; identical
     results of two constraints (two sh:class of one shape) or two rows (sh:uniqueLang's languages) stay."""
+    cpu, wall = time.thread_time(), time.perf_counter()
     rows = _rows(store, check.sparql, scope)
-    has_value = any(v.value == "value" for v in rows.variables)
-    seen = set()
-    for row in rows:
-        key = tuple(str(term) for term in row)
-        if key in seen:
-            continue
-        seen.add(key)
-        value = row["value"] if has_value else None
-        yield ValidationResult(
-            focus=_text(row["this"]),
-            path=check.path,
-            severity=check.severity,
-            component=check.component,
-            shape=check.shape,
-            value=str(value) if value is not None else None,
-        )
+    names = [variable.value for variable in rows.variables]
+    this_at, value_at = names.index("this"), names.index("value") if "value" in names else None
+    results = []
+    # a row as a tuple of terms: they hash and compare as the very terms, without writing each out as text
+    for row in dict.fromkeys(map(tuple, rows)):
+        value = row[value_at] if value_at is not None else None
+        results.append(ValidationResult(_text(row[this_at]), check.path, check.severity, check.component,
+                                        check.shape, str(value) if value is not None else None))
+    return results, CheckTiming(check.shape, check.component, check.path, time.thread_time() - cpu,
+                                time.perf_counter() - wall, len(results))
 
 
 def _text(term: NamedNode | BlankNode | Literal) -> str:

@@ -111,17 +111,9 @@ def _around(store: Store, iri: NamedNode, iris: dict[str, list[NamedNode]], refs
     for row in select(store, _AROUND, slots=slots, s=iri):
         kind, x = row["k"].value, row["x"]
         if kind == "c":
-            nodes.add(x, SKOS.prefLabel, row["o"])
-            if "y" in row:
-                nodes.add(x, SKOS.broader, row["y"])
-                if "yl" in row:
-                    nodes.add(row["y"], SKOS.prefLabel, row["yl"])
+            _with_parent(nodes, row, SKOS.prefLabel, SKOS.broader)
         elif kind == "e":
-            nodes.add(x, RDFS.label, row["o"])
-            if "y" in row:
-                nodes.add(x, EG.inProject, row["y"])
-                if "yl" in row:
-                    nodes.add(row["y"], RDFS.label, row["yl"])
+            _with_parent(nodes, row, RDFS.label, EG.inProject)
         elif kind in ("h", "r", "f"):
             nodes.add(x, row["p"], row["o"])
             if "ol" in row:
@@ -132,6 +124,16 @@ def _around(store: Store, iri: NamedNode, iris: dict[str, list[NamedNode]], refs
             imports.append({"time": row["o"].value, "agent": plain(row.get("ol")),
                             "source": {"iri": row["y"].value, "location": plain(row.get("yl"))}})
     return {"nodes": nodes, "linked": linked, "refs": by_ref, "provenance": _provenance(imports)}
+
+
+def _with_parent(nodes: Nodes, row: dict[str, Term], label: NamedNode, parent: NamedNode) -> None:
+    """A concept (broader concept) or an experiment (project) row: ``x`` labelled ``o``, its parent ``y`` labelled
+    ``yl``, both with the same label predicate."""
+    nodes.add(row["x"], label, row["o"])
+    if "y" in row:
+        nodes.add(row["x"], parent, row["y"])
+        if "yl" in row:
+            nodes.add(row["y"], label, row["yl"])
 
 
 def _provenance(imports: list[dict[str, Any]]) -> dict[str, Any] | None:

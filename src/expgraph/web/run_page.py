@@ -19,7 +19,7 @@ from typing import Any
 from pyoxigraph import Literal, NamedNode
 
 from expgraph.completeness import LABELS as LACK_LABELS
-from expgraph.namespaces import DCAT, DCT, EG, MLS, PROV, RDF, RDFS, SCHEMA, SKOS, SPDX
+from expgraph.namespaces import DCAT, DCT, EG, GRAPHS, MLS, PROV, RDF, RDFS, SCHEMA, SKOS, SPDX
 from expgraph.sparql.template import SparqlTemplate, TermList, values
 from expgraph.store import Store
 from expgraph.store.base import Term
@@ -165,7 +165,15 @@ def run(store: Store, iri: NamedNode, statements: list[dict[str, Term]] | None =
     data["children"] = [{"run": node(r, "x"), "status": plain(r.get("status"))} for r in children]
     data["results"] = _results(generated)
     data["completeness"] = _completeness(scores, own.all(iri, EG.lacks), data) if quality else None
+    data["sources"] = _sources(store, versions)
     return data
+
+
+def _sources(store: Store, versions: Iterable[Term]) -> list[str]:
+    """The import sources stating the run (usually one; a hand-written record may state it too), the way to what
+    changed in them (``/history``); the catalog's own graphs (completeness, retirements) are not sources."""
+    names = {info.version.value: name for name, info in store.active_graphs().items()}
+    return sorted({names[v.value] for v in versions if v.value in names and not names[v.value].startswith(GRAPHS)})
 
 
 class SpecLabels:
