@@ -99,25 +99,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             (meta.parent / folder).mkdir(exist_ok=True)
 
 
-@pytest.fixture(scope="session")
-def oxigraph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparqlServer]:
-    """A real Oxigraph server on loopback for the whole session (the `oxigraph` package of the test extra)."""
+def _oxigraph(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[SparqlServer]:
     try:
-        with loopback.oxigraph_server(tmp_path_factory.mktemp("oxigraph")) as server:
+        with loopback.oxigraph_server(tmp_path_factory.mktemp(name)) as server:
             yield server
     except RuntimeError as error:
         pytest.fail(str(error))
+
+
+@pytest.fixture(scope="session")
+def oxigraph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparqlServer]:
+    """A real Oxigraph server on loopback for the whole session (the `oxigraph` package of the test extra)."""
+    yield from _oxigraph(tmp_path_factory, "oxigraph")
 
 
 @pytest.fixture(scope="module")
 def own_oxigraph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparqlServer]:
     """An Oxigraph server of the module's own (about a second to start): for tests that check every graph the server
     holds, which a graph another module's writers left behind (an empty one, which reset does not see) would fail."""
-    try:
-        with loopback.oxigraph_server(tmp_path_factory.mktemp("own-oxigraph")) as server:
-            yield server
-    except RuntimeError as error:
-        pytest.fail(str(error))
+    yield from _oxigraph(tmp_path_factory, "own-oxigraph")
 
 
 @pytest.fixture(scope="session")
